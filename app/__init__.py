@@ -1,0 +1,40 @@
+"""aTES application factory."""
+
+from flask import Flask
+
+from app.config import Config, config_from_env
+
+
+def create_app(config_class: type[Config] | None = None) -> Flask:
+    config_class = config_class or config_from_env()
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_object(config_class)
+    config_class.prepare(app.config)
+
+    from app.db import render_migration_item  # also registers the engine events
+    from app.errors import register_error_handlers
+    from app.extensions import csrf, db, limiter, login_manager, migrate
+    from app.web import init_web
+
+    db.init_app(app)
+    migrate.init_app(
+        app, db, render_as_batch=True, compare_type=True, render_item=render_migration_item
+    )
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.sign_in"
+    login_manager.login_message = "Sign in to continue."
+    login_manager.login_message_category = "info"
+    init_web(app)
+    register_error_handlers(app)
+
+    from app.blueprints import accounting, analytics, auth, tasks
+    from app.demo import demo_cli
+
+    for blueprint in (auth, tasks, accounting, analytics):
+        app.register_blueprint(blueprint.bp)
+        for group in getattr(blueprint, "CLI_GROUPS", ()):  # `flask --app wsgi <group> …`
+            app.cli.add_command(group)
+    app.cli.add_command(demo_cli)
+    return app

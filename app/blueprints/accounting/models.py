@@ -1,0 +1,111 @@
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app import clock
+from app.db import BigId, UTCDateTime
+from app.extensions import db
+
+ASSIGN_FEE = "assign_fee"
+REWARD = "reward"
+PAYOUT = "payout"
+ENTRY_KINDS = (ASSIGN_FEE, REWARD, PAYOUT)
+
+
+class Account(db.Model):
+    """A popug's money account. `balance` always equals the sum of its ledger entries.
+
+    Accounting keeps its own copy of the owner's public id, username and e-mail (given
+    when auth opens the account), so it depends on no other blueprint.
+    """
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    popug_id: Mapped[int] = mapped_column(ForeignKey("popugs.id"), unique=True)
+    owner_public_id: Mapped[str] = mapped_column(String(36), unique=True)
+    username: Mapped[str] = mapped_column(String(32), index=True)
+    email: Mapped[str] = mapped_column(String(254))
+    balance: Mapped[int] = mapped_column(BigInteger, default=0, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+
+class LedgerEntry(db.Model):
+    """One money movement; append-only. Fees and payouts are negative, rewards positive."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        CheckConstraint("kind IN ('assign_fee', 'reward', 'payout')", name="kind"),
+        CheckConstraint(
+            "(kind = 'reward' AND amount > 0) OR (kind <> 'reward' AND amount < 0)", name="sign"
+        ),
+        Index("ix_ledger_entries_account_day", "account_id", "business_day", "id"),
+        Index("ix_ledger_entries_day_kind", "business_day", "kind"),
+        Index("ix_ledger_entries_task", "task_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    # The task a fee or reward is for; accounting does not import tasks, it only keeps the id.
+    task_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("tasks.id"))
+    shuffle_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("shuffles.id"))
+    business_day: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+
+class BillingDay(db.Model):
+    """A closed business day and its totals (cents)."""
+
+    __tablename__ = "billing_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    fees: Mapped[int] = mapped_column(BigInteger, default=0)
+    rewards: Mapped[int] = mapped_column(BigInteger, default=0)
+    payouts: Mapped[int] = mapped_column(BigInteger, default=0)
+    popugs_paid: Mapped[int] = mapped_column(Integer, default=0)
+    popugs_in_red: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Payout(db.Model):
+    """What one account was paid when one day closed; at most one per account and day."""
+
+    __tablename__ = "payouts"
+    __table_args__ = (UniqueConstraint("account_id", "day", name="uq_payouts_account_day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    day: Mapped[date] = mapped_column(Date, index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+
+class OutboxMessage(db.Model):
+    """An e-mail written in the same transaction as its payout and sent afterwards."""
+
+    __tablename__ = "mail_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payout_id: Mapped[int | None] = mapped_column(ForeignKey("payouts.id"), unique=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,37 @@
+from functools import wraps
+
+from flask import abort
+from flask_login import current_user, login_required
+
+
+def role_required(*roles: str):
+    """Signed in (else the sign-in page) and one of `roles` (else 403)."""
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.allowed_roles = roles
+        return wrapped
+
+    return decorator
+
+
+# Who may use which part of aTES (SPEC section 2); navigation and routes both read this.
+ACCESS = {
+    "tasks": ("admin", "manager", "accountant", "worker"),
+    "my_tasks": ("accountant", "worker"),
+    "my_account": ("admin", "manager", "accountant", "worker"),
+    "shuffle": ("admin", "manager"),
+    "accounting": ("admin", "accountant"),
+    "analytics": ("admin",),
+    "popugs": ("admin",),
+}
+
+
+def can(area: str) -> bool:
+    return current_user.is_authenticated and current_user.role in ACCESS[area]

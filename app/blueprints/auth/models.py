@@ -1,0 +1,45 @@
+from datetime import datetime
+from uuid import uuid4
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app import clock
+from app.db import UTCDateTime
+from app.extensions import db
+
+ROLES = ("admin", "manager", "accountant", "worker")
+# Tasks land only on these roles (SPEC section 2).
+ASSIGNABLE_ROLES = ("worker", "accountant")
+
+
+class Popug(UserMixin, db.Model):
+    """An employee account. The beak shape itself is never stored, only its argon2id hash."""
+
+    __tablename__ = "popugs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid4()))
+    username: Mapped[str] = mapped_column(String(32), unique=True)  # stored lower-case
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-case
+    role: Mapped[str] = mapped_column(String(16))
+    beak_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
+    # Bumped on sign-out and deactivation: every session cookie issued before stops working.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+    def get_id(self) -> str:
+        return f"{self.public_id}.{self.session_epoch}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_assignable(self) -> bool:
+        return self.role in ASSIGNABLE_ROLES
+
+    def __repr__(self) -> str:
+        return f"<Popug {self.username} {self.role}>"

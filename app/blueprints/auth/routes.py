@@ -1,0 +1,185 @@
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from app.errors import ServiceError
+from app.extensions import db, limiter, login_manager
+from app.htmx import redirect_after_post, render, wants_fragment
+
+from . import bp, service
+from .decorators import role_required
+from .forms import EmptyForm, PopugForm, RoleForm, SignInForm
+
+SIGN_IN_FAILED = "Unknown username or wrong beak shape."
+
+
+@login_manager.user_loader
+def load_user(session_id: str):
+    return service.load_signed_in(session_id)
+
+
+def is_local_path(target: str | None) -> bool:
+    """Only same-site paths are followed after sign-in (no open redirects)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
+
+
+def _failed_sign_in(response) -> bool:
+    return response.status_code == 401
+
+
+def _username_key() -> str:
+    return "sign-in:" + service.normalise_username(request.form.get("username", ""))[:64]
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["SIGN_IN_LIMIT_PER_ADDRESS"],
+    methods=["POST"],
+    deduct_when=_failed_sign_in,
+    scope="sign-in-address",
+)
+@limiter.limit(
+    lambda: current_app.config["SIGN_IN_LIMIT_PER_USERNAME"],
+    key_func=_username_key,
+    methods=["POST"],
+    deduct_when=_failed_sign_in,
+    scope="sign-in-username",
+)
+def sign_in():
+    if current_user.is_authenticated:
+        return redirect(url_for("tasks.index"))
+    form = SignInForm()
+    next_path = request.args.get("next")
+    if form.validate_on_submit():
+        popug = service.authenticate(form.username.data, form.beak_shape.data)
+        if popug is not None:
+            db.session.commit()
+            session.clear()  # a fresh session on sign-in (no fixation)
+            login_user(popug)
+            return redirect(next_path if is_local_path(next_path) else url_for("tasks.index"))
+        form.form_errors.append(SIGN_IN_FAILED)
+        return render_template("auth/sign_in.html", form=form), 401
+    status = 401 if request.method == "POST" else 200
+    if request.method == "POST" and not form.form_errors:
+        form.form_errors.append(SIGN_IN_FAILED)
+    return render_template("auth/sign_in.html", form=form), status
+
+
+@bp.post("/sign-out")
+@login_required
+def sign_out():
+    service.end_sessions(current_user._get_current_object())
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(url_for("auth.sign_in"))
+
+
+def _popugs_page(form: PopugForm, status: int = 200):
+    page = request.args.get("page", 1, type=int)
+    popugs = service.list_popugs(max(page, 1), current_app.config["POPUGS_PER_PAGE"])
+    return (
+        render(
+            "auth/popugs.html",
+            "auth/_popug_form.html",
+            form=form,
+            popugs=popugs,
+            role_form=RoleForm(),
+            action_form=EmptyForm(),
+        ),
+        status,
+    )
+
+
+@bp.get("/popugs")
+@role_required("admin")
+def list_popugs():
+    return _popugs_page(PopugForm())
+
+
+@bp.post("/popugs")
+@role_required("admin")
+def create_popug():
+    form = PopugForm()
+    if form.validate_on_submit():
+        try:
+            popug = service.create_popug(
+                username=form.username.data,
+                email=form.email.data,
+                role=form.role.data,
+                beak_shape=form.beak_shape.data,
+                actor=current_user,
+            )
+        except ServiceError as error:
+            db.session.rollback()
+            getattr(form, error.field or "username").errors.append(error.message)
+        else:
+            db.session.commit()
+            flash(f"Popug {popug.username} created as {popug.role}.", "success")
+            return redirect_after_post(url_for("auth.list_popugs"))
+    return _popugs_page(form, 422)
+
+
+def _row_action(public_id: str, action):
+    try:
+        popug = action()
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        popug = service.get_popug(public_id)
+    else:
+        db.session.commit()
+    if wants_fragment():
+        return render(
+            "auth/popugs.html",
+            "auth/_popug_row.html",
+            popug=popug,
+            role_form=RoleForm(),
+            action_form=EmptyForm(),
+        )
+    return redirect(url_for("auth.list_popugs", page=request.args.get("page", type=int)))
+
+
+@bp.post("/popugs/<public_id>/role")
+@role_required("admin")
+def change_role(public_id: str):
+    form = RoleForm()
+    if not form.validate_on_submit():
+        flash("Choose one of the listed roles.", "error")
+        return _row_action(public_id, lambda: service.get_popug(public_id))
+
+    def act():
+        popug = service.change_role(public_id, form.role.data, actor=current_user)
+        flash(f"{popug.username} is now {popug.role}.", "success")
+        return popug
+
+    return _row_action(public_id, act)
+
+
+@bp.post("/popugs/<public_id>/deactivate")
+@role_required("admin")
+def deactivate_popug(public_id: str):
+    return _set_active(public_id, False)
+
+
+@bp.post("/popugs/<public_id>/activate")
+@role_required("admin")
+def activate_popug(public_id: str):
+    return _set_active(public_id, True)
+
+
+def _set_active(public_id: str, active: bool):
+    if not EmptyForm().validate_on_submit():
+        return _row_action(public_id, lambda: service.get_popug(public_id))
+
+    def act():
+        popug = service.set_active(public_id, active, actor=current_user)
+        flash(f"{popug.username} is {'active' if active else 'deactivated'}.", "success")
+        return popug
+
+    return _row_action(public_id, act)

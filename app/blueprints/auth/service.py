@@ -1,0 +1,220 @@
+"""Auth's public face: popugs, roles, beak-shape hashing and sign-in checks.
+
+Functions take plain arguments and an explicit `actor`, flush but never commit, and raise
+ServiceError subclasses with messages fit for the user.
+"""
+
+import re
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from app.blueprints.accounting import service as accounting
+from app.db import advisory_lock
+from app.errors import NotAllowed, NotFound, ServiceError
+from app.extensions import db
+
+from .models import ASSIGNABLE_ROLES, ROLES, Popug
+
+USERNAME_RE = re.compile(r"^[a-z0-9_-]{3,32}$")
+BEAK_MIN, BEAK_MAX = 8, 200
+ADMINS_LOCK = "popug-admins"
+
+
+def _hasher() -> PasswordHasher:
+    cfg = current_app.config
+    return PasswordHasher(
+        time_cost=cfg["ARGON2_TIME_COST"],
+        memory_cost=cfg["ARGON2_MEMORY_COST"],
+        parallelism=cfg["ARGON2_PARALLELISM"],
+    )
+
+
+def hash_beak(beak_shape: str) -> str:
+    return _hasher().hash(beak_shape)
+
+
+def normalise_username(username: str) -> str:
+    return (username or "").strip().lower()
+
+
+def validate_username(username: str) -> str:
+    username = normalise_username(username)
+    if not USERNAME_RE.match(username):
+        raise ServiceError(
+            "Use 3 to 32 characters: lower-case letters, digits, '_' or '-'.", field="username"
+        )
+    return username
+
+
+def validate_popug_email(email: str) -> str:
+    try:
+        result = validate_email((email or "").strip(), check_deliverability=False)
+    except EmailNotValidError as error:
+        raise ServiceError(f"Enter a valid e-mail address ({error}).", field="email") from None
+    return result.normalized.lower()
+
+
+def validate_role(role: str) -> str:
+    if role not in ROLES:
+        raise ServiceError(f"Choose one of: {', '.join(ROLES)}.", field="role")
+    return role
+
+
+def validate_beak_shape(beak_shape: str) -> str:
+    if not beak_shape or not BEAK_MIN <= len(beak_shape) <= BEAK_MAX:
+        raise ServiceError(
+            f"Describe the beak in {BEAK_MIN} to {BEAK_MAX} characters.", field="beak_shape"
+        )
+    return beak_shape
+
+
+def create_popug(
+    *, username: str, email: str, role: str, beak_shape: str, actor: Popug | None
+) -> Popug:
+    """Create a popug and, in the same transaction, open its money account.
+
+    `actor` is the admin doing it, or None for the command line and the demo seed.
+    The beak shape is hashed with argon2id and never kept in clear. Usernames and
+    e-mails are unique ignoring case. If opening the account fails, the caller's
+    rollback leaves no popug behind.
+    """
+    if actor is not None:
+        _require_admin(actor)
+    username = validate_username(username)
+    email = validate_popug_email(email)
+    role = validate_role(role)
+    validate_beak_shape(beak_shape)
+    if db.session.scalar(select(Popug.id).where(Popug.username == username)):
+        raise ServiceError("This username is taken.", field="username")
+    if db.session.scalar(select(Popug.id).where(Popug.email == email)):
+        raise ServiceError("A popug with this e-mail already exists.", field="email")
+    popug = Popug(username=username, email=email, role=role, beak_hash=hash_beak(beak_shape))
+    db.session.add(popug)
+    try:
+        db.session.flush()
+    except IntegrityError:  # a concurrent create won the race for the same name or e-mail
+        raise ServiceError("This username or e-mail is taken.", field="username") from None
+    accounting.open_account(popug.id, popug.public_id, popug.username, popug.email)
+    return popug
+
+
+def authenticate(username: str, beak_shape: str) -> Popug | None:
+    """The active popug with this username and beak shape, or None.
+
+    Unknown usernames cost the same argon2 verification as wrong beaks, so timing does
+    not tell which usernames exist. Hashes made with old cost settings are upgraded.
+    """
+    hasher = _hasher()
+    popug = db.session.scalar(select(Popug).where(Popug.username == normalise_username(username)))
+    stored = popug.beak_hash if popug else _dummy_hash()
+    try:
+        hasher.verify(stored, beak_shape or "")
+    except (VerificationError, InvalidHashError):
+        return None
+    if popug is None or not popug.active:
+        return None
+    if hasher.check_needs_rehash(popug.beak_hash):
+        popug.beak_hash = hasher.hash(beak_shape)
+        db.session.flush()
+    return popug
+
+
+def _dummy_hash() -> str:
+    cache = current_app.extensions.setdefault("ates_dummy_beak_hash", {})
+    key = (current_app.config["ARGON2_TIME_COST"], current_app.config["ARGON2_MEMORY_COST"])
+    if key not in cache:
+        cache[key] = hash_beak("not a real beak shape")
+    return cache[key]
+
+
+def load_signed_in(session_id: str) -> Popug | None:
+    """The popug behind a session id "<public id>.<epoch>", if still valid and active."""
+    public_id, _, epoch = (session_id or "").partition(".")
+    popug = db.session.scalar(select(Popug).where(Popug.public_id == public_id))
+    if popug is None or not popug.active or str(popug.session_epoch) != epoch:
+        return None
+    return popug
+
+
+def end_sessions(popug: Popug) -> None:
+    """Invalidate every session of this popug (sign-out, deactivation)."""
+    popug.session_epoch += 1
+    db.session.flush()
+
+
+def get_popug(public_id: str) -> Popug:
+    popug = db.session.scalar(select(Popug).where(Popug.public_id == public_id))
+    if popug is None:
+        raise NotFound("No such popug.")
+    return popug
+
+
+def list_popugs(page: int, per_page: int):
+    return db.paginate(
+        select(Popug).order_by(Popug.username), page=page, per_page=per_page, error_out=False
+    )
+
+
+def _require_admin(actor: Popug) -> None:
+    if actor.role != "admin" or not actor.active:
+        raise NotAllowed("Only admins manage popugs.")
+
+
+def _other_active_admins(popug: Popug) -> int:
+    return db.session.scalar(
+        select(func.count(Popug.id)).where(
+            Popug.role == "admin", Popug.active.is_(True), Popug.id != popug.id
+        )
+    )
+
+
+def change_role(public_id: str, role: str, *, actor: Popug) -> Popug:
+    """Change a popug's role; the last active admin cannot be demoted."""
+    _require_admin(actor)
+    role = validate_role(role)
+    advisory_lock(ADMINS_LOCK)
+    popug = get_popug(public_id)
+    if (
+        popug.role == "admin"
+        and role != "admin"
+        and popug.active
+        and not _other_active_admins(popug)
+    ):
+        raise ServiceError("The last active admin cannot be demoted.", field="role")
+    popug.role = role
+    db.session.flush()
+    return popug
+
+
+def set_active(public_id: str, active: bool, *, actor: Popug) -> Popug:
+    """Deactivate or reactivate a popug. Deactivation ends its sessions and stops new
+    tasks landing on it; its history stays. The last active admin cannot be deactivated."""
+    _require_admin(actor)
+    advisory_lock(ADMINS_LOCK)
+    popug = get_popug(public_id)
+    if not active and popug.role == "admin" and popug.active and not _other_active_admins(popug):
+        raise ServiceError("The last active admin cannot be deactivated.")
+    if popug.active != active:
+        popug.active = active
+        if not active:
+            end_sessions(popug)
+    db.session.flush()
+    return popug
+
+
+def eligible_assignees():
+    """SELECT of the ids of popugs a task may be assigned to: active workers and accountants."""
+    return select(Popug.id).where(Popug.active.is_(True), Popug.role.in_(ASSIGNABLE_ROLES))
+
+
+def usernames(popug_ids) -> dict[int, str]:
+    """{popug id: username} for a page's worth of ids, in one query."""
+    ids = set(popug_ids)
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(Popug.id, Popug.username).where(Popug.id.in_(ids))).all())

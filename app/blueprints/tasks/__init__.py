@@ -1,0 +1,11 @@
+"""tasks: tasks, assignment, shuffle (reassign), completion."""
+
+from flask import Blueprint
+
+bp = Blueprint("tasks", __name__)
+
+from app.blueprints.accounting import service as _accounting  # noqa: E402
+
+from . import queries, routes  # noqa: E402,F401
+
+_accounting.register_task_labeler(queries.labels)

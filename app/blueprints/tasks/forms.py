@@ -1,0 +1,27 @@
+import secrets
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, StringField, SubmitField, TextAreaField
+
+
+def new_form_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class TaskForm(FlaskForm):
+    """Rules live in tasks.service; `form_token` makes a resubmitted form a no-op."""
+
+    title = StringField("Title")
+    jira_id = StringField("Jira ID")
+    description = TextAreaField("Description")
+    form_token = HiddenField(default=new_form_token)
+    submit = SubmitField("Create task")
+
+
+class ShuffleForm(FlaskForm):
+    form_token = HiddenField(default=new_form_token)
+    submit = SubmitField("Shuffle open tasks")
+
+
+class CompleteForm(FlaskForm):
+    """The "Mark done" button: only the CSRF token."""

@@ -1,0 +1,59 @@
+from datetime import datetime
+from uuid import uuid4
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app import clock
+from app.db import UTCDateTime
+from app.extensions import db
+
+OPEN = "open"
+DONE = "done"
+
+
+class Task(db.Model):
+    """A task. Its fee and reward are fixed at creation; it always has an assignee."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'done')", name="status"),
+        CheckConstraint("fee > 0 AND reward > 0", name="prices"),
+        Index("ix_tasks_status_id", "status", "id"),
+        Index("ix_tasks_assignee_status_id", "assignee_id", "status", "id"),
+        Index("ix_tasks_completed_at", "completed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid4()))
+    title: Mapped[str] = mapped_column(String(200))
+    jira_id: Mapped[str | None] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(8), default=OPEN)
+    assignee_id: Mapped[int] = mapped_column(ForeignKey("popugs.id"))
+    creator_id: Mapped[int] = mapped_column(ForeignKey("popugs.id"))
+    fee: Mapped[int] = mapped_column(BigInteger)
+    reward: Mapped[int] = mapped_column(BigInteger)
+    # One-time token of the form that created it: a resubmitted form finds this task.
+    form_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    assignee = relationship("Popug", foreign_keys=[assignee_id], lazy="raise")
+
+
+class Shuffle(db.Model):
+    """One press of "Shuffle open tasks" and what it did."""
+
+    __tablename__ = "shuffles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid4()))
+    actor_id: Mapped[int] = mapped_column(ForeignKey("popugs.id"))
+    form_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    tasks_count: Mapped[int] = mapped_column(Integer, default=0)
+    popugs_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    actor = relationship("Popug", foreign_keys=[actor_id], lazy="raise")

@@ -1,0 +1,189 @@
+from flask import current_app, flash, redirect, request, url_for
+from flask_login import current_user
+
+from app.blueprints.accounting import service as accounting
+from app.blueprints.auth.decorators import ACCESS, role_required
+from app.errors import ServiceError
+from app.extensions import db
+from app.htmx import redirect_after_post, render, wants_fragment
+from app.money import format_cents
+
+from . import bp, queries, service
+from .forms import CompleteForm, ShuffleForm, TaskForm
+
+
+def _page() -> int:
+    return max(request.args.get("page", 1, type=int), 1)
+
+
+def _board(form: TaskForm, status: int = 200, fragment: str = "tasks/_board.html"):
+    filter_ = request.args.get("filter", "all")
+    if filter_ not in queries.FILTERS:
+        filter_ = "all"
+    tasks = queries.board(filter_, current_user, _page(), current_app.config["TASKS_PER_PAGE"])
+    return (
+        render(
+            "tasks/index.html",
+            fragment,
+            form=form,
+            tasks=tasks,
+            names=queries.assignee_names(tasks.items),
+            filter_=filter_,
+            filters=queries.FILTERS,
+            complete_form=CompleteForm(),
+            shuffle_form=ShuffleForm(),
+        ),
+        status,
+    )
+
+
+@bp.get("/")
+@role_required(*ACCESS["tasks"])
+def index():
+    return _board(TaskForm(formdata=None))
+
+
+@bp.post("/tasks")
+@role_required(*ACCESS["tasks"])
+def create_task():
+    form = TaskForm()
+    if form.validate_on_submit():
+        try:
+            task = service.create_task(
+                title=form.title.data,
+                jira_id=form.jira_id.data,
+                description=form.description.data,
+                actor=current_user,
+                form_token=form.form_token.data,
+            )
+        except service.AlreadySubmitted as duplicate:
+            db.session.rollback()
+            task = service.get_task_by_id(duplicate.task_id)
+            flash("That form was already submitted; the task exists once.", "info")
+        except ServiceError as error:
+            db.session.rollback()
+            if error.field:
+                getattr(form, error.field).errors.append(error.message)
+            else:
+                form.form_errors.append(error.message)
+            return _board(form, 422, "tasks/_task_form.html")
+        else:
+            db.session.commit()
+            flash(
+                f"Task created and assigned to {queries.assignee_names([task])[task.assignee_id]}.",
+                "success",
+            )
+        if wants_fragment():
+            return _created(task)
+        return redirect_after_post(url_for("tasks.index"))
+    return _board(form, 422, "tasks/_task_form.html")
+
+
+def _created(task):
+    """htmx: a fresh form, and the new row added to the top of the board out of band."""
+    return render(
+        "tasks/index.html",
+        "tasks/_created.html",
+        form=TaskForm(formdata=None),
+        task=task,
+        names=queries.assignee_names([task]),
+        complete_form=CompleteForm(),
+    )
+
+
+@bp.get("/my-tasks")
+@role_required(*ACCESS["my_tasks"])
+def my_tasks():
+    open_tasks = queries.open_tasks_of(
+        current_user.id, _page(), current_app.config["TASKS_PER_PAGE"]
+    )
+    return render(
+        "tasks/my_tasks.html",
+        "tasks/_my_tasks.html",
+        open_tasks=open_tasks,
+        done_tasks=queries.recently_done_of(current_user.id),
+        complete_form=CompleteForm(),
+        names={current_user.id: current_user.username},
+    )
+
+
+@bp.post("/tasks/<public_id>/done")
+@role_required(*ACCESS["my_tasks"])
+def complete_task(public_id: str):
+    if not CompleteForm().validate_on_submit():
+        flash("The form expired; reload the page and try again.", "error")
+        return redirect(url_for("tasks.my_tasks"))
+    try:
+        task = service.complete_task(public_id, actor=current_user)
+    except ServiceError as error:
+        db.session.rollback()
+        if error.status_code == 404:
+            raise
+        flash(error.message, "error")
+        if wants_fragment():
+            task = service.get_task(public_id)
+            return _row(task, status=200)
+        return redirect(_back())
+    db.session.commit()
+    flash(f"Done! “{task.title}” paid you {format_cents(task.reward)}.", "success")
+    if wants_fragment():
+        return _row(task)
+    return redirect(_back())
+
+
+def _row(task, status: int = 200):
+    """htmx: the task's row in its new state and the top bar's balance, out of band."""
+    return (
+        render(
+            "tasks/my_tasks.html",
+            "tasks/_completed.html",
+            task=task,
+            names=queries.assignee_names([task]),
+            complete_form=CompleteForm(),
+            balance=accounting.balance_of(current_user.id),
+        ),
+        status,
+    )
+
+
+def _back() -> str:
+    return (
+        url_for("tasks.index") if request.args.get("from") == "board" else url_for("tasks.my_tasks")
+    )
+
+
+@bp.post("/tasks/shuffle")
+@role_required(*ACCESS["shuffle"])
+def shuffle():
+    form = ShuffleForm()
+    if not form.validate_on_submit():
+        flash("The form expired; reload the page and try again.", "error")
+        return redirect(url_for("tasks.index"))
+    try:
+        result = service.shuffle_open_tasks(actor=current_user, form_token=form.form_token.data)
+    except service.AlreadyShuffled as duplicate:
+        db.session.rollback()
+        result = duplicate.shuffle
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect_after_post(url_for("tasks.index"))
+    else:
+        db.session.commit()
+    flash(
+        f"Reassigned {result.tasks_count} open tasks among {result.popugs_count} popugs.",
+        "success",
+    )
+    return redirect_after_post(url_for("tasks.show_shuffle", public_id=result.public_id))
+
+
+@bp.get("/shuffles/<public_id>")
+@role_required(*ACCESS["shuffle"])
+def show_shuffle(public_id: str):
+    shuffle = service.get_shuffle(public_id)
+    return render(
+        "tasks/shuffle.html",
+        "tasks/shuffle.html",
+        shuffle=shuffle,
+        actor_name=queries.assignee_names_by_id([shuffle.actor_id]).get(shuffle.actor_id, "?"),
+    )

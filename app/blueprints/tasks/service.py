@@ -1,0 +1,263 @@
+"""Tasks' public face: create, complete and shuffle tasks; every money move goes through
+accounting's service inside the caller's transaction (nothing here commits)."""
+
+import random
+import re
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Integer, cast, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app import clock
+from app.blueprints.accounting import service as accounting
+from app.blueprints.auth import service as auth
+from app.db import advisory_lock, is_postgres
+from app.errors import NotAllowed, NotFound, ServiceError
+from app.extensions import db
+
+from .models import DONE, OPEN, Shuffle, Task
+
+TITLE_MAX = 200
+JIRA_MAX = 32
+DESCRIPTION_MAX = 5000
+JIRA_RE = re.compile(r"^[A-Z][A-Z0-9]*-[0-9]+$")
+FEE_DOLLARS = (10, 20)
+REWARD_DOLLARS = (20, 40)
+# Creating tasks holds this lock shared and a shuffle holds it exclusively, so a shuffle's
+# statements all see the same set of open tasks (PostgreSQL; SQLite serialises writers).
+TASKS_LOCK = "tasks"
+SHUFFLERS = ("admin", "manager")
+NOBODY_ELIGIBLE = "Nobody can take tasks right now: there is no active worker or accountant."
+
+
+class AlreadySubmitted(ServiceError):
+    """The same one-time form token was used before; `task_id` is what it created."""
+
+    def __init__(self, task_id: int):
+        super().__init__("This form was already submitted.")
+        self.task_id = task_id
+
+
+@dataclass(frozen=True)
+class TaskInput:
+    title: str
+    jira_id: str | None
+    description: str
+
+
+def validate_task_input(
+    title: str | None, jira_id: str | None, description: str | None
+) -> TaskInput:
+    """Trim and check the create-task fields; raises ServiceError naming the field."""
+    title = (title or "").strip()
+    if not title:
+        raise ServiceError("Give the task a title.", field="title")
+    if len(title) > TITLE_MAX:
+        raise ServiceError(f"Keep the title to {TITLE_MAX} characters.", field="title")
+    if "[" in title or "]" in title:
+        raise ServiceError(
+            "The title must not contain [ or ]: put the Jira ID in its own field.", field="title"
+        )
+    jira_id = (jira_id or "").strip().upper() or None
+    if jira_id is not None:
+        if len(jira_id) > JIRA_MAX or not JIRA_RE.match(jira_id):
+            raise ServiceError(
+                "Use a Jira ID like UBERPOP-42: letters and digits, a dash, a number.",
+                field="jira_id",
+            )
+    description = (description or "").strip()
+    if len(description) > DESCRIPTION_MAX:
+        raise ServiceError(
+            f"Keep the description to {DESCRIPTION_MAX:,} characters.", field="description"
+        )
+    return TaskInput(title, jira_id, description)
+
+
+def draw_prices(rng: random.Random | None = None) -> tuple[int, int]:
+    """(assign fee, reward) in cents: whole dollars in 10..20 and 20..40."""
+    rng = rng or random
+    return rng.randint(*FEE_DOLLARS) * 100, rng.randint(*REWARD_DOLLARS) * 100
+
+
+def random_assignee() -> int | None:
+    """A random eligible popug's id, chosen by the database."""
+    return db.session.scalar(auth.eligible_assignees().order_by(func.random()).limit(1))
+
+
+def create_task(
+    *,
+    title: str,
+    jira_id: str | None,
+    description: str | None,
+    actor,
+    form_token: str | None = None,
+) -> Task:
+    """Create a task with fixed prices, assign it to a random eligible popug and charge
+    that popug the assign fee, all in the caller's transaction.
+
+    A repeated `form_token` raises AlreadySubmitted instead of creating a second task.
+    """
+    data = validate_task_input(title, jira_id, description)
+    advisory_lock(TASKS_LOCK, shared=True)  # waits while a shuffle runs
+    if form_token:
+        existing = db.session.scalar(select(Task.id).where(Task.form_token == form_token))
+        if existing:
+            raise AlreadySubmitted(existing)
+    assignee_id = random_assignee()
+    if assignee_id is None:
+        raise ServiceError(NOBODY_ELIGIBLE)
+    fee, reward = draw_prices()
+    task = Task(
+        title=data.title,
+        jira_id=data.jira_id,
+        description=data.description,
+        status=OPEN,
+        assignee_id=assignee_id,
+        creator_id=actor.id,
+        fee=fee,
+        reward=reward,
+        form_token=form_token or None,
+        created_at=clock.now(),
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(task)
+    except IntegrityError:  # the same form, submitted concurrently, won the race
+        existing = db.session.scalar(select(Task.id).where(Task.form_token == form_token))
+        if existing is None:
+            raise
+        raise AlreadySubmitted(existing) from None
+    accounting.charge_assign_fee(assignee_id, fee, task_id=task.id)
+    return task
+
+
+def get_task(public_id: str) -> Task:
+    task = db.session.scalar(select(Task).where(Task.public_id == public_id))
+    if task is None:
+        raise NotFound("No such task.")
+    return task
+
+
+def get_task_by_id(task_id: int) -> Task:
+    task = db.session.get(Task, task_id)
+    if task is None:
+        raise NotFound("No such task.")
+    return task
+
+
+def complete_task(public_id: str, *, actor) -> Task:
+    """Mark a task done and pay its reward to the assignee, exactly once.
+
+    A conditional UPDATE (still open, still assigned to the actor) decides; two
+    concurrent clicks or a click racing a shuffle produce one outcome, never two rewards.
+    """
+    task = get_task(public_id)
+    completed_at = clock.now()
+    reward = db.session.execute(
+        update(Task)
+        .where(Task.id == task.id, Task.status == OPEN, Task.assignee_id == actor.id)
+        .values(status=DONE, completed_at=completed_at)
+        .returning(Task.reward)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if reward is None:
+        db.session.refresh(task)
+        if task.assignee_id != actor.id:
+            raise NotAllowed(
+                "This task is not assigned to you (it may have just been reassigned); "
+                "no reward was paid."
+            )
+        raise ServiceError("This task is already done; its reward was paid once.")
+    accounting.pay_reward(actor.id, reward, task_id=task.id)
+    db.session.refresh(task)
+    return task
+
+
+class AlreadyShuffled(ServiceError):
+    """The same shuffle form was submitted again; `shuffle` is the first result."""
+
+    def __init__(self, shuffle: Shuffle):
+        super().__init__("This shuffle was already done.")
+        self.shuffle = shuffle
+
+
+def _random_slot(count: int):
+    """A random integer in [0, count) per row, computed by the database."""
+    if is_postgres():
+        return cast(func.floor(func.random() * count), Integer)
+    return (func.random() % count + count) % count  # SQLite: random() is a signed 64-bit int
+
+
+def shuffle_open_tasks(*, actor, form_token: str | None = None) -> Shuffle:
+    """Reassign every open task to a random eligible popug and charge each task's fee to
+    its new assignee: one UPDATE of tasks, one INSERT … SELECT of ledger entries, one
+    UPDATE of balances, all in the caller's transaction.
+
+    Shuffles are serialised by a lock that also holds back task creation, and a repeated
+    `form_token` raises AlreadyShuffled with the first result instead of shuffling again.
+    """
+    if actor.role not in SHUFFLERS:
+        raise NotAllowed("Only managers and admins shuffle tasks.")
+    started = time.perf_counter()
+    advisory_lock(TASKS_LOCK)
+    if form_token:
+        first = db.session.scalar(select(Shuffle).where(Shuffle.form_token == form_token))
+        if first is not None:
+            raise AlreadyShuffled(first)
+    pool = auth.eligible_assignees().subquery("eligible")
+    pool_size = db.session.scalar(select(func.count()).select_from(pool))
+    if not pool_size:
+        raise ServiceError(NOBODY_ELIGIBLE)
+    if not db.session.scalar(select(Task.id).where(Task.status == OPEN).limit(1)):
+        raise ServiceError("There are no open tasks to shuffle.")
+
+    shuffle = Shuffle(actor_id=actor.id, form_token=form_token or None, started_at=clock.now())
+    db.session.add(shuffle)
+    db.session.flush()
+
+    numbered = select(
+        pool.c.id.label("popug_id"),
+        (func.row_number().over(order_by=pool.c.id) - 1).label("slot"),
+    ).subquery("numbered")
+    # A nested MATERIALIZED CTE: each open task draws its random slot exactly once (SQLite would
+    # otherwise re-evaluate random() inside the join and match 0 or 2 popugs).
+    draws = (
+        select(Task.id.label("task_id"), _random_slot(pool_size).label("slot"))
+        .where(Task.status == OPEN)
+        .cte("draws", nesting=True)
+        .prefix_with("MATERIALIZED")
+    )
+    moves = (
+        select(draws.c.task_id, numbered.c.popug_id)
+        .join(numbered, numbered.c.slot == draws.c.slot)
+        .subquery("moves")
+    )
+    moved = db.session.execute(
+        update(Task)
+        # status is checked on the target row too: PostgreSQL re-checks it for rows that a
+        # concurrent "Mark done" changed while this statement waited for their lock.
+        .where(Task.id == moves.c.task_id, Task.status == OPEN)
+        .values(assignee_id=moves.c.popug_id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    charged = accounting.charge_assign_fees_in_bulk(
+        select(
+            Task.id.label("task_id"), Task.assignee_id.label("popug_id"), Task.fee.label("fee")
+        ).where(Task.status == OPEN),
+        shuffle_id=shuffle.id,
+    )
+    if charged["entries"] != moved:  # every moved task is charged exactly once
+        raise RuntimeError(f"shuffle moved {moved} tasks but charged {charged['entries']}")
+    shuffle.tasks_count = moved
+    shuffle.popugs_count = pool_size
+    shuffle.duration_ms = int((time.perf_counter() - started) * 1000)
+    db.session.flush()
+    return shuffle
+
+
+def get_shuffle(public_id: str) -> Shuffle:
+    shuffle = db.session.scalar(select(Shuffle).where(Shuffle.public_id == public_id))
+    if shuffle is None:
+        raise NotFound("No such shuffle.")
+    return shuffle

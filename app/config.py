@@ -1,0 +1,117 @@
+"""Configuration classes, read from the environment (SPEC section 7)."""
+
+import os
+import secrets
+from pathlib import Path
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+DEFAULT_SECRET_KEYS = {"", "change-me", "dev", "secret"}
+
+
+def database_url(url: str | None, default: str) -> str:
+    """Normalise a DATABASE_URL so PostgreSQL always goes through psycopg 3."""
+    url = url or default
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _development_secret_key() -> str:
+    """Generate a secret key once and keep it under instance/, so sessions survive restarts."""
+    INSTANCE_DIR.mkdir(exist_ok=True)
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    SQLALCHEMY_DATABASE_URI = database_url(
+        os.environ.get("DATABASE_URL"), f"sqlite:///{INSTANCE_DIR / 'ates.sqlite3'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SECRET_KEY = os.environ.get("SECRET_KEY", "")
+    ATES_TIMEZONE = os.environ.get("ATES_TIMEZONE", "UTC")
+
+    # argon2id cost of beak-shape hashes; lowered in tests only.
+    ARGON2_TIME_COST = int(os.environ.get("ARGON2_TIME_COST", 3))
+    ARGON2_MEMORY_COST = int(os.environ.get("ARGON2_MEMORY_COST", 65536))
+    ARGON2_PARALLELISM = int(os.environ.get("ARGON2_PARALLELISM", 2))
+
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = False
+    SIGN_IN_LIMIT_PER_USERNAME = os.environ.get("SIGN_IN_LIMIT_PER_USERNAME", "5 per minute")
+    SIGN_IN_LIMIT_PER_ADDRESS = os.environ.get("SIGN_IN_LIMIT_PER_ADDRESS", "20 per minute")
+
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", 25))
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+    MAIL_USE_TLS = _bool("MAIL_USE_TLS")
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "ates@uberpopug.inc")
+
+    MAX_CONTENT_LENGTH = 1024 * 1024
+    WTF_CSRF_TIME_LIMIT = None
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    TASKS_PER_PAGE = 50
+    POPUGS_PER_PAGE = 50
+
+    @classmethod
+    def prepare(cls, config: dict) -> None:
+        """Complete or refuse the loaded configuration; overridden per environment."""
+
+
+class DevelopmentConfig(Config):
+    @classmethod
+    def prepare(cls, config: dict) -> None:
+        if not config.get("SECRET_KEY"):
+            config["SECRET_KEY"] = _development_secret_key()
+
+
+class TestConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-secret-key-not-for-production"
+    SQLALCHEMY_DATABASE_URI = database_url(
+        os.environ.get("TEST_DATABASE_URL"), "sqlite:///:memory:"
+    )
+    WTF_CSRF_ENABLED = False
+    RATELIMIT_STORAGE_URI = "memory://"
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST = 8
+    ARGON2_PARALLELISM = 1
+    MAIL_SERVER = ""
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+
+    @classmethod
+    def prepare(cls, config: dict) -> None:
+        if config.get("SECRET_KEY", "") in DEFAULT_SECRET_KEYS or len(config["SECRET_KEY"]) < 16:
+            raise RuntimeError("SECRET_KEY must be set to a long random value in production.")
+        if config.get("DEBUG"):
+            raise RuntimeError("Refusing to run production with debug on.")
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "production": ProductionConfig,
+    "testing": TestConfig,
+}
+
+
+def config_from_env() -> type[Config]:
+    name = os.environ.get("ATES_ENV", "development").strip().lower()
+    if name not in CONFIGS:
+        raise RuntimeError(f"ATES_ENV must be one of {', '.join(CONFIGS)}, not {name!r}.")
+    return CONFIGS[name]

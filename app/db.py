@@ -1,0 +1,112 @@
+"""Database plumbing shared by every blueprint: column types, connection set-up, locks.
+
+SQLite (the embedded default) runs in WAL mode so readers see the last committed state
+while a writer works; every state-changing request opens its transaction with
+BEGIN IMMEDIATE, so writers queue on SQLite's single write lock instead of failing
+half-way. PostgreSQL readers get REPEATABLE READ snapshots (set per request in
+`app/__init__.py`); writers serialise through row locks and advisory locks.
+"""
+
+import contextvars
+import sqlite3
+import zlib
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from flask import has_request_context, request
+from sqlalchemy import BigInteger, DateTime, Integer, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.types import TypeDecorator
+
+from app.extensions import db
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# BIGINT keys on PostgreSQL; SQLite needs INTEGER for its rowid alias.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC datetime on every backend (SQLite stores it naive, in UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use app.clock.now()")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("write_intent", default=False)
+
+
+@contextmanager
+def write_intent():
+    """Mark work outside a request (CLI, scripts) as writing, for SQLite's BEGIN IMMEDIATE."""
+    token = _write_intent.set(True)
+    try:
+        yield
+    finally:
+        _write_intent.reset(token)
+
+
+def _wants_write() -> bool:
+    if _write_intent.get():
+        return True
+    return has_request_context() and request.method not in SAFE_METHODS
+
+
+@event.listens_for(Engine, "connect")
+def _configure_sqlite(dbapi_connection, connection_record) -> None:
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    # Let SQLAlchemy's "begin" event below issue BEGIN, so we can choose IMMEDIATE.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _begin_sqlite(conn) -> None:
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if _wants_write() else "BEGIN")
+
+
+def is_postgres() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def lock_key(name: str) -> int:
+    """A stable 32-bit advisory-lock key for a named critical section."""
+    return zlib.crc32(name.encode())
+
+
+def advisory_lock(name: str, *, shared: bool = False) -> None:
+    """Hold a transaction-scoped lock named `name` until commit or rollback.
+
+    On PostgreSQL an advisory transaction lock; on SQLite the transaction already holds
+    the database's single write lock (BEGIN IMMEDIATE), which serialises all writers.
+    """
+    if is_postgres():
+        fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        db.session.execute(text(f"SELECT {fn}(:key)"), {"key": lock_key(name)})
+
+
+def render_migration_item(type_, obj, autogen_context):
+    """Alembic autogenerate: write our column types as plain SQLAlchemy types."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False

@@ -1,0 +1,40 @@
+"""The one place that decides "fragment or full page" for a request."""
+
+from flask import redirect, render_template, request
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def wants_fragment() -> bool:
+    """An htmx request that is neither boosted nor a history restore gets the fragment."""
+    return (
+        is_htmx()
+        and request.headers.get("HX-Boosted") != "true"
+        and request.headers.get("HX-History-Restore-Request") != "true"
+    )
+
+
+def render(page: str, fragment: str, **context) -> str:
+    """Render the partial for htmx, the whole page otherwise (both include the partial).
+
+    A fragment also carries pending flash messages, swapped out-of-band into the page's
+    flash area.
+    """
+    if wants_fragment():
+        return render_template(fragment, **context) + render_template("_flashes_oob.html")
+    return render_template(page, **context)
+
+
+def add_vary(response):
+    """Responses differ by HX-Request, so caches must key on it."""
+    response.vary.add("HX-Request")
+    return response
+
+
+def redirect_after_post(url: str):
+    """Post/redirect/get; htmx gets HX-Redirect, so it navigates instead of swapping a page in."""
+    if is_htmx():
+        return "", 200, {"HX-Redirect": url}
+    return redirect(url, code=303)

@@ -1,0 +1,71 @@
+"""Request-wide behaviour: security headers, snapshot reads, template helpers."""
+
+from flask import Flask, request
+from flask_login import current_user
+from markupsafe import Markup
+
+from app import clock
+from app.blueprints.auth.decorators import can
+from app.db import SAFE_METHODS
+from app.extensions import db
+from app.htmx import add_vary
+from app.money import format_cents, money_class
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "object-src 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def snapshot_reads() -> None:
+    """On PostgreSQL a page reads one consistent snapshot, never half of a shuffle."""
+    if (
+        request.method in SAFE_METHODS
+        and db.engine.dialect.name == "postgresql"
+        and not db.session().in_transaction()  # tests share their session with requests
+    ):
+        db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
+def security_headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    if request.endpoint != "static":
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def money_html(cents: int, signed: bool = False) -> Markup:
+    """<span class="money …">−$12.00</span>; the text is ours, never user input."""
+    return Markup('<span class="money {}">{}</span>').format(
+        money_class(cents), format_cents(cents, signed=signed)
+    )
+
+
+def my_balance() -> int:
+    from app.blueprints.accounting import service as accounting
+
+    return accounting.balance_of(current_user.id)
+
+
+def init_web(app: Flask) -> None:
+    app.before_request(snapshot_reads)
+    app.after_request(security_headers)
+    app.after_request(add_vary)
+    app.jinja_env.globals.update(can=can, my_balance=my_balance)
+    app.jinja_env.filters["money"] = format_cents
+    app.jinja_env.filters["money_html"] = money_html
+    app.jinja_env.filters["local_time"] = lambda at: clock.local(at).strftime("%Y-%m-%d %H:%M")
+    app.jinja_env.filters["local_clock"] = lambda at: clock.local(at).strftime("%H:%M:%S")

@@ -1,0 +1,113 @@
+"""Fixtures: one app per test session, a clean database per test, clients per role."""
+
+import pytest
+from sqlalchemy import text
+
+from app import clock, create_app
+from app.config import TestConfig
+from app.extensions import db as _db
+from app.extensions import limiter
+from tests import factories
+
+
+@pytest.fixture(scope="session")
+def app():
+    app = create_app(TestConfig)
+    with app.app_context():
+        _db.drop_all()
+        _db.create_all()
+    yield app
+    with app.app_context():
+        _db.session.remove()
+        _db.engine.dispose()
+
+
+def _clean(app) -> None:
+    with app.app_context():
+        _db.session.remove()
+        if _db.engine.dialect.name == "postgresql":
+            tables = ", ".join(t.name for t in _db.metadata.sorted_tables)
+            with _db.engine.begin() as conn:
+                conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        else:
+            with _db.engine.begin() as conn:
+                for table in reversed(_db.metadata.sorted_tables):
+                    conn.execute(table.delete())
+
+
+@pytest.fixture(autouse=True)
+def _isolated(app):
+    """Every test starts from an empty database, a fresh rate limiter and the real clock."""
+    _clean(app)
+    limiter.reset()
+    clock.freeze(None)
+    with app.app_context():
+        yield
+        _db.session.remove()
+    clock.freeze(None)
+
+
+@pytest.fixture
+def db(app):
+    return _db
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def signed_in_client(app, popug):
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = popug.get_id()
+        session["_fresh"] = True
+    return client
+
+
+@pytest.fixture
+def admin(app):
+    return factories.make_popug(role="admin", username="root-admin")
+
+
+@pytest.fixture
+def worker(app):
+    return factories.make_popug(role="worker", username="worker-one")
+
+
+@pytest.fixture
+def accountant(app):
+    return factories.make_popug(role="accountant", username="counter")
+
+
+@pytest.fixture
+def manager(app):
+    return factories.make_popug(role="manager", username="boss")
+
+
+@pytest.fixture
+def admin_client(app, admin):
+    return signed_in_client(app, admin)
+
+
+@pytest.fixture
+def worker_client(app, worker):
+    return signed_in_client(app, worker)
+
+
+@pytest.fixture
+def accountant_client(app, accountant):
+    return signed_in_client(app, accountant)
+
+
+@pytest.fixture
+def manager_client(app, manager):
+    return signed_in_client(app, manager)
+
+
+def pytest_collection_modifyitems(config, items):
+    on_postgres = TestConfig.SQLALCHEMY_DATABASE_URI.startswith("postgresql")
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set TEST_DATABASE_URL")
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(skip)

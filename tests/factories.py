@@ -1,0 +1,29 @@
+"""Test data builders (CTFd's gen_* helpers): real service calls, committed."""
+
+import itertools
+
+from app.blueprints.auth import service as auth
+from app.blueprints.tasks import service as tasks
+from app.extensions import db
+
+_seq = itertools.count(1)
+BEAK = "a fine test beak"
+
+
+def make_popug(role: str = "worker", username: str | None = None, beak: str = BEAK, active=True):
+    n = next(_seq)
+    username = username or f"{role}-{n}"
+    popug = auth.create_popug(
+        username=username, email=f"{username}@uberpopug.inc", role=role, beak_shape=beak, actor=None
+    )
+    popug.active = active
+    db.session.commit()
+    return popug
+
+
+def make_task(actor, title: str | None = None, jira_id: str | None = None, description: str = ""):
+    task = tasks.create_task(
+        title=title or f"Task {next(_seq)}", jira_id=jira_id, description=description, actor=actor
+    )
+    db.session.commit()
+    return task

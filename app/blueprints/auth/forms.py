@@ -8,18 +8,30 @@ ROLE_CHOICES = [(role, role.capitalize()) for role in ROLES]
 
 
 class SignInForm(FlaskForm):
-    username = StringField("Username", validators=[DataRequired(), Length(max=64)])
-    beak_shape = PasswordField("Beak shape", validators=[DataRequired(), Length(max=200)])
+    username = StringField(
+        "Username",
+        validators=[DataRequired(), Length(max=64)],
+        render_kw={"autocomplete": "username", "autocapitalize": "none"},
+    )
+    beak_shape = PasswordField(
+        "Beak shape",
+        validators=[DataRequired(), Length(max=200)],
+        render_kw={"autocomplete": "current-password"},
+    )
     submit = SubmitField("Sign in")
 
 
 class PopugForm(FlaskForm):
     """Rules live in auth.service; the form only carries the fields and the CSRF token."""
 
-    username = StringField("Username", validators=[DataRequired()])
-    email = StringField("E-mail", validators=[DataRequired()])
+    username = StringField(
+        "Username", validators=[DataRequired()], render_kw={"autocomplete": "off"}
+    )
+    email = StringField("E-mail", validators=[DataRequired()], render_kw={"type": "email"})
     role = SelectField("Role", choices=ROLE_CHOICES, default="worker")
-    beak_shape = PasswordField("Beak shape", validators=[DataRequired()])
+    beak_shape = PasswordField(
+        "Beak shape", validators=[DataRequired()], render_kw={"autocomplete": "new-password"}
+    )
     submit = SubmitField("Create popug")
 
 

@@ -1,5 +1,8 @@
+from urllib.parse import parse_qs, urlsplit
+
 from flask import current_app, flash, redirect, request, url_for
 from flask_login import current_user
+from werkzeug.datastructures import MultiDict
 
 from app.blueprints.accounting import service as accounting
 from app.blueprints.auth.decorators import ACCESS, role_required
@@ -16,25 +19,29 @@ def _page() -> int:
     return max(request.args.get("page", 1, type=int), 1)
 
 
-def _board(form: TaskForm, status: int = 200, fragment: str = "tasks/_board.html"):
-    filter_ = request.args.get("filter", "all")
+def _board_context(args) -> dict:
+    filter_ = args.get("filter", "all")
     if filter_ not in queries.FILTERS:
         filter_ = "all"
-    tasks = queries.board(filter_, current_user, _page(), current_app.config["TASKS_PER_PAGE"])
-    return (
-        render(
-            "tasks/index.html",
-            fragment,
-            form=form,
-            tasks=tasks,
-            names=queries.assignee_names(tasks.items),
-            filter_=filter_,
-            filters=queries.FILTERS,
-            complete_form=CompleteForm(),
-            shuffle_form=ShuffleForm(),
-        ),
-        status,
-    )
+    page = max(args.get("page", 1, type=int), 1)
+    tasks = queries.board(filter_, current_user, page, current_app.config["TASKS_PER_PAGE"])
+    return {
+        "tasks": tasks,
+        "names": queries.assignee_names(tasks.items),
+        "filter_": filter_,
+        "filters": queries.FILTERS,
+        "complete_form": CompleteForm(),
+        "shuffle_form": ShuffleForm(),
+    }
+
+
+def _board(form: TaskForm, status: int = 200, fragment: str = "tasks/_board.html"):
+    return render("tasks/index.html", fragment, form=form, **_board_context(request.args)), status
+
+
+def _current_url_args():
+    """The query string of the page htmx is on (HX-Current-URL), to re-render its board."""
+    return MultiDict(parse_qs(urlsplit(request.headers.get("HX-Current-URL", "")).query))
 
 
 @bp.get("/")
@@ -74,20 +81,18 @@ def create_task():
                 "success",
             )
         if wants_fragment():
-            return _created(task)
+            return _created()
         return redirect_after_post(url_for("tasks.index"))
     return _board(form, 422, "tasks/_task_form.html")
 
 
-def _created(task):
-    """htmx: a fresh form, and the new row added to the top of the board out of band."""
+def _created():
+    """htmx: a fresh form, and the board the popug is looking at, refreshed out of band."""
     return render(
         "tasks/index.html",
         "tasks/_created.html",
         form=TaskForm(formdata=None),
-        task=task,
-        names=queries.assignee_names([task]),
-        complete_form=CompleteForm(),
+        **_board_context(_current_url_args()),
     )
 
 

@@ -1,11 +1,11 @@
 """Read-side queries of tasks, for tasks' pages and for other blueprints (analytics)."""
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.blueprints.auth import service as auth
 from app.extensions import db
 
-from .models import DONE, OPEN, Task
+from .models import DONE, OPEN, Shuffle, Task
 
 FILTERS = ("all", "open", "done", "mine")
 
@@ -20,6 +20,11 @@ def board(filter_: str, actor, page: int, per_page: int):
     elif filter_ == "mine":
         query = query.where(Task.assignee_id == actor.id)
     return db.paginate(query, page=page, per_page=per_page, error_out=False)
+
+
+def last_shuffle_id() -> int:
+    """A cheap version number of assignments: the id of the latest shuffle (0 if none)."""
+    return db.session.scalar(select(func.coalesce(func.max(Shuffle.id), 0)))
 
 
 def open_tasks_of(popug_id: int, page: int, per_page: int):

@@ -1,6 +1,6 @@
 from urllib.parse import parse_qs, urlsplit
 
-from flask import current_app, flash, redirect, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
@@ -109,7 +109,19 @@ def my_tasks():
         done_tasks=queries.recently_done_of(current_user.id),
         complete_form=CompleteForm(),
         names={current_user.id: current_user.username},
+        shuffle_version=queries.last_shuffle_id(),
     )
+
+
+@bp.get("/my-tasks/changes")
+@role_required(*ACCESS["my_tasks"])
+def my_tasks_changes():
+    """Polled by My tasks: 204 while no shuffle happened since `seen`, else a notice
+    (status 286 tells htmx to stop polling)."""
+    seen = request.args.get("seen", 0, type=int)
+    if queries.last_shuffle_id() <= seen:
+        return "", 204
+    return render_template("tasks/_changed_notice.html"), 286
 
 
 @bp.post("/tasks/<public_id>/done")

@@ -30,11 +30,11 @@ chromium:
 		echo "Chromium is not installed: browser tests will be skipped (they fail under CI=true)."
 
 test: $(VENV)/.dev chromium
-	$(BIN)/ruff check app tests bench scripts wsgi.py
+	$(BIN)/ruff check .
 	$(BIN)/pytest
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check app tests bench scripts wsgi.py
+	$(BIN)/ruff check .
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

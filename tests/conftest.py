@@ -1,6 +1,8 @@
 """Fixtures: one app per test session, a clean database per test, clients per role."""
 
 import pytest
+from flask import g, has_app_context
+from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from app import clock, create_app
@@ -10,9 +12,23 @@ from app.extensions import limiter
 from tests import factories
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose requests do not see the previous request's signed-in popug.
+
+    The fixtures keep one app context pushed for the whole test (so tests can call services),
+    and Flask-Login caches the user on `g`, which lives in that shared app context.
+    """
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            g.pop("_login_user", None)
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def app():
     app = create_app(TestConfig)
+    app.test_client_class = IsolatedClient
     with app.app_context():
         _db.drop_all()
         _db.create_all()

@@ -3,6 +3,7 @@ from urllib.parse import urlsplit
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from app import audit
 from app.errors import ServiceError
 from app.extensions import db, limiter, login_manager
 from app.htmx import redirect_after_post, render, wants_fragment
@@ -119,6 +120,7 @@ def create_popug():
             db.session.rollback()
             getattr(form, error.field or "username").errors.append(error.message)
         else:
+            audit.record(current_user, "popug.create", f"{popug.username} as {popug.role}")
             db.session.commit()
             flash(f"Popug {popug.username} created as {popug.role}.", "success")
             return redirect_after_post(url_for("auth.list_popugs"))
@@ -154,7 +156,9 @@ def change_role(public_id: str):
         return _row_action(public_id, lambda: service.get_popug(public_id))
 
     def act():
+        before = service.get_popug(public_id).role
         popug = service.change_role(public_id, form.role.data, actor=current_user)
+        audit.record(current_user, "popug.role", f"{popug.username}: {before} → {popug.role}")
         flash(f"{popug.username} is now {popug.role}.", "success")
         return popug
 
@@ -179,7 +183,17 @@ def _set_active(public_id: str, active: bool):
 
     def act():
         popug = service.set_active(public_id, active, actor=current_user)
+        audit.record(
+            current_user, "popug.activate" if active else "popug.deactivate", popug.username
+        )
         flash(f"{popug.username} is {'active' if active else 'deactivated'}.", "success")
         return popug
 
     return _row_action(public_id, act)
+
+
+@bp.get("/audit")
+@role_required("admin")
+def audit_trail():
+    page = max(request.args.get("page", 1, type=int), 1)
+    return render_template("auth/audit.html", events=audit.page_of_events(page))

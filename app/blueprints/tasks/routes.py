@@ -4,6 +4,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
+from app import audit
 from app.blueprints.accounting import service as accounting
 from app.blueprints.auth.decorators import ACCESS, role_required
 from app.errors import ServiceError
@@ -186,6 +187,11 @@ def shuffle():
         flash(error.message, "error")
         return redirect_after_post(url_for("tasks.index"))
     else:
+        audit.record(
+            current_user,
+            "tasks.shuffle",
+            f"{result.tasks_count} open tasks among {result.popugs_count} popugs",
+        )
         db.session.commit()
     flash(
         f"Reassigned {result.tasks_count} open tasks among {result.popugs_count} popugs.",

@@ -1,0 +1,65 @@
+"""The admin audit trail: who did what, when, from where. Append-only; read on one page.
+
+A shared kernel like clock and money: any blueprint's routes and commands record into it in
+the same transaction as the action they describe, so an action and its record commit together.
+"""
+
+from datetime import datetime
+
+from flask import has_request_context, request
+from sqlalchemy import Index, Integer, String, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app import clock
+from app.db import UTCDateTime
+from app.extensions import db
+
+ACTIONS = {
+    "popug.create": "Created popug",
+    "popug.role": "Changed role",
+    "popug.deactivate": "Deactivated popug",
+    "popug.activate": "Reactivated popug",
+    "tasks.shuffle": "Shuffled open tasks",
+    "billing.close_day": "Closed the day",
+}
+
+
+class AuditEvent(db.Model):
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    actor_username: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(32))
+    details: Mapped[str] = mapped_column(String(500))
+    address: Mapped[str] = mapped_column(String(64))
+
+    @property
+    def label(self) -> str:
+        return ACTIONS.get(self.action, self.action)
+
+
+def record(actor, action: str, details: str) -> None:
+    """Add an audit event for `actor` (None: the command line) to the current transaction."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    address = (request.remote_addr or "?") if has_request_context() else "command line"
+    db.session.add(
+        AuditEvent(
+            at=clock.now(),
+            actor_username=actor.username if actor is not None else "system",
+            action=action,
+            details=details[:500],
+            address=address[:64],
+        )
+    )
+
+
+def page_of_events(page: int, per_page: int = 50):
+    return db.paginate(
+        select(AuditEvent).order_by(AuditEvent.id.desc()),
+        page=page,
+        per_page=per_page,
+        error_out=False,
+    )

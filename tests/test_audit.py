@@ -1,0 +1,53 @@
+from app import audit
+from app.blueprints.auth.models import Popug
+from app.extensions import db
+from tests.factories import make_task
+
+
+def events():
+    return [
+        (e.actor_username, e.action, e.details)
+        for e in db.session.scalars(db.select(audit.AuditEvent).order_by(audit.AuditEvent.id))
+    ]
+
+
+def test_popug_changes_and_shuffles_are_recorded(admin_client, admin, manager_client):
+    admin_client.post(
+        "/popugs",
+        data={
+            "username": "newbie",
+            "email": "newbie@uberpopug.inc",
+            "role": "worker",
+            "beak_shape": "long and thin",
+        },
+    )
+    newbie = db.session.scalar(db.select(audit.AuditEvent))
+    assert newbie.address == "127.0.0.1"
+    popug = db.session.scalar(db.select(Popug).where(Popug.username == "newbie"))
+    admin_client.post(f"/popugs/{popug.public_id}/role", data={"role": "accountant"})
+    admin_client.post(f"/popugs/{popug.public_id}/deactivate")
+    admin_client.post(f"/popugs/{popug.public_id}/activate")
+    make_task(admin)
+    manager_client.post("/tasks/shuffle", data={"form_token": "t1"})
+    assert events() == [
+        ("root-admin", "popug.create", "newbie as worker"),
+        ("root-admin", "popug.role", "newbie: worker → accountant"),
+        ("root-admin", "popug.deactivate", "newbie"),
+        ("root-admin", "popug.activate", "newbie"),
+        ("boss", "tasks.shuffle", "1 open tasks among 1 popugs"),
+    ]
+
+
+def test_audit_page_is_admin_only_and_escapes(admin_client, worker_client, admin):
+    audit.record(admin, "popug.create", "<script>alert(1)</script>")
+    db.session.commit()
+    page = admin_client.get("/audit")
+    assert page.status_code == 200
+    assert b"&lt;script&gt;alert(1)&lt;/script&gt;" in page.data
+    assert b"<script>alert(1)" not in page.data
+    assert worker_client.get("/audit").status_code == 403
+
+
+def test_failed_actions_are_not_recorded(admin_client, admin):
+    admin_client.post(f"/popugs/{admin.public_id}/deactivate")  # the last admin: refused
+    assert events() == []

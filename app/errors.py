@@ -45,6 +45,7 @@ def handle_csrf_error(error: CSRFError):
 
 
 def handle_database_unavailable(error: OperationalError):
+    current_app.logger.error("Database error: %s", error.orig)
     return _render(503, "The database is not reachable right now. Please try again in a moment.")
 
 

@@ -7,6 +7,7 @@ from app import audit
 from app.errors import ServiceError
 from app.extensions import db, limiter, login_manager
 from app.htmx import redirect_after_post, render, wants_fragment
+from app.paging import page_number
 
 from . import bp, service
 from .decorators import role_required
@@ -82,8 +83,7 @@ def sign_out():
 
 
 def _popugs_page(form: PopugForm, status: int = 200):
-    page = request.args.get("page", 1, type=int)
-    popugs = service.list_popugs(max(page, 1), current_app.config["POPUGS_PER_PAGE"])
+    popugs = service.list_popugs(page_number(request.args), current_app.config["POPUGS_PER_PAGE"])
     return (
         render(
             "auth/popugs.html",
@@ -195,5 +195,6 @@ def _set_active(public_id: str, active: bool):
 @bp.get("/audit")
 @role_required("admin")
 def audit_trail():
-    page = max(request.args.get("page", 1, type=int), 1)
-    return render_template("auth/audit.html", events=audit.page_of_events(page))
+    return render_template(
+        "auth/audit.html", events=audit.page_of_events(page_number(request.args))
+    )

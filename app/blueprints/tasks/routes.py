@@ -7,24 +7,21 @@ from werkzeug.datastructures import MultiDict
 from app import audit
 from app.blueprints.accounting import service as accounting
 from app.blueprints.auth.decorators import ACCESS, role_required
-from app.errors import ServiceError
+from app.errors import NotAllowed, NotFound, ServiceError
 from app.extensions import db
 from app.htmx import redirect_after_post, render, wants_fragment
 from app.money import format_cents
+from app.paging import page_number
 
 from . import bp, queries, service
 from .forms import CompleteForm, ShuffleForm, TaskForm
-
-
-def _page() -> int:
-    return max(request.args.get("page", 1, type=int), 1)
 
 
 def _board_context(args) -> dict:
     filter_ = args.get("filter", "all")
     if filter_ not in queries.FILTERS:
         filter_ = "all"
-    page = max(args.get("page", 1, type=int), 1)
+    page = page_number(args)
     tasks = queries.board(filter_, current_user, page, current_app.config["TASKS_PER_PAGE"])
     return {
         "tasks": tasks,
@@ -101,7 +98,7 @@ def _created():
 @role_required(*ACCESS["my_tasks"])
 def my_tasks():
     open_tasks = queries.open_tasks_of(
-        current_user.id, _page(), current_app.config["TASKS_PER_PAGE"]
+        current_user.id, page_number(request.args), current_app.config["TASKS_PER_PAGE"]
     )
     return render(
         "tasks/my_tasks.html",
@@ -135,8 +132,8 @@ def complete_task(public_id: str):
         task = service.complete_task(public_id, actor=current_user)
     except ServiceError as error:
         db.session.rollback()
-        if error.status_code == 404:
-            raise
+        if isinstance(error, NotAllowed | NotFound):
+            raise  # 403 / 404 pages (htmx shows them in the flash area)
         flash(error.message, "error")
         if wants_fragment():
             task = service.get_task(public_id)

@@ -4,6 +4,7 @@ accounting's service inside the caller's transaction (nothing here commits)."""
 import random
 import re
 import time
+import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import Integer, cast, func, select, update
@@ -51,6 +52,8 @@ def validate_task_input(
 ) -> TaskInput:
     """Trim and check the create-task fields; raises ServiceError naming the field."""
     title = (title or "").strip()
+    if _has_control_characters(title):
+        raise ServiceError("Remove the control characters from the title.", field="title")
     if not title:
         raise ServiceError("Give the task a title.", field="title")
     if len(title) > TITLE_MAX:
@@ -67,11 +70,19 @@ def validate_task_input(
                 field="jira_id",
             )
     description = (description or "").strip()
+    if _has_control_characters(description, allowed="\t\r\n"):
+        raise ServiceError(
+            "Remove the control characters from the description.", field="description"
+        )
     if len(description) > DESCRIPTION_MAX:
         raise ServiceError(
             f"Keep the description to {DESCRIPTION_MAX:,} characters.", field="description"
         )
     return TaskInput(title, jira_id, description)
+
+
+def _has_control_characters(text: str, allowed: str = "") -> bool:
+    return any(unicodedata.category(char) == "Cc" and char not in allowed for char in text)
 
 
 def draw_prices(rng: random.Random | None = None) -> tuple[int, int]:

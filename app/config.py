@@ -97,7 +97,8 @@ class ProductionConfig(Config):
 
     @classmethod
     def prepare(cls, config: dict) -> None:
-        if config.get("SECRET_KEY", "") in DEFAULT_SECRET_KEYS or len(config["SECRET_KEY"]) < 16:
+        key = config.get("SECRET_KEY") or ""
+        if key in DEFAULT_SECRET_KEYS or len(key) < 16:
             raise RuntimeError("SECRET_KEY must be set to a long random value in production.")
         if config.get("DEBUG"):
             raise RuntimeError("Refusing to run production with debug on.")

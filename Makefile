@@ -38,3 +38,7 @@ lint: $(VENV)/.dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# PNGs of the main pages at desktop and phone width, into docs/screenshots/ (see the README).
+screenshots: $(VENV)/.dev chromium
+	$(BIN)/python -m scripts.screenshots

@@ -3,7 +3,6 @@
 import pytest
 from flask import g, has_app_context
 from flask.testing import FlaskClient
-from sqlalchemy import text
 
 from app import clock, create_app
 from app.config import TestConfig
@@ -41,14 +40,10 @@ def app():
 def _clean(app) -> None:
     with app.app_context():
         _db.session.remove()
-        if _db.engine.dialect.name == "postgresql":
-            tables = ", ".join(t.name for t in _db.metadata.sorted_tables)
-            with _db.engine.begin() as conn:
-                conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        else:
-            with _db.engine.begin() as conn:
-                for table in reversed(_db.metadata.sorted_tables):
-                    conn.execute(table.delete())
+        # DELETE, children first: far cheaper than TRUNCATE on PostgreSQL for tiny tables.
+        with _db.engine.begin() as conn:
+            for table in reversed(_db.metadata.sorted_tables):
+                conn.execute(table.delete())
 
 
 @pytest.fixture(autouse=True)

@@ -50,9 +50,15 @@ class LedgerEntry(db.Model):
         CheckConstraint(
             "(kind = 'reward' AND amount > 0) OR (kind <> 'reward' AND amount < 0)", name="sign"
         ),
-        Index("ix_ledger_entries_account_day", "account_id", "business_day", "id"),
-        Index("ix_ledger_entries_day_kind", "business_day", "kind"),
-        Index("ix_ledger_entries_task", "task_id"),
+        # An account's day in id order (the audit log), and its sums without the table
+        # (balances, earnings and closing balances in `accounting verify`).
+        Index(
+            "ix_ledger_entries_account_day", "account_id", "business_day", "id", "kind", "amount"
+        ),
+        # Covers the per-day sums of fees, rewards and payouts without touching the table.
+        Index("ix_ledger_entries_day_kind_amount", "business_day", "kind", "amount"),
+        # Per-task fee and reward counts (`accounting verify`) without the table.
+        Index("ix_ledger_entries_task", "task_id", "kind", "shuffle_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -67,7 +73,9 @@ class LedgerEntry(db.Model):
 
 
 class BillingDay(db.Model):
-    """A closed business day and its totals (cents)."""
+    """A closed business day and its totals, in cents, all as positive sums: fees charged,
+    rewards paid and payouts made on that day; how many popugs were paid and how many were
+    left with a negative balance at the close."""
 
     __tablename__ = "billing_days"
 
@@ -93,17 +101,32 @@ class Payout(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 
+MAIL_PENDING = "pending"
+MAIL_SENT = "sent"
+MAIL_LOGGED = "logged"  # development without MAIL_SERVER: written to the log instead
+MAIL_STATUSES = (MAIL_PENDING, MAIL_SENT, MAIL_LOGGED)
+
+
 class OutboxMessage(db.Model):
-    """An e-mail written in the same transaction as its payout and sent afterwards."""
+    """An e-mail written in the same transaction as its payout and sent afterwards.
+
+    A pending message is due when `next_attempt_at` has come; a sender claims it by moving
+    `next_attempt_at` into the future (a lease) and counting the attempt, so two senders
+    never send the same message, and a failure pushes `next_attempt_at` back by a backoff.
+    """
 
     __tablename__ = "mail_outbox"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'sent', 'logged')", name="status"),
+        Index("ix_mail_outbox_status_due", "status", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     payout_id: Mapped[int | None] = mapped_column(ForeignKey("payouts.id"), unique=True)
     recipient: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    status: Mapped[str] = mapped_column(String(16), default=MAIL_PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     last_error: Mapped[str | None] = mapped_column(String(500))

@@ -1,30 +1,319 @@
-from flask import render_template
+import csv
+import io
+from datetime import date
+
+from flask import Response, current_app, flash, redirect, request, stream_with_context, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
+from app import audit, clock
 from app.blueprints.auth.decorators import ACCESS, role_required
+from app.errors import NotFound, ServiceError
 from app.extensions import db
+from app.htmx import redirect_after_post, render, wants_fragment
+from app.money import format_cents
 
-from . import bp, service
-from .models import Account, LedgerEntry
+from . import bp, mail, queries, service
+from .forms import CloseDayForm, DayForm, RangeForm, SendMailForm
+from .models import MAIL_STATUSES
+
+AUDIT_LOG_PER_PAGE = 50
+BALANCES_PER_PAGE = 50
+CLOSED_DAYS_PER_PAGE = 30
+PAYOUTS_PER_PAGE = 50
+OUTBOX_PER_PAGE = 50
+RECENT_CLOSED_DAYS = 7
+RECENT_OUTBOX = 10
+# E-mails sent inside the close-the-day request; the rest waits for `billing send-mail`.
+MAIL_AFTER_CLOSE = 200
+
+
+def _page(name: str = "page") -> int:
+    page = request.args.get(name, 1, type=int)
+    return min(max(page, 1), 1_000_000)
+
+
+def _sort() -> tuple[str, str]:
+    sort = request.args.get("sort", "username")
+    direction = request.args.get("dir", "asc")
+    return (
+        sort if sort in queries.BALANCE_SORTS else "username",
+        direction if direction in queries.SORT_DIRECTIONS else "asc",
+    )
+
+
+def _parse_day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value or "")
+    except ValueError:
+        return None
+
+
+# --- My account ------------------------------------------------------------------------
 
 
 @bp.get("/account")
 @role_required(*ACCESS["my_account"])
 def my_account():
-    balance = service.balance_of(current_user.id)
-    entries = db.session.scalars(
-        select(LedgerEntry)
-        .join(Account, Account.id == LedgerEntry.account_id)
-        .where(Account.popug_id == current_user.id)
-        .order_by(LedgerEntry.id.desc())
-        .limit(50)
-    ).all()
-    return render_template("accounting/my_account.html", balance=balance, entries=entries)
+    """The signed-in popug's own account; no parameter can name another account."""
+    today = clock.business_day()
+    form = DayForm(request.args)
+    valid = form.validate()
+    day = form.day.data if valid and form.day.data else today
+    if valid:
+        form.day.data = day
+    account = queries.account_summary(current_user.id, today, day)
+    if account is None:
+        raise NotFound("You have no money account.")
+    entries = queries.audit_log(account.id, day, _page(), AUDIT_LOG_PER_PAGE)
+    context = {
+        "account": account,
+        "today": today,
+        "day": day,
+        "form": form,
+        "entries": entries,
+        "labels": service.task_labels(entry.task_id for entry in entries.items),
+        "kinds": queries.KIND_LABELS,
+    }
+    page = render("accounting/my_account.html", "accounting/_audit_log.html", **context)
+    return page, 200 if valid else 422
+
+
+# --- Accounting overview ---------------------------------------------------------------
+
+
+def _stats_context():
+    today = clock.business_day()
+    form = RangeForm(request.args)
+    valid = form.validate()
+    start, end = form.days(today)
+    if valid:
+        form.start.data, form.end.data = start, end
+    days = queries.daily_totals(start, end)
+    return valid, {
+        "range_form": form,
+        "start": start,
+        "end": end,
+        "days": days,
+        "range_fees": sum(d.fees for d in days),
+        "range_rewards": sum(d.rewards for d in days),
+        "range_payouts": sum(d.payouts for d in days),
+    }
+
+
+def _balances_context():
+    sort, direction = _sort()
+    return {
+        "balances": queries.balances(sort, direction, _page(), BALANCES_PER_PAGE),
+        "sort": sort,
+        "dir": direction,
+        "range_args": {k: request.args[k] for k in ("start", "end") if request.args.get(k)},
+    }
 
 
 @bp.get("/accounting")
 @role_required(*ACCESS["accounting"])
 def overview():
-    accounts = db.session.scalars(select(Account).order_by(Account.username)).all()
-    return render_template("accounting/overview.html", accounts=accounts)
+    """Management earnings today, per-day statistics, all balances, payout history, the
+    outbox and the "Close the day" button; sections reload alone through htmx."""
+    target = request.headers.get("HX-Target") if wants_fragment() else None
+    if target == "balances":
+        return render(
+            "accounting/overview.html", "accounting/_balances.html", **_balances_context()
+        )
+    valid, stats = _stats_context()
+    status = 200 if valid else 422
+    if target == "daily-stats":
+        return render("accounting/overview.html", "accounting/_daily_stats.html", **stats), status
+    today = clock.business_day()
+    # Today's figures come with the range when it includes today (the default).
+    today_totals = next((d for d in stats["days"] if d.day == today), None)
+    if today_totals is None:
+        today_totals = queries.day_totals(today)
+        closed = queries.closed_day(today)
+        today_closed_at = closed.closed_at if closed else None
+    else:
+        today_closed_at = today_totals.closed_at
+    context = {
+        **stats,
+        **_balances_context(),
+        "today": today,
+        "today_totals": today_totals,
+        "today_closed_at": today_closed_at,
+        "in_red_now": queries.popugs_in_red(),
+        "closed_days": queries.recent_closed_days(RECENT_CLOSED_DAYS),
+        "outbox": queries.recent_outbox(RECENT_OUTBOX),
+        "pending_mail": queries.pending_mail(),
+        "mail_server": bool(current_app.config.get("MAIL_SERVER")),
+        "send_form": SendMailForm(),
+    }
+    return render("accounting/overview.html", "accounting/overview.html", **context), status
+
+
+def _csv_cell(value) -> str | int:
+    """Numbers as they are; text that a spreadsheet would run as a formula gets a leading '."""
+    if isinstance(value, int):
+        return value
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@bp.get("/accounting/balances.csv")
+@role_required(*ACCESS["accounting"])
+def download_balances():
+    """The "All balances" table as CSV: same rows, same order, same figures."""
+    sort, direction = _sort()
+
+    def generate():
+        # Queried here, not before: a HEAD request never runs the generator, and a server-side
+        # cursor opened outside it would be left open.
+        rows = queries.all_balances(sort, direction)
+        try:
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            writer.writerow(["Username", "E-mail", "Balance", "Balance (cents)"])
+            for count, (username, email, balance) in enumerate(rows, 1):
+                writer.writerow(
+                    [_csv_cell(username), _csv_cell(email), format_cents(balance), int(balance)]
+                )
+                if count % 500 == 0:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+            yield buffer.getvalue()
+        finally:
+            rows.close()
+
+    filename = f"balances-{clock.business_day().isoformat()}.csv"
+    return Response(
+        stream_with_context(generate()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+# --- Closing the day -------------------------------------------------------------------
+
+
+@bp.get("/accounting/close-day")
+@role_required(*ACCESS["accounting"])
+def confirm_close_day():
+    """What closing today would do, and the button that does it (the no-JavaScript path of
+    the overview's confirmation)."""
+    today = clock.business_day()
+    return render(
+        "accounting/close_day.html",
+        "accounting/close_day.html",
+        today=today,
+        closed=queries.closed_day(today),
+        preview=service.preview_close(today),
+        form=CloseDayForm(day=today.isoformat()),
+    )
+
+
+@bp.post("/accounting/close-day")
+@role_required(*ACCESS["accounting"])
+def close_day():
+    """Close today: pay out every positive balance, queue the e-mails, then send them.
+
+    The close commits first; sending afterwards cannot undo it, and whatever is not sent
+    stays in the outbox for `billing send-mail`.
+    """
+    form = CloseDayForm()
+    today = clock.business_day()
+    if not form.validate_on_submit():
+        flash("The form expired; reload the page and try again.", "error")
+        return redirect_after_post(url_for("accounting.overview"))
+    day = _parse_day(form.day.data) or today
+    if day != today:
+        flash(
+            f"It is {today.isoformat()} now, not {day.isoformat()}: check today's figures "
+            "and close again.",
+            "error",
+        )
+        return redirect_after_post(url_for("accounting.overview"))
+    try:
+        result = service.close_day(day)
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect_after_post(url_for("accounting.overview"))
+    if result.closed_now:
+        audit.record(current_user, "billing.close_day", result.summary())
+    db.session.commit()
+    if result.closed_now:
+        flash(f"Closed {day.isoformat()}: {result.summary()}.", "success")
+    else:
+        flash(f"{day.isoformat()} was already closed; nothing changed.", "info")
+    _send_mail_after_close()
+    return redirect_after_post(url_for("accounting.show_payouts", day=day.isoformat()))
+
+
+def _send_mail_after_close() -> None:
+    try:
+        report = mail.send_pending(limit=MAIL_AFTER_CLOSE)
+    except Exception:  # the payouts are committed; the e-mails wait in the outbox
+        db.session.rollback()
+        current_app.logger.exception("Sending payout e-mails after the close failed")
+        flash("The payout e-mails could not be sent yet; they wait in the outbox.", "error")
+        return
+    if report.sent or report.logged or report.failed or report.pending:
+        flash(f"Payout e-mails: {report.summary()}", "error" if report.failed else "info")
+
+
+# --- Payout history and the outbox -----------------------------------------------------
+
+
+@bp.get("/accounting/payouts")
+@role_required(*ACCESS["accounting"])
+def list_closed_days():
+    return render(
+        "accounting/payouts.html",
+        "accounting/payouts.html",
+        closed_days=queries.closed_days(_page(), CLOSED_DAYS_PER_PAGE),
+    )
+
+
+@bp.get("/accounting/payouts/<day>")
+@role_required(*ACCESS["accounting"])
+def show_payouts(day: str):
+    """Who was paid how much when `day` closed, and where each e-mail is."""
+    parsed = _parse_day(day)
+    closed = queries.closed_day(parsed) if parsed else None
+    if closed is None:
+        raise NotFound("That day has not been closed.")
+    return render(
+        "accounting/day.html",
+        "accounting/day.html",
+        closed=closed,
+        payouts=queries.payouts_of(parsed, _page(), PAYOUTS_PER_PAGE),
+    )
+
+
+@bp.get("/accounting/outbox")
+@role_required(*ACCESS["accounting"])
+def list_outbox():
+    status = request.args.get("status")
+    status = status if status in MAIL_STATUSES else None
+    return render(
+        "accounting/outbox.html",
+        "accounting/outbox.html",
+        outbox=queries.outbox(status, _page(), OUTBOX_PER_PAGE),
+        pending_mail=queries.pending_mail(),
+        status=status,
+        statuses=MAIL_STATUSES,
+        mail_server=bool(current_app.config.get("MAIL_SERVER")),
+        send_form=SendMailForm(),
+    )
+
+
+@bp.post("/accounting/outbox/send")
+@role_required(*ACCESS["accounting"])
+def send_mail():
+    """Retry failed e-mails now instead of waiting for their backoff, and send what is due."""
+    if not SendMailForm().validate_on_submit():
+        flash("The form expired; reload the page and try again.", "error")
+        return redirect(url_for("accounting.list_outbox"))
+    mail.retry_now()
+    report = mail.send_pending(limit=MAIL_AFTER_CLOSE)
+    flash(f"Payout e-mails: {report.summary()}", "error" if report.failed else "success")
+    return redirect_after_post(url_for("accounting.list_outbox"))

@@ -3,16 +3,29 @@
 Other blueprints call these functions inside their own transaction; nothing here commits.
 """
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy import BigInteger, and_, case, cast, func, insert, literal, or_, select, update
 
 from app import clock
 from app.db import advisory_lock
 from app.errors import NotFound, ServiceError
 from app.extensions import db
+from app.money import format_cents
 
-from .models import ASSIGN_FEE, PAYOUT, REWARD, Account, BillingDay, LedgerEntry
+from . import mail
+from .models import (
+    ASSIGN_FEE,
+    MAIL_PENDING,
+    PAYOUT,
+    REWARD,
+    Account,
+    BillingDay,
+    LedgerEntry,
+    OutboxMessage,
+    Payout,
+)
 
 # Every money write holds this lock shared; closing a day holds it exclusively, so no
 # entry can slip into a day while it is being closed (PostgreSQL; SQLite serialises writers).
@@ -150,17 +163,541 @@ def charge_assign_fees_in_bulk(assignments, *, shuffle_id: int) -> dict:
     return {"entries": entries, "accounts": accounts}
 
 
-__all__ = [
-    "ASSIGN_FEE",
-    "PAYOUT",
-    "REWARD",
-    "balance_of",
-    "charge_assign_fee",
-    "charge_assign_fees_in_bulk",
-    "last_closed_day",
-    "open_account",
-    "open_business_day",
-    "pay_reward",
-    "register_task_labeler",
-    "task_labels",
-]
+def _total(column):
+    """SUM as BIGINT on every backend (PostgreSQL's SUM(bigint) is NUMERIC), 0 when empty."""
+    return cast(func.coalesce(func.sum(column), 0), BigInteger)
+
+
+def _closing_balances(day: date):
+    """SELECT account_id, username, email, closing: each account's balance at the end of
+    `day`, i.e. its balance now minus the entries of later business days (made after
+    midnight, before a late close)."""
+    later = (
+        select(LedgerEntry.account_id, _total(LedgerEntry.amount).label("later"))
+        .where(LedgerEntry.business_day > day)
+        .group_by(LedgerEntry.account_id)
+        .subquery("later")
+    )
+    return (
+        select(
+            Account.id.label("account_id"),
+            Account.username,
+            Account.email,
+            (Account.balance - func.coalesce(later.c.later, 0)).label("closing"),
+        )
+        .select_from(Account)
+        .outerjoin(later, later.c.account_id == Account.id)
+        .subquery("closing")
+    )
+
+
+@dataclass(frozen=True)
+class ClosePreview:
+    day: date
+    popugs_to_pay: int
+    total_to_pay: int
+    popugs_in_red: int
+
+
+@dataclass(frozen=True)
+class CloseResult:
+    day: date
+    closed_now: bool  # False: the day was already closed and nothing changed
+    popugs_paid: int
+    total_paid: int
+    popugs_in_red: int
+    messages: int
+
+    def summary(self) -> str:
+        """Like "paid $3.00 to 1 popug, 2 left in the red" (flashes, CLI, audit trail)."""
+        popugs = "popug" if self.popugs_paid == 1 else "popugs"
+        return (
+            f"paid {format_cents(self.total_paid)} to {self.popugs_paid} {popugs}, "
+            f"{self.popugs_in_red} left in the red"
+        )
+
+
+def check_closable(day: date) -> None:
+    """Refuse days that have not begun and days already settled by a later close."""
+    today = clock.business_day()
+    if day > today:
+        raise ServiceError(
+            f"{day.isoformat()} has not begun yet: only today or earlier days can be closed.",
+            field="day",
+        )
+    closed = last_closed_day()
+    if closed is not None and day < closed and db.session.get(BillingDay, day) is None:
+        raise ServiceError(
+            f"{day.isoformat()} cannot be closed any more: {closed.isoformat()} is closed, "
+            "and its close paid out every balance up to then.",
+            field="day",
+        )
+
+
+def preview_close(day: date) -> ClosePreview:
+    """What closing `day` would do now: who would be paid how much, who stays in the red."""
+    closing = _closing_balances(day)
+    paid, total, in_red = db.session.execute(
+        select(
+            _total(case((closing.c.closing > 0, 1), else_=0)),
+            _total(case((closing.c.closing > 0, closing.c.closing), else_=0)),
+            _total(case((closing.c.closing < 0, 1), else_=0)),
+        )
+    ).one()
+    return ClosePreview(day, int(paid), int(total), int(in_red))
+
+
+def day_to_close() -> date | None:
+    """The cron default: the last business day that has ended and is not closed yet."""
+    yesterday = clock.business_day() - timedelta(days=1)
+    closed = last_closed_day()
+    return yesterday if closed is None or yesterday > closed else None
+
+
+def close_day(day: date) -> CloseResult:
+    """Close business day `day`: pay out every positive balance as it stood at the end of
+    the day, record the day with its totals, and queue one e-mail per payout.
+
+    Set-based: an INSERT … SELECT each for payouts and payout entries, one UPDATE of
+    balances, one SELECT and one multi-row INSERT for the e-mails. Exactly once: the
+    ledger lock is held exclusively, so no money moves while the day closes, and a day
+    that is already closed is left as it is (the primary key of billing_days and the
+    unique account+day key of payouts enforce it in the database too). Zero and negative
+    balances carry over. Entries made after this commits belong to the next day (see
+    open_business_day). Flushes, never commits.
+    """
+    advisory_lock(LEDGER_LOCK)  # exclusive: waits for money writes in flight, holds back new
+    existing = db.session.get(BillingDay, day)
+    if existing is not None:
+        return CloseResult(
+            day, False, existing.popugs_paid, existing.payouts, existing.popugs_in_red, 0
+        )
+    check_closable(day)
+    previous = last_closed_day()
+    now = clock.now()
+    closing = _closing_balances(day)
+    in_red = db.session.scalar(select(func.count()).where(closing.c.closing < 0))
+
+    db.session.execute(
+        insert(Payout.__table__).from_select(
+            ["account_id", "day", "amount", "created_at"],
+            select(
+                closing.c.account_id,
+                literal(day, Payout.day.type),
+                closing.c.closing,
+                literal(now, Payout.created_at.type),
+            ).where(closing.c.closing > 0),
+        )
+    )
+    db.session.execute(
+        insert(LedgerEntry.__table__).from_select(
+            ["account_id", "kind", "amount", "business_day", "created_at"],
+            select(
+                Payout.account_id,
+                literal(PAYOUT),
+                -Payout.amount,
+                Payout.day,
+                literal(now, LedgerEntry.created_at.type),
+            ).where(Payout.day == day),
+        )
+    )
+    db.session.execute(
+        update(Account)
+        .where(Account.id == Payout.account_id, Payout.day == day)
+        .values(balance=Account.balance - Payout.amount)
+        .execution_options(synchronize_session=False)
+    )
+    messages = _queue_payout_mail(day, previous, now)
+
+    totals = dict(
+        db.session.execute(
+            select(LedgerEntry.kind, _total(LedgerEntry.amount))
+            .where(LedgerEntry.business_day == day)
+            .group_by(LedgerEntry.kind)
+        ).all()
+    )
+    paid_count, paid_total = db.session.execute(
+        select(func.count(Payout.id), _total(Payout.amount)).where(Payout.day == day)
+    ).one()
+    db.session.add(
+        BillingDay(
+            day=day,
+            closed_at=now,
+            fees=-int(totals.get(ASSIGN_FEE, 0)),
+            rewards=int(totals.get(REWARD, 0)),
+            payouts=int(paid_total),
+            popugs_paid=int(paid_count),
+            popugs_in_red=int(in_red),
+        )
+    )
+    db.session.flush()
+    return CloseResult(day, True, int(paid_count), int(paid_total), int(in_red), messages)
+
+
+def _queue_payout_mail(day: date, previous: date | None, now) -> int:
+    """One outbox message per payout of `day`, with the popug's summary of the days this
+    close settles (fees, rewards, tasks done). One SELECT, one multi-row INSERT."""
+    if previous is not None:
+        first_day = previous + timedelta(days=1)
+    else:  # the first close ever settles everything before it
+        first_day = db.session.scalar(
+            select(func.min(LedgerEntry.business_day)).where(LedgerEntry.business_day <= day)
+        )
+    first_day = min(first_day or day, day)
+    period = LedgerEntry.business_day.between(first_day, day)
+    summary = (
+        select(
+            LedgerEntry.account_id,
+            _total(case((LedgerEntry.kind == REWARD, 1), else_=0)).label("tasks_done"),
+            _total(case((LedgerEntry.kind == REWARD, LedgerEntry.amount), else_=0)).label(
+                "rewards"
+            ),
+            _total(case((LedgerEntry.kind == ASSIGN_FEE, -LedgerEntry.amount), else_=0)).label(
+                "fees"
+            ),
+        )
+        .where(period, LedgerEntry.kind.in_((REWARD, ASSIGN_FEE)))
+        .group_by(LedgerEntry.account_id)
+        .subquery("summary")
+    )
+    rows = db.session.execute(
+        select(
+            Payout.id,
+            Payout.amount,
+            Account.username,
+            Account.email,
+            func.coalesce(summary.c.tasks_done, 0),
+            func.coalesce(summary.c.rewards, 0),
+            func.coalesce(summary.c.fees, 0),
+        )
+        .join(Account, Account.id == Payout.account_id)
+        .outerjoin(summary, summary.c.account_id == Payout.account_id)
+        .where(Payout.day == day)
+        .order_by(Payout.id)
+    ).all()
+    values = []
+    for payout_id, amount, username, email, tasks_done, rewards, fees in rows:
+        message = mail.PayoutMail(
+            username=username,
+            day=day,
+            first_day=first_day,
+            amount=int(amount),
+            tasks_done=int(tasks_done),
+            rewards=int(rewards),
+            fees=int(fees),
+        )
+        values.append(
+            {
+                "payout_id": payout_id,
+                "recipient": email,
+                "subject": message.subject(),
+                "body": message.body(),
+                "status": MAIL_PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+        )
+    if values:
+        db.session.execute(insert(OutboxMessage.__table__), values)
+    return len(values)
+
+
+PROBLEMS_PER_CHECK = 50
+
+
+def verify() -> list[str]:
+    """Check the books; returns what is wrong (an empty list when all is well).
+
+    - every balance equals the sum of its account's ledger entries;
+    - every payout has its payout ledger entry of the same amount and vice versa, and
+      every closed day left no positive balance and no overpaid one behind: a paid
+      account stood at exactly 0 at the close, an unpaid one at 0 or below;
+    - each closed day's recorded totals equal its ledger entries;
+    - per task: exactly one assign fee from its creation, at most one per shuffle, at most
+      one reward; fees and rewards name their task, payouts name none.
+    Set-based queries, a bounded number per check, whatever the size of the ledger.
+    """
+    problems: list[str] = []
+    for check in (
+        _check_balances,
+        _check_entries,
+        _check_payouts,
+        _check_closing_balances,
+        _check_day_totals,
+        _check_tasks,
+    ):
+        found = check()
+        problems.extend(found[:PROBLEMS_PER_CHECK])
+        if len(found) > PROBLEMS_PER_CHECK:
+            problems.append(f"… and more like these (only the first {PROBLEMS_PER_CHECK} shown).")
+    return problems
+
+
+def _check_balances() -> list[str]:
+    sums = (
+        select(LedgerEntry.account_id, _total(LedgerEntry.amount).label("total"))
+        .group_by(LedgerEntry.account_id)
+        .subquery("sums")
+    )
+    total = func.coalesce(sums.c.total, 0)
+    rows = db.session.execute(
+        select(Account.username, Account.balance, total)
+        .outerjoin(sums, sums.c.account_id == Account.id)
+        .where(Account.balance != total)
+        .order_by(Account.username)
+        .limit(PROBLEMS_PER_CHECK + 1)
+    ).all()
+    return [
+        f"Account {username}: balance {format_cents(int(balance))} but its ledger entries "
+        f"sum to {format_cents(int(ledger))}."
+        for username, balance, ledger in rows
+    ]
+
+
+def _check_entries() -> list[str]:
+    rows = db.session.execute(
+        select(LedgerEntry.id, LedgerEntry.kind)
+        .where(
+            or_(
+                and_(LedgerEntry.kind == PAYOUT, LedgerEntry.task_id.is_not(None)),
+                and_(LedgerEntry.kind != PAYOUT, LedgerEntry.task_id.is_(None)),
+            )
+        )
+        .order_by(LedgerEntry.id)
+        .limit(PROBLEMS_PER_CHECK + 1)
+    ).all()
+    return [
+        f"Ledger entry #{entry_id}: a {kind.replace('_', ' ')} "
+        + ("must not name a task." if kind == PAYOUT else "must name its task.")
+        for entry_id, kind in rows
+    ]
+
+
+def _check_payouts() -> list[str]:
+    entry = (
+        select(
+            LedgerEntry.account_id,
+            LedgerEntry.business_day,
+            func.count().label("entries"),
+            _total(LedgerEntry.amount).label("total"),
+        )
+        .where(LedgerEntry.kind == PAYOUT)
+        .group_by(LedgerEntry.account_id, LedgerEntry.business_day)
+        .subquery("payout_entries")
+    )
+    unmatched = db.session.execute(
+        select(Account.username, Payout.day, Payout.amount, entry.c.entries, entry.c.total)
+        .join(Account, Account.id == Payout.account_id)
+        .outerjoin(
+            entry,
+            and_(entry.c.account_id == Payout.account_id, entry.c.business_day == Payout.day),
+        )
+        .where(
+            or_(
+                entry.c.entries.is_(None),
+                entry.c.entries != 1,
+                entry.c.total != -Payout.amount,
+                Payout.amount <= 0,
+            )
+        )
+        .order_by(Payout.day, Account.username)
+        .limit(PROBLEMS_PER_CHECK + 1)
+    ).all()
+    problems = [
+        f"Payout to {username} on {day.isoformat()} of {format_cents(int(amount))}: "
+        + (
+            "no payout ledger entry."
+            if entries is None
+            else f"{entries} payout ledger entries summing to {format_cents(int(total))}."
+        )
+        for username, day, amount, entries, total in unmatched
+    ]
+    orphans = db.session.execute(
+        select(Account.username, entry.c.business_day, entry.c.total)
+        .join(Account, Account.id == entry.c.account_id)
+        .outerjoin(
+            Payout,
+            and_(Payout.account_id == entry.c.account_id, Payout.day == entry.c.business_day),
+        )
+        .where(Payout.id.is_(None))
+        .order_by(entry.c.business_day, Account.username)
+        .limit(PROBLEMS_PER_CHECK + 1)
+    ).all()
+    problems += [
+        f"Payout ledger entry of {format_cents(int(total))} for {username} on "
+        f"{day.isoformat()} has no payout record."
+        for username, day, total in orphans
+    ]
+    return problems
+
+
+def _closing_balances_of_closed_days():
+    """(day, account_id, closing balance) for every closed day and every account that had
+    ledger entries by then: running sums per account, taken at each closed day."""
+    daily = (
+        select(
+            LedgerEntry.account_id,
+            LedgerEntry.business_day,
+            _total(LedgerEntry.amount).label("total"),
+        )
+        .group_by(LedgerEntry.account_id, LedgerEntry.business_day)
+        .subquery("daily")
+    )
+    window = {"partition_by": daily.c.account_id, "order_by": daily.c.business_day}
+    running = select(
+        daily.c.account_id,
+        daily.c.business_day,
+        func.sum(daily.c.total).over(**window).label("balance"),
+        func.lead(daily.c.business_day).over(**window).label("next_day"),
+    ).subquery("running")
+    return (
+        select(
+            BillingDay.day.label("day"),
+            running.c.account_id.label("account_id"),
+            running.c.balance.label("balance"),
+        )
+        .join(
+            running,
+            and_(
+                running.c.business_day <= BillingDay.day,
+                or_(running.c.next_day.is_(None), running.c.next_day > BillingDay.day),
+            ),
+        )
+        .subquery("at_close")
+    )
+
+
+def _check_closing_balances() -> list[str]:
+    at_close = _closing_balances_of_closed_days()
+    rows = db.session.execute(
+        select(at_close.c.day, Account.username, at_close.c.balance, Payout.amount)
+        .join(Account, Account.id == at_close.c.account_id)
+        .outerjoin(
+            Payout, and_(Payout.account_id == at_close.c.account_id, Payout.day == at_close.c.day)
+        )
+        .where(
+            or_(
+                at_close.c.balance > 0,
+                and_(Payout.id.is_not(None), at_close.c.balance != 0),
+            )
+        )
+        .order_by(at_close.c.day, Account.username)
+        .limit(PROBLEMS_PER_CHECK + 1)
+    ).all()
+    return [
+        f"Closed day {day.isoformat()}: {username} was left at {format_cents(int(balance))} "
+        + (
+            "after a payout of " + format_cents(int(paid)) + " (a payout must clear the balance)."
+            if paid is not None
+            else "without a payout."
+        )
+        for day, username, balance, paid in rows
+    ]
+
+
+def _check_day_totals() -> list[str]:
+    entries = (
+        select(
+            LedgerEntry.business_day.label("day"),
+            _total(case((LedgerEntry.kind == ASSIGN_FEE, -LedgerEntry.amount), else_=0)).label(
+                "fees"
+            ),
+            _total(case((LedgerEntry.kind == REWARD, LedgerEntry.amount), else_=0)).label(
+                "rewards"
+            ),
+            _total(case((LedgerEntry.kind == PAYOUT, -LedgerEntry.amount), else_=0)).label(
+                "payouts"
+            ),
+            _total(case((LedgerEntry.kind == PAYOUT, 1), else_=0)).label("paid"),
+        )
+        .where(LedgerEntry.business_day.in_(select(BillingDay.day)))
+        .group_by(LedgerEntry.business_day)
+        .subquery("entries")
+    )
+    at_close = _closing_balances_of_closed_days()
+    in_red = (
+        select(at_close.c.day, func.count().label("in_red"))
+        .where(at_close.c.balance < 0)
+        .group_by(at_close.c.day)
+        .subquery("in_red")
+    )
+    rows = db.session.execute(
+        select(
+            BillingDay,
+            func.coalesce(entries.c.fees, 0),
+            func.coalesce(entries.c.rewards, 0),
+            func.coalesce(entries.c.payouts, 0),
+            func.coalesce(entries.c.paid, 0),
+            func.coalesce(in_red.c.in_red, 0),
+        )
+        .outerjoin(entries, entries.c.day == BillingDay.day)
+        .outerjoin(in_red, in_red.c.day == BillingDay.day)
+        .order_by(BillingDay.day)
+    ).all()
+    problems = []
+    for day, *actual in rows:
+        recorded = (day.fees, day.rewards, day.payouts, day.popugs_paid, day.popugs_in_red)
+        names = ("fees", "rewards", "payouts", "popugs paid", "popugs in the red")
+        for name, want, got in zip(names, recorded, actual, strict=True):
+            if int(want) != int(got):
+                problems.append(
+                    f"Closed day {day.day.isoformat()}: {name} recorded as {int(want)} "
+                    f"but the ledger says {int(got)}."
+                )
+    return problems
+
+
+def _check_tasks() -> list[str]:
+    per_task = db.session.execute(
+        select(
+            LedgerEntry.task_id,
+            _total(case((LedgerEntry.kind == REWARD, 1), else_=0)).label("rewards"),
+            _total(
+                case(
+                    (and_(LedgerEntry.kind == ASSIGN_FEE, LedgerEntry.shuffle_id.is_(None)), 1),
+                    else_=0,
+                )
+            ).label("creations"),
+        )
+        .where(LedgerEntry.task_id.is_not(None))
+        .group_by(LedgerEntry.task_id)
+        .having(
+            or_(
+                _total(case((LedgerEntry.kind == REWARD, 1), else_=0)) > 1,
+                _total(
+                    case(
+                        (
+                            and_(LedgerEntry.kind == ASSIGN_FEE, LedgerEntry.shuffle_id.is_(None)),
+                            1,
+                        ),
+                        else_=0,
+                    )
+                )
+                != 1,
+            )
+        )
+        .order_by(LedgerEntry.task_id)
+        .limit(PROBLEMS_PER_CHECK + 1)
+    ).all()
+    problems = []
+    for task_id, rewards, creations in per_task:
+        if int(creations) != 1:
+            problems.append(
+                f"Task #{task_id}: {int(creations)} assign fees at creation (must be exactly 1)."
+            )
+        if int(rewards) > 1:
+            problems.append(f"Task #{task_id}: {int(rewards)} rewards (at most 1).")
+    per_shuffle = db.session.execute(
+        select(LedgerEntry.task_id, LedgerEntry.shuffle_id, func.count())
+        .where(LedgerEntry.kind == ASSIGN_FEE, LedgerEntry.shuffle_id.is_not(None))
+        .group_by(LedgerEntry.task_id, LedgerEntry.shuffle_id)
+        .having(func.count() > 1)
+        .order_by(LedgerEntry.task_id, LedgerEntry.shuffle_id)
+        .limit(PROBLEMS_PER_CHECK + 1)
+    ).all()
+    problems += [
+        f"Task #{task_id}: {count} assign fees in shuffle #{shuffle_id} (at most 1)."
+        for task_id, shuffle_id, count in per_shuffle
+    ]
+    return problems

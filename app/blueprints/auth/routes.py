@@ -1,12 +1,12 @@
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_url, login_user, logout_user
 
 from app import audit
 from app.errors import ServiceError
 from app.extensions import db, limiter, login_manager
-from app.htmx import redirect_after_post, render, wants_fragment
+from app.htmx import is_htmx, redirect_after_post, render, wants_fragment
 from app.paging import page_number
 
 from . import bp, service
@@ -19,6 +19,19 @@ SIGN_IN_FAILED = "Unknown username or wrong beak shape."
 @login_manager.user_loader
 def load_user(session_id: str):
     return service.load_signed_in(session_id)
+
+
+@login_manager.unauthorized_handler
+def sign_in_first():
+    """Not signed in, or the session ended: to the sign-in page.
+
+    `next` only for pages (GET), so signing in never lands on a POST-only URL (405); htmx
+    is told to navigate, or it would swap the sign-in page into a fragment.
+    """
+    flash(login_manager.login_message, login_manager.login_message_category)
+    page = request.url if request.method in ("GET", "HEAD") else None
+    target = login_url(login_manager.login_view, next_url=page)
+    return redirect_after_post(target) if is_htmx() else redirect(target)
 
 
 def is_local_path(target: str | None) -> bool:

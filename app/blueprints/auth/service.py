@@ -126,7 +126,8 @@ def authenticate(username: str, beak_shape: str) -> Popug | None:
 
 def _dummy_hash() -> str:
     cache = current_app.extensions.setdefault("ates_dummy_beak_hash", {})
-    key = (current_app.config["ARGON2_TIME_COST"], current_app.config["ARGON2_MEMORY_COST"])
+    cfg = current_app.config
+    key = (cfg["ARGON2_TIME_COST"], cfg["ARGON2_MEMORY_COST"], cfg["ARGON2_PARALLELISM"])
     if key not in cache:
         cache[key] = hash_beak("not a real beak shape")
     return cache[key]

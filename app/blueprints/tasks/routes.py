@@ -138,12 +138,12 @@ def complete_task(public_id: str):
         if wants_fragment():
             task = service.get_task(public_id)
             return _row(task, status=200)
-        return redirect(_back())
+        return redirect(_back(), code=303)
     db.session.commit()
     flash(f"Done! “{task.title}” paid you {format_cents(task.reward)}.", "success")
     if wants_fragment():
         return _row(task)
-    return redirect(_back())
+    return redirect(_back(), code=303)
 
 
 def _row(task, status: int = 200):

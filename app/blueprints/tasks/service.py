@@ -193,8 +193,9 @@ class AlreadyShuffled(ServiceError):
         self.shuffle = shuffle
 
 
-def _random_slot(count: int):
-    """A random integer in [0, count) per row, computed by the database."""
+def _random_slot(count):
+    """A random integer in [0, count) per row, computed by the database. `count` may be a
+    scalar subquery: then it is evaluated in the same statement (snapshot) as the rows."""
     if is_postgres():
         return cast(func.floor(func.random() * count), Integer)
     return (func.random() % count + count) % count  # SQLite: random() is a signed 64-bit int
@@ -233,8 +234,12 @@ def shuffle_open_tasks(*, actor, form_token: str | None = None) -> Shuffle:
     ).subquery("numbered")
     # A nested MATERIALIZED CTE: each open task draws its random slot exactly once (SQLite would
     # otherwise re-evaluate random() inside the join and match 0 or 2 popugs).
+    # Counted again inside the UPDATE, in the same snapshot as `numbered`: on PostgreSQL a
+    # popug deactivated or re-roled by a transaction that committed after the count above
+    # must not leave tasks without a slot (or a slot without a popug).
+    pool_now = select(func.count()).select_from(pool).scalar_subquery()
     draws = (
-        select(Task.id.label("task_id"), _random_slot(pool_size).label("slot"))
+        select(Task.id.label("task_id"), _random_slot(pool_now).label("slot"))
         .where(Task.status == OPEN)
         .cte("draws", nesting=True)
         .prefix_with("MATERIALIZED")

@@ -1,0 +1,356 @@
+"""Read-side queries of accounting, for its pages and for other blueprints (analytics).
+
+Every function answers in a fixed number of queries, whatever the number of rows.
+Money comes back as int cents; sums are taken as positive totals (fees charged, rewards
+paid, payouts made) unless the name says otherwise.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import BigInteger, cast, func, select
+
+from app.extensions import db
+
+from .models import (
+    ASSIGN_FEE,
+    MAIL_PENDING,
+    MAIL_STATUSES,
+    PAYOUT,
+    REWARD,
+    Account,
+    BillingDay,
+    LedgerEntry,
+    OutboxMessage,
+    Payout,
+)
+
+BALANCE_SORTS = ("username", "balance")
+SORT_DIRECTIONS = ("asc", "desc")
+KIND_LABELS = {ASSIGN_FEE: "Assign fee", REWARD: "Reward", PAYOUT: "Payout"}
+
+
+def _total(column):
+    return cast(func.coalesce(func.sum(column), 0), BigInteger)
+
+
+@dataclass
+class Page:
+    """One page of rows (tuples or entities), shaped like Flask-SQLAlchemy's pager. `total`
+    is None where counting would cost more than the page (the outbox grows forever)."""
+
+    items: list
+    page: int
+    per_page: int
+    total: int | None
+    more: bool = False  # for uncounted pages: whether a next page exists
+
+    @property
+    def pages(self) -> int | None:
+        return None if self.total is None else max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.more if self.total is None else self.page < self.pages
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+
+def _offset(page: int, per_page: int) -> int:
+    return (page - 1) * per_page
+
+
+def _counted_page(query, count_query, page: int, per_page: int, *, entities=False) -> Page:
+    """Two queries: the count and the page's rows."""
+    total = db.session.scalar(count_query)
+    limited = query.limit(per_page).offset(_offset(page, per_page))
+    rows = db.session.scalars(limited).all() if entities else db.session.execute(limited).all()
+    return Page(list(rows), page, per_page, total)
+
+
+def _peek_page(query, page: int, per_page: int) -> Page:
+    """One query and no count: one row more than the page tells whether there is a next."""
+    rows = db.session.scalars(query.limit(per_page + 1).offset(_offset(page, per_page))).all()
+    return Page(list(rows[:per_page]), page, per_page, None, more=len(rows) > per_page)
+
+
+@dataclass(frozen=True)
+class DayTotals:
+    """Money moved on one business day; `closed` days also know who was paid and who was
+    left in the red at the close (None for days not closed)."""
+
+    day: date
+    fees: int
+    rewards: int
+    payouts: int
+    closed_at: datetime | None = None  # None: not closed
+    popugs_paid: int | None = None
+    popugs_in_red: int | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self.closed_at is not None
+
+    @property
+    def management_earnings(self) -> int:
+        """Fees charged minus rewards paid (SPEC section 4)."""
+        return self.fees - self.rewards
+
+
+def _ledger_totals(days) -> dict[date, tuple[int, int, int]]:
+    """{day: (fees, rewards, payouts)} straight from the ledger: one grouped query over the
+    covering (business_day, kind, amount) index."""
+    days = list(days)
+    if not days:
+        return {}
+    sums: dict[date, dict[str, int]] = {}
+    rows = db.session.execute(
+        select(LedgerEntry.business_day, LedgerEntry.kind, _total(LedgerEntry.amount))
+        .where(LedgerEntry.business_day.in_(days))
+        .group_by(LedgerEntry.business_day, LedgerEntry.kind)
+    )
+    for day, kind, total in rows:
+        sums.setdefault(day, {})[kind] = int(total)
+    return {
+        day: (-kinds.get(ASSIGN_FEE, 0), kinds.get(REWARD, 0), -kinds.get(PAYOUT, 0))
+        for day, kinds in sums.items()
+    }
+
+
+def day_totals(day: date) -> DayTotals:
+    """Fees, rewards and payouts of one business day (from the ledger)."""
+    fees, rewards, payouts = _ledger_totals([day]).get(day, (0, 0, 0))
+    return DayTotals(day, fees, rewards, payouts)
+
+
+def management_earnings(day: date) -> int:
+    """Fees charged minus rewards paid on `day`."""
+    return day_totals(day).management_earnings
+
+
+def daily_totals(start: date, end: date) -> list[DayTotals]:
+    """Every day from `end` back to `start`, newest first. Closed days answer from the totals
+    recorded at their close (the ledger of a closed day never changes again: later entries
+    belong to later days); the others from the ledger. Two queries."""
+    closed = {
+        row.day: row
+        for row in db.session.scalars(select(BillingDay).where(BillingDay.day.between(start, end)))
+    }
+    days = [end - timedelta(days=n) for n in range((end - start).days + 1)]
+    open_totals = _ledger_totals(day for day in days if day not in closed)
+    result = []
+    for day in days:
+        if day in closed:
+            row = closed[day]
+            result.append(
+                DayTotals(
+                    day,
+                    row.fees,
+                    row.rewards,
+                    row.payouts,
+                    closed_at=row.closed_at,
+                    popugs_paid=row.popugs_paid,
+                    popugs_in_red=row.popugs_in_red,
+                )
+            )
+        else:
+            fees, rewards, payouts = open_totals.get(day, (0, 0, 0))
+            result.append(DayTotals(day, fees, rewards, payouts))
+    return result
+
+
+def popugs_in_red() -> int:
+    """Accounts with a negative balance right now."""
+    return db.session.scalar(select(func.count(Account.id)).where(Account.balance < 0))
+
+
+# --- balances --------------------------------------------------------------------------
+
+
+def _balances_query(sort: str, direction: str):
+    if sort not in BALANCE_SORTS:
+        sort = "username"
+    descending = direction == "desc"
+    order = [Account.username.desc() if descending else Account.username.asc()]
+    if sort == "balance":  # ties by username, in the same direction
+        order.insert(0, Account.balance.desc() if descending else Account.balance.asc())
+    return select(Account.username, Account.email, Account.balance).order_by(*order, Account.id)
+
+
+def balances(sort: str, direction: str, page: int, per_page: int):
+    """A page of every popug's balance, sorted by username or balance."""
+    return _counted_page(
+        _balances_query(sort, direction), select(func.count(Account.id)), page, per_page
+    )
+
+
+def all_balances(sort: str, direction: str):
+    """Every popug's (username, e-mail, balance), in the same order as `balances`, streamed."""
+    return db.session.execute(_balances_query(sort, direction).execution_options(yield_per=1000))
+
+
+# --- one popug's account ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    id: int
+    balance: int
+    earnings_today: int
+    earnings_on_day: int
+
+
+def _earnings(day: date):
+    return (
+        select(_total(LedgerEntry.amount))
+        .where(
+            LedgerEntry.account_id == Account.id,
+            LedgerEntry.business_day == day,
+            LedgerEntry.kind.in_((ASSIGN_FEE, REWARD)),
+        )
+        .scalar_subquery()
+    )
+
+
+def account_summary(popug_id: int, today: date, day: date) -> AccountSummary | None:
+    """A popug's account, balance and earnings (rewards − fees) today and on `day`; one query."""
+    row = db.session.execute(
+        select(Account.id, Account.balance, _earnings(today), _earnings(day)).where(
+            Account.popug_id == popug_id
+        )
+    ).first()
+    if row is None:
+        return None
+    return AccountSummary(row[0], int(row[1]), int(row[2]), int(row[3]))
+
+
+def earnings(account_id: int, day: date) -> int:
+    """A popug's earnings on `day`: rewards paid to it minus fees charged to it."""
+    return int(
+        db.session.scalar(
+            select(_total(LedgerEntry.amount)).where(
+                LedgerEntry.account_id == account_id,
+                LedgerEntry.business_day == day,
+                LedgerEntry.kind.in_((ASSIGN_FEE, REWARD)),
+            )
+        )
+    )
+
+
+def account_of(popug_id: int) -> Account | None:
+    return db.session.scalar(select(Account).where(Account.popug_id == popug_id))
+
+
+def audit_log(account_id: int, day: date, page: int, per_page: int) -> Page:
+    """A page of one account's ledger entries of `day`, newest first (two index seeks)."""
+    where = (LedgerEntry.account_id == account_id, LedgerEntry.business_day == day)
+    return _counted_page(
+        select(LedgerEntry).where(*where).order_by(LedgerEntry.id.desc()),
+        select(func.count(LedgerEntry.id)).where(*where),
+        page,
+        per_page,
+        entities=True,
+    )
+
+
+# --- payouts and e-mail ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClosedDay:
+    day: BillingDay
+    mail_pending: int  # payout e-mails of that day still waiting in the outbox
+
+
+def _with_pending_mail(rows) -> list[ClosedDay]:
+    """Each closed day with how many of its payout e-mails are pending: one query driven by
+    the (small) set of pending messages, whatever the size of the outbox."""
+    days = [row.day for row in rows]
+    pending = {}
+    if days:
+        pending = dict(
+            db.session.execute(
+                select(Payout.day, func.count(OutboxMessage.id))
+                .select_from(OutboxMessage)
+                .join(Payout, Payout.id == OutboxMessage.payout_id)
+                .where(OutboxMessage.status == MAIL_PENDING, Payout.day.in_(days))
+                .group_by(Payout.day)
+            ).all()
+        )
+    return [ClosedDay(row, pending.get(row.day, 0)) for row in rows]
+
+
+def recent_closed_days(limit: int) -> list[ClosedDay]:
+    rows = db.session.scalars(select(BillingDay).order_by(BillingDay.day.desc()).limit(limit))
+    return _with_pending_mail(rows.all())
+
+
+def closed_days(page: int, per_page: int) -> Page:
+    """A page of closed days, newest first, with their pending e-mails."""
+    pager = _counted_page(
+        select(BillingDay).order_by(BillingDay.day.desc()),
+        select(func.count(BillingDay.day)),
+        page,
+        per_page,
+        entities=True,
+    )
+    pager.items = _with_pending_mail(pager.items)
+    return pager
+
+
+def closed_day(day: date) -> BillingDay | None:
+    return db.session.get(BillingDay, day)
+
+
+def payouts_of(day: date, page: int, per_page: int) -> Page:
+    """A page of who was paid how much when `day` closed, with each e-mail's state."""
+    return _counted_page(
+        select(
+            Account.username,
+            Account.email,
+            Payout.amount,
+            OutboxMessage.status.label("mail_status"),
+            OutboxMessage.attempts.label("mail_attempts"),
+            OutboxMessage.last_error.label("mail_error"),
+            OutboxMessage.sent_at.label("mail_sent_at"),
+        )
+        .join(Account, Account.id == Payout.account_id)
+        .outerjoin(OutboxMessage, OutboxMessage.payout_id == Payout.id)
+        .where(Payout.day == day)
+        .order_by(Account.username, Payout.id),
+        select(func.count(Payout.id)).where(Payout.day == day),
+        page,
+        per_page,
+    )
+
+
+def outbox(status: str | None, page: int, per_page: int) -> Page:
+    """A page of outbox messages, newest first, optionally of one status (not counted)."""
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc())
+    if status in MAIL_STATUSES:
+        query = query.where(OutboxMessage.status == status)
+    return _peek_page(query, page, per_page)
+
+
+def recent_outbox(limit: int) -> list[OutboxMessage]:
+    """The newest outbox messages (the overview shows a glimpse)."""
+    return list(
+        db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit))
+    )
+
+
+def pending_mail() -> int:
+    """Messages waiting in the outbox (an index range: normally few)."""
+    return db.session.scalar(
+        select(func.count(OutboxMessage.id)).where(OutboxMessage.status == MAIL_PENDING)
+    )

@@ -1,0 +1,67 @@
+"""axe-core (vendored in tests/e2e/assets) on every page each role can reach: no serious or
+critical violations."""
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.ui import Visitor, demo_user, tour
+
+pytestmark = pytest.mark.e2e
+
+AXE = Path(__file__).parent / "assets" / "axe.min.js"
+BLOCKING = {"serious", "critical"}
+ROLES = ["anonymous", "worker", "accountant", "manager", "admin"]
+
+
+def axe_violations(visitor: Visitor, where: str) -> list[str]:
+    """Serious and critical axe-core violations on the current page, readably."""
+    page = visitor.page
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    violations = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+    )
+    found = []
+    for violation in violations:
+        if violation["impact"] not in BLOCKING:
+            continue
+        found.append(
+            f"{where}: [{violation['impact']}] {violation['id']}: {violation['help']}"
+            f" ({violation['helpUrl']})"
+        )
+        for node in violation["nodes"][:5]:
+            found.append(f"    at {' '.join(node['target'])}: {node['html'][:160]}")
+            summary = node.get("failureSummary", "").replace("\n", " / ")
+            found.append(f"       {summary[:300]}")
+    return found
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_page_passes_axe(visit, demo_roles, shuffle_record_path, role):
+    # axe is injected as a script, which the strict CSP (script-src 'self') would block.
+    visitor = visit(js=True, bypass_csp=True, as_popug=demo_user(demo_roles, role))
+    found = []
+    for where in tour(visitor, role, shuffle_record_path):
+        found += axe_violations(visitor, f"{role} on {where}")
+    assert not found, "axe-core found serious or critical violations:\n" + "\n".join(found)
+
+
+def test_form_errors_pass_axe(visit, logins):
+    """Error states: a failed sign-in, and a task form sent without a title."""
+    visitor = visit(js=True, bypass_csp=True)
+    visitor.allowed_statuses.update({401, 422})
+    page = visitor.page
+    visitor.goto("/sign-in")
+    page.get_by_label("Username").fill("kesha")
+    page.get_by_label("Beak shape").fill("not the right beak")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("Unknown username or wrong beak shape.")
+    found = axe_violations(visitor, "failed sign-in")
+
+    visitor.sign_in("kesha", logins["kesha"])
+    page.locator("#task-form").get_by_role("button", name="Create task").click()
+    expect(page.locator("#task-form .error")).not_to_have_count(0)
+    found += axe_violations(visitor, "task form with errors")
+    assert not found, "axe-core found serious or critical violations:\n" + "\n".join(found)

@@ -1,0 +1,197 @@
+"""What a popug does in the browser, in the product's words (labels from SPEC section 8).
+
+A Visitor is one person at one browser: its own context (cookies), one page, and a record
+of everything that went wrong in the page (JavaScript errors, CSP violations, 5xx answers).
+"""
+
+import itertools
+import re
+import uuid
+from dataclasses import dataclass, field
+
+from playwright.sync_api import BrowserContext, Locator, Page, expect
+
+MINUS = "\u2212"
+MONEY = re.compile(r"([+\u2212-]?)\$([\d,]+)\.(\d{2})")
+
+# What each role's main navigation shows (SPEC sections 2 and 8), in order.
+NAV_BY_ROLE = {
+    "worker": ["Tasks", "My tasks", "My account"],
+    "accountant": ["Tasks", "My tasks", "My account", "Accounting"],
+    "manager": ["Tasks", "My account"],
+    "admin": ["Tasks", "My account", "Accounting", "Analytics", "Popugs"],
+}
+ELIGIBLE_ROLES = {"worker", "accountant"}  # who gets tasks (SPEC section 2)
+E2E_BEAK = "a beak drawn by playwright"
+
+
+def unique(prefix: str) -> str:
+    """A name no other test in the session uses (the e2e database is shared)."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def parse_money(text: str) -> int:
+    """'−$1,234.56' -> -123456 cents; exactly one amount must be in `text`."""
+    found = MONEY.findall(text)
+    assert len(found) == 1, f"expected one money amount in {text!r}"
+    sign, dollars, cents = found[0]
+    value = int(dollars.replace(",", "")) * 100 + int(cents)
+    return -value if sign in (MINUS, "-") else value
+
+
+def format_money(cents: int) -> str:
+    sign = MINUS if cents < 0 else ""
+    dollars, rest = divmod(abs(cents), 100)
+    return f"{sign}${dollars:,}.{rest:02d}"
+
+
+@dataclass
+class TaskRow:
+    title: str
+    assignee: str
+    status: str
+    fee: int
+    reward: int
+
+
+def read_task_row(row: Locator) -> TaskRow:
+    """Columns: Jira ID, Title, Assignee, Status, Fee, Reward, Created, action."""
+    cells = row.locator("td")
+    assignee = cells.nth(2).inner_text().split()
+    return TaskRow(
+        title=cells.nth(1).inner_text().strip(),
+        assignee=assignee[0] if assignee else "",
+        status=cells.nth(3).inner_text().strip(),
+        fee=parse_money(cells.nth(4).inner_text()),
+        reward=parse_money(cells.nth(5).inner_text()),
+    )
+
+
+@dataclass
+class Visitor:
+    context: BrowserContext
+    page: Page
+    js: bool
+    problems: list[str] = field(default_factory=list)
+    allowed_statuses: set[int] = field(default_factory=set)  # 4xx answers a test provokes
+
+    def watch(self) -> None:
+        page = self.page
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.problems.append(f"JS error: {error}"))
+        page.on("response", self._response)
+
+    def _console(self, message) -> None:
+        if message.type not in ("error", "warning"):
+            return
+        text = message.text
+        statuses = re.search(r"status of (\d{3})", text)
+        if statuses and int(statuses.group(1)) in self.allowed_statuses:
+            return
+        if message.type == "warning" and "Content Security Policy" not in text:
+            return
+        self.problems.append(f"console {message.type} on {self.page.url}: {text}")
+
+    def _response(self, response) -> None:
+        if response.status >= 500:
+            self.problems.append(f"{response.status} from {response.request.method} {response.url}")
+
+    # Navigation ----------------------------------------------------------------------
+
+    def goto(self, path: str) -> None:
+        response = self.page.goto(path)
+        assert response is not None and response.ok, f"GET {path}: {response and response.status}"
+
+    def nav(self) -> Locator:
+        return self.page.get_by_role("navigation", name="Main")
+
+    def nav_labels(self) -> list[str]:
+        return [text.strip() for text in self.nav().get_by_role("link").all_inner_texts()]
+
+    def open_nav(self, label: str) -> None:
+        self.nav().get_by_role("link", name=label, exact=True).click()
+        expect(self.page.get_by_role("heading", level=1)).to_contain_text(label)
+
+    def flash(self) -> Locator:
+        """The page's flash area (it may hold several messages)."""
+        return self.page.locator("#flashes")
+
+    # Signing in and out --------------------------------------------------------------
+
+    def sign_in(self, username: str, beak_shape: str) -> None:
+        self.goto("/sign-in")
+        self.page.get_by_label("Username").fill(username)
+        self.page.get_by_label("Beak shape").fill(beak_shape)
+        self.page.get_by_role("button", name="Sign in").click()
+        expect(self.page.locator(".whoami-name")).to_have_text(username)
+
+    def sign_out(self) -> None:
+        self.page.get_by_role("button", name="Sign out").click()
+        expect(self.page.get_by_role("button", name="Sign in")).to_be_visible()
+        expect(self.flash()).to_contain_text("You are signed out.")
+        expect(self.nav()).to_have_count(0)
+
+    def signed_in_as(self) -> str | None:
+        name = self.page.locator(".whoami-name")
+        return name.inner_text().strip() if name.count() else None
+
+    def balance(self) -> int:
+        """The signed-in popug's balance, as the top bar shows it."""
+        return parse_money(self.page.locator("#my-balance").inner_text())
+
+    # Tasks ---------------------------------------------------------------------------
+
+    def board_rows(self) -> Locator:
+        return self.page.locator("#board tbody tr")
+
+    def create_task(self, title: str, jira_id: str = "", description: str = "") -> None:
+        form = self.page.locator("#task-form")
+        form.get_by_label("Title").fill(title)
+        form.get_by_label("Jira ID").fill(jira_id)
+        form.get_by_label("Description").fill(description)
+        form.get_by_role("button", name="Create task").click()
+        expect(self.board_rows().first.locator("td").nth(1)).to_have_text(title)
+
+    def open_tasks_on_board(self) -> list[TaskRow]:
+        """Every open task the board lists, across all its pages, newest first."""
+        rows: list[TaskRow] = []
+        for number in itertools.count(1):
+            self.goto(f"/?filter=open&page={number}")
+            rows += [read_task_row(row) for row in self.board_rows().all()]
+            if not self.page.locator("#board a[rel=next]").count():
+                return rows
+        raise AssertionError("unreachable")
+
+    def board_total(self) -> int:
+        text = self.page.locator("#board-title").inner_text()
+        match = re.search(r"\((\d+)\)", text)
+        assert match, f"no count in the board heading {text!r}"
+        return int(match.group(1))
+
+
+SHUFFLERS = {"manager", "admin"}
+
+
+def demo_user(demo_roles: dict[str, str], role: str) -> str | None:
+    """The first demo popug with `role` ("anonymous": nobody)."""
+    if role == "anonymous":
+        return None
+    return next(name for name, demo_role in demo_roles.items() if demo_role == role)
+
+
+def tour(visitor: Visitor, role: str, shuffle_record_path: str):
+    """Visit every page `role` can reach; yields each page's name once it has loaded.
+
+    "anonymous" sees the sign-in page; `visitor` must already be signed in otherwise.
+    """
+    if role == "anonymous":
+        visitor.goto("/sign-in")
+        yield "sign-in"
+        return
+    for label in NAV_BY_ROLE[role]:
+        visitor.open_nav(label)
+        yield label
+    if role in SHUFFLERS:
+        visitor.goto(shuffle_record_path)
+        expect(visitor.page.get_by_role("heading", level=1)).to_contain_text("Shuffle")
+        yield "shuffle record"

@@ -1,0 +1,126 @@
+"""Shared checks for the tasks tests: ledger and balance invariants, row counts, threads."""
+
+import threading
+import time
+from collections import Counter
+
+from sqlalchemy import func, select
+
+from app.blueprints.accounting.models import ASSIGN_FEE, REWARD, Account, LedgerEntry
+from app.blueprints.tasks.models import OPEN, Shuffle, Task
+from app.extensions import db
+
+FEES = set(range(1000, 2001, 100))
+REWARDS = set(range(2000, 4001, 100))
+
+
+def count(model, *where) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def balances() -> dict[int, int]:
+    """{popug id: balance}."""
+    return dict(db.session.execute(select(Account.popug_id, Account.balance)).all())
+
+
+def account_ids() -> dict[int, int]:
+    """{popug id: account id}."""
+    return dict(db.session.execute(select(Account.popug_id, Account.id)).all())
+
+
+def ledger_entries(*where) -> list[LedgerEntry]:
+    return list(db.session.scalars(select(LedgerEntry).where(*where).order_by(LedgerEntry.id)))
+
+
+def assert_books_balance() -> None:
+    """Every account's balance equals the sum of its ledger entries (0 without entries)."""
+    sums = dict(
+        db.session.execute(
+            select(LedgerEntry.account_id, func.sum(LedgerEntry.amount)).group_by(
+                LedgerEntry.account_id
+            )
+        ).all()
+    )
+    rows = db.session.execute(select(Account.id, Account.balance)).all()
+    assert rows, "no accounts at all"
+    mismatches = {
+        account_id: (balance, int(sums.get(account_id, 0)))
+        for account_id, balance in rows
+        if balance != int(sums.get(account_id, 0))
+    }
+    assert not mismatches, f"balance != ledger sum for accounts {mismatches}"
+
+
+def assignees() -> dict[int, int]:
+    """{task id: assignee id}."""
+    return dict(db.session.execute(select(Task.id, Task.assignee_id)).all())
+
+
+def open_task_ids() -> set[int]:
+    return set(db.session.scalars(select(Task.id).where(Task.status == OPEN)))
+
+
+def assert_fee_trail_consistent() -> None:
+    """Money invariants that must hold after any mix of creates, shuffles and completions:
+
+    - every task has exactly one creation fee (shuffle_id NULL);
+    - at most one fee per (task, shuffle), and a shuffle's entry count is its tasks_count;
+    - every task's latest fee was charged to its current assignee;
+    - a task has a reward iff it is done, exactly one, paid to its assignee, of its amount;
+    - every balance equals the sum of its ledger.
+    """
+    db.session.expire_all()
+    accounts = account_ids()
+    tasks = {task.id: task for task in db.session.scalars(select(Task))}
+    fees = ledger_entries(LedgerEntry.kind == ASSIGN_FEE)
+    creation = Counter(e.task_id for e in fees if e.shuffle_id is None)
+    assert creation == Counter(list(tasks)), "each task needs exactly one creation fee entry"
+    per_pair = Counter((e.task_id, e.shuffle_id) for e in fees if e.shuffle_id is not None)
+    assert not [pair for pair, n in per_pair.items() if n > 1], "a fee was charged twice"
+    per_shuffle = Counter(e.shuffle_id for e in fees if e.shuffle_id is not None)
+    for shuffle in db.session.scalars(select(Shuffle)):
+        assert per_shuffle.get(shuffle.id, 0) == shuffle.tasks_count, shuffle.id
+    latest = {}
+    for entry in fees:  # ordered by id
+        assert entry.amount == -tasks[entry.task_id].fee
+        latest[entry.task_id] = entry
+    for task_id, entry in latest.items():
+        assert entry.account_id == accounts[tasks[task_id].assignee_id], task_id
+    rewards = ledger_entries(LedgerEntry.kind == REWARD)
+    paid = Counter(e.task_id for e in rewards)
+    assert not [t for t, n in paid.items() if n > 1], "a task was paid twice"
+    for entry in rewards:
+        task = tasks[entry.task_id]
+        assert task.status == "done"
+        assert entry.amount == task.reward
+        assert entry.account_id == accounts[task.assignee_id]
+    assert set(paid) == {t.id for t in tasks.values() if t.status == "done"}
+    assert_books_balance()
+
+
+def run_in_threads(app, targets, *, timeout: float = 60.0) -> list[BaseException]:
+    """Run each callable in its own thread with its own app context (and so its own
+    session); return the unexpected exceptions. Fails if a thread outlives the deadline."""
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def wrap(target):
+        def run():
+            try:
+                with app.app_context():
+                    target()
+            except BaseException as error:  # noqa: BLE001 - reported to the test
+                with lock:
+                    errors.append(error)
+
+        return run
+
+    threads = [threading.Thread(target=wrap(t), daemon=True) for t in targets]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(deadline - time.monotonic(), 0))
+    alive = [t.name for t in threads if t.is_alive()]
+    assert not alive, f"threads still running after {timeout}s: {alive}"
+    return errors

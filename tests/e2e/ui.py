@@ -55,15 +55,15 @@ class TaskRow:
 
 
 def read_task_row(row: Locator) -> TaskRow:
-    """Columns: Jira ID, Title, Assignee, Status, Fee, Reward, Created, action."""
+    """Columns: Jira ID, Title, Done (button or time), Assignee, Status, Fee, Reward, Created."""
     cells = row.locator("td")
-    assignee = cells.nth(2).inner_text().split()
+    assignee = cells.nth(3).inner_text().split()
     return TaskRow(
         title=cells.nth(1).inner_text().strip(),
         assignee=assignee[0] if assignee else "",
-        status=cells.nth(3).inner_text().strip(),
-        fee=parse_money(cells.nth(4).inner_text()),
-        reward=parse_money(cells.nth(5).inner_text()),
+        status=cells.nth(4).inner_text().strip(),
+        fee=parse_money(cells.nth(5).inner_text()),
+        reward=parse_money(cells.nth(6).inner_text()),
     )
 
 

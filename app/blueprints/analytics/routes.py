@@ -1,11 +1,45 @@
-from flask import render_template
+from datetime import timedelta
 
+from flask import current_app, request, url_for
+
+from app import clock
 from app.blueprints.auth.decorators import ACCESS, role_required
+from app.htmx import render, wants_fragment
 
-from . import bp
+from . import bp, queries
+from .forms import MAX_DAYS, RangeForm
+
+PRESETS = (7, 30, 90, 365)
 
 
 @bp.get("/analytics")
 @role_required(*ACCESS["analytics"])
 def dashboard():
-    return render_template("analytics/dashboard.html")
+    """The admin dashboard. The range form is a GET, so every range is a bookmarkable URL;
+    htmx swaps only the range's results (the form included, for its messages)."""
+    today = clock.business_day()
+    form = RangeForm(request.args)
+    valid = form.check(today)
+    report = queries.range_report(form.first, form.last) if valid else None
+    context = {
+        "form": form,
+        "report": report,
+        "presets": [
+            (
+                f"Last {days} days",
+                _range_url(today - timedelta(days=days - 1), today),
+                valid and (form.first, form.last) == (today - timedelta(days=days - 1), today),
+            )
+            for days in PRESETS
+        ],
+        "max_days": MAX_DAYS,
+        "timezone": current_app.config["ATES_TIMEZONE"],
+    }
+    if not wants_fragment():
+        context["today"] = queries.today_cards(report)
+    status = 200 if valid else 422
+    return render("analytics/dashboard.html", "analytics/_results.html", **context), status
+
+
+def _range_url(first, last) -> str:
+    return url_for("analytics.dashboard", **{"from": first.isoformat(), "to": last.isoformat()})

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 71657e6f6eea
+Revision ID: d00ab314a958
 Revises: 
-Create Date: 2026-11-26 05:57:05.382030
+Create Date: 2026-11-26 06:00:24.622543
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '71657e6f6eea'
+revision = 'd00ab314a958'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -114,6 +114,7 @@ def upgrade():
     with op.batch_alter_table('tasks', schema=None) as batch_op:
         batch_op.create_index('ix_tasks_assignee_status_id', ['assignee_id', 'status', 'id'], unique=False)
         batch_op.create_index('ix_tasks_completed_at', ['completed_at'], unique=False)
+        batch_op.create_index('ix_tasks_reward_completed_at', ['reward', 'completed_at', 'id'], unique=False)
         batch_op.create_index('ix_tasks_status_id', ['status', 'id'], unique=False)
 
     op.create_table('ledger_entries',
@@ -191,6 +192,7 @@ def downgrade():
     op.drop_table('ledger_entries')
     with op.batch_alter_table('tasks', schema=None) as batch_op:
         batch_op.drop_index('ix_tasks_status_id')
+        batch_op.drop_index('ix_tasks_reward_completed_at')
         batch_op.drop_index('ix_tasks_completed_at')
         batch_op.drop_index('ix_tasks_assignee_status_id')
 

@@ -1,0 +1,212 @@
+"""The dashboard's figures, read through tasks' and accounting's report modules.
+
+Days, ISO weeks (Monday to Sunday) and calendar months are business days in ATES_TIMEZONE:
+each day's [start, end) in UTC comes from clock.day_bounds, so 23- and 25-hour days are
+right and the database never converts time zones. A week's or a month's most expensive task
+is the best of its days' (same order: reward, then earlier completion, then lower id), so a
+range costs one tasks query and two accounting queries, whatever its length.
+"""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from app import clock
+from app.blueprints.accounting import reports as accounting_reports
+from app.blueprints.tasks import reports as task_reports
+from app.blueprints.tasks.reports import TopTask
+from app.money import format_cents, money_class
+
+from .charts import BarChart, bar_chart, short_money
+
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+@dataclass(frozen=True)
+class Period:
+    """A day, week or month and its most expensive completed task (None: none completed).
+
+    The texts are made here once, not per row in the template: a year is 365 rows.
+    """
+
+    label: str
+    first: date
+    last: date
+    top: TopTask | None
+    line: str  # `03.03 — most expensive task — $28`, or `03.03 — no task completed`
+    completed: str | None  # the winner's completion, local time, for display
+
+
+def period(label: str, first: date, last: date, top: TopTask | None, tz) -> Period:
+    if top is None:
+        return Period(label, first, last, None, f"{label} — no task completed", None)
+    return Period(
+        label,
+        first,
+        last,
+        top,
+        f"{label} — most expensive task — {short_money(top.reward)}",
+        top.completed_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+    )
+
+
+@dataclass(frozen=True)
+class DayEarnings:
+    day: date
+    label: str
+    cents: int
+    money: str  # formatted, e.g. −$13.00
+    money_class: str  # money-neg, money-pos or money-zero
+
+
+@dataclass(frozen=True)
+class RangeReport:
+    first: date
+    last: date
+    days: list[Period]
+    weeks: list[Period]
+    months: list[Period]
+    earnings: list[DayEarnings]
+    earnings_chart: BarChart
+    rewards_chart: BarChart
+
+    @property
+    def day_count(self) -> int:
+        return (self.last - self.first).days + 1
+
+    @property
+    def total_earnings(self) -> int:
+        return sum(day.cents for day in self.earnings)
+
+
+def days_between(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def month_end(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+def day_label(day: date, *, with_year: bool = False) -> str:
+    return day.strftime("%d.%m.%Y" if with_year else "%d.%m")
+
+
+def week_label(monday: date) -> str:
+    """W09 2026 (23.02–01.03): ISO week number and year, Monday to Sunday."""
+    year, week, _ = monday.isocalendar()
+    sunday = monday + timedelta(days=6)
+    return f"W{week:02d} {year} ({monday:%d.%m}–{sunday:%d.%m})"
+
+
+def month_label(first: date) -> str:
+    return f"{MONTHS[first.month - 1]} {first.year}"
+
+
+def best(tops) -> TopTask | None:
+    winner = None
+    for top in tops:
+        if top is not None and top.beats(winner):
+            winner = top
+    return winner
+
+
+def range_report(first: date, last: date) -> RangeReport:
+    """Everything the dashboard shows for the business days `first` to `last`.
+
+    Weeks and months that overlap the range are counted whole, so a week's figure does not
+    change with where the range happens to start or end.
+    """
+    span_first = min(week_start(first), month_start(first))
+    span_last = max(week_start(last) + timedelta(days=6), month_end(last))
+    span = days_between(span_first, span_last)
+    tops = task_reports.most_expensive_by_day([(day, *clock.day_bounds(day)) for day in span])
+    earnings = accounting_reports.management_earnings_by_day(first, last)
+
+    tz = clock.timezone()
+    with_year = first.year != last.year
+    in_range = days_between(first, last)
+    days = [period(day_label(d, with_year=with_year), d, d, tops.get(d), tz) for d in in_range]
+
+    weeks = []
+    monday = week_start(first)
+    while monday <= last:
+        sunday = monday + timedelta(days=6)
+        top = best(tops.get(d) for d in days_between(monday, sunday))
+        weeks.append(period(week_label(monday), monday, sunday, top, tz))
+        monday += timedelta(days=7)
+
+    months = []
+    start = month_start(first)
+    while start <= last:
+        end = month_end(start)
+        top = best(tops.get(d) for d in days_between(start, end))
+        months.append(period(month_label(start), start, end, top, tz))
+        start = end + timedelta(days=1)
+
+    daily = [
+        DayEarnings(
+            d,
+            day_label(d, with_year=with_year),
+            earnings[d],
+            format_cents(earnings[d]),
+            money_class(earnings[d]),
+        )
+        for d in in_range
+    ]
+    period_text = f"{day_label(first, with_year=True)} to {day_label(last, with_year=True)}"
+    earnings_chart = bar_chart(
+        "earnings-chart",
+        "Daily management earnings",
+        f"Fees charged minus rewards paid per business day, {period_text}. "
+        "Bars below the axis are days that paid out more than they charged.",
+        [(row.label, row.cents) for row in daily],
+    )
+    rewards_chart = bar_chart(
+        "rewards-chart",
+        "Most expensive task per day",
+        f"The highest reward among tasks completed each day, {period_text}. "
+        "Days without a completed task have no bar.",
+        [(p.label, p.top.reward if p.top else None) for p in days],
+        empty_text="no task completed in the range",
+    )
+    return RangeReport(first, last, days, weeks, months, daily, earnings_chart, rewards_chart)
+
+
+@dataclass(frozen=True)
+class Today:
+    day: date
+    earnings: int
+    popugs_in_red: int
+
+
+def today_cards(report: RangeReport | None = None) -> Today:
+    """Management earnings of today's business day, and popugs in the red right now.
+
+    A `report` whose range includes today already has today's earnings (same snapshot).
+    """
+    today = clock.business_day()
+    if report is not None and report.first <= today <= report.last:
+        earnings = report.earnings[(today - report.first).days].cents
+    else:
+        earnings = accounting_reports.management_earnings_on(today)
+    return Today(today, earnings, accounting_reports.popugs_in_red())

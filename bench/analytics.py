@@ -1,0 +1,456 @@
+"""Benchmark the analytics dashboard on a year of history.
+
+Seeds a fresh SQLite file by bulk SQL (no ORM objects): 1,000 popugs, 1,000,000 completed
+tasks and 3,000,000 ledger entries over 365 days, every day before "today" closed (with the
+totals close-day records in billing_days). Then, through Flask's test client and signed in as
+an admin, times these pages round-robin in one run (median and 95th percentile, wall clock,
+plus the median CPU time of this process, which other processes disturb less):
+
+  bare hello page             a minimal Flask app: one route, a one-line Jinja template
+  empty aTES page             signed in, aTES's layout and top bar, no content: the floor
+  bare, N days of rows        the same minimal app rendering, from memory, the rows the
+                              dashboard shows for N days (its four tables, the bars of its
+                              two charts): the bare page the goal compares with
+  dashboard N days            GET /analytics?from=…&to=… (sign-in, layout, queries, charts)
+  of which queries            analytics.queries.range_report() alone, no HTTP or templates
+  dashboard, no day closed    billing_days set aside, so every day is summed from the ledger
+                              (the "indexed queries over the ledger only" alternative)
+
+    .venv/bin/python bench/analytics.py            # full size (about 6 minutes)
+    .venv/bin/python bench/analytics.py --quick    # 20,000 tasks, for a smoke run
+
+The schema comes from the models (db.create_all()). The index the tasks report needs,
+tasks(reward, completed_at, id), is created here if the models do not have it yet;
+--without-reward-index leaves it out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from flask import Flask, render_template  # noqa: E402
+from jinja2 import DictLoader  # noqa: E402
+from sqlalchemy import event  # noqa: E402
+
+from app import clock, create_app  # noqa: E402
+from app.config import Config  # noqa: E402
+
+TODAY = date(2026, 3, 3)
+NOW = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)  # the seeded history ends here
+YEAR_S = 365 * 24 * 3600
+POPUGS = 1000
+REWARD_INDEX = "ix_tasks_reward_completed_at"
+
+HELLO_TEMPLATE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title></head>
+<body><h1>{{ title }}</h1></body></html>"""
+
+# The bare page: a minimal Flask + Jinja app rendering, from memory, the same rows the
+# dashboard shows (its four tables and the bars of its two charts), with no sign-in, no
+# database and no layout. What the dashboard costs beyond it is the price of aTES.
+BARE_TEMPLATE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Bare</title></head><body><h1>Analytics</h1>
+{% for bars in charts %}<svg viewBox="0 0 720 240">{% for b in bars %}<rect x="{{ b.x }}" \
+y="{{ b.y }}" width="{{ b.width }}" height="{{ b.height }}"><title>{{ b.tooltip }}</title></rect>
+{% endfor %}</svg>{% endfor %}
+{% for rows in tables %}<table><tbody>{% for row in rows %}<tr>{% for cell in row %}\
+<td>{{ cell }}</td>{% endfor %}</tr>
+{% endfor %}</tbody></table>{% endfor %}
+</body></html>"""
+
+
+def bench_config(path: Path) -> type[Config]:
+    class BenchConfig(Config):
+        SQLALCHEMY_DATABASE_URI = f"sqlite:///{path}"
+        TESTING = True
+        SECRET_KEY = "bench-secret-key-not-for-production"
+        WTF_CSRF_ENABLED = False
+        ATES_TIMEZONE = "UTC"
+        MAIL_SERVER = ""
+
+    return BenchConfig
+
+
+def sql_time(expression: str) -> str:
+    """A unix-seconds SQL expression as the text SQLAlchemy stores for UTC datetimes."""
+    return f"strftime('%Y-%m-%d %H:%M:%S', {expression}, 'unixepoch') || '.000000'"
+
+
+def seed(path: Path, tasks: int, *, reward_index: bool) -> dict:
+    """Popugs, accounts, `tasks` completed tasks and 3 × `tasks` ledger entries, by SQL."""
+    started = time.perf_counter()
+    end = int(NOW.timestamp())
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=OFF")
+    con.execute("BEGIN")
+    con.execute(
+        f"""WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {POPUGS})
+        INSERT INTO popugs (id, public_id, username, email, role, beak_hash, active,
+                            session_epoch, created_at)
+        SELECT i, 'popug-' || i, 'popug' || i, 'popug' || i || '@uberpopug.inc',
+               CASE WHEN i = 1 THEN 'admin' ELSE 'worker' END, 'not-a-hash', 1, 0,
+               {sql_time(end - YEAR_S - 86400)}
+        FROM n"""
+    )
+    con.execute(
+        """INSERT INTO accounts (id, popug_id, owner_public_id, username, email, balance,
+                                 created_at)
+        SELECT id, id, public_id, username, email, 0, created_at FROM popugs"""
+    )
+    # Task i is completed (year / tasks) × i seconds into the year, after 10..600 minutes
+    # open; rewards $20..40 and fees $10..20 from a multiplicative hash of i.
+    con.execute(
+        f"""WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {tasks}),
+        t(i, done) AS (SELECT i, {end} - {YEAR_S} + (i * {YEAR_S}) / {tasks} FROM n)
+        INSERT INTO tasks (id, public_id, title, jira_id, description, status, assignee_id,
+                           creator_id, fee, reward, created_at, completed_at)
+        SELECT i, 'task-' || i, 'Bench task number ' || i, 'UBERPOP-' || i, '', 'done',
+               2 + (i * 37) % {POPUGS - 1}, 1,
+               (10 + (i * 40503) % 11) * 100, (20 + (i * 2654435761) % 21) * 100,
+               {sql_time("done - 60 * (10 + (i * 7) % 590)")}, {sql_time("done")}
+        FROM t"""
+    )
+    con.execute("COMMIT")
+    con.execute("BEGIN")
+    day = "substr(created_at, 1, 10)"
+    con.execute(
+        f"""INSERT INTO ledger_entries (account_id, kind, amount, task_id, business_day,
+                                        created_at)
+        SELECT assignee_id, 'assign_fee', -fee, id, {day}, created_at FROM tasks"""
+    )
+    con.execute(
+        """INSERT INTO ledger_entries (account_id, kind, amount, task_id, business_day,
+                                       created_at)
+        SELECT assignee_id, 'reward', reward, id, substr(completed_at, 1, 10), completed_at
+        FROM tasks"""
+    )
+    # The third million: shuffle fees (3 in 5) and payouts (2 in 5), at the task's creation.
+    con.execute(
+        f"""INSERT INTO ledger_entries (account_id, kind, amount, task_id, business_day,
+                                        created_at)
+        SELECT 2 + (id * 53) % {POPUGS - 1},
+               CASE WHEN id % 5 < 3 THEN 'assign_fee' ELSE 'payout' END,
+               -fee, CASE WHEN id % 5 < 3 THEN id END, {day}, created_at
+        FROM tasks"""
+    )
+    con.execute(
+        """UPDATE accounts SET balance = (SELECT coalesce(sum(amount), 0) FROM ledger_entries
+                                          WHERE ledger_entries.account_id = accounts.id)"""
+    )
+    # Every day before today is closed, with the totals close-day records (positive sums).
+    con.execute(
+        f"""INSERT INTO billing_days (day, closed_at, fees, rewards, payouts, popugs_paid,
+                                      popugs_in_red)
+        SELECT business_day, business_day || ' 23:59:59.000000',
+               -sum(CASE WHEN kind = 'assign_fee' THEN amount ELSE 0 END),
+               sum(CASE WHEN kind = 'reward' THEN amount ELSE 0 END),
+               -sum(CASE WHEN kind = 'payout' THEN amount ELSE 0 END),
+               sum(CASE WHEN kind = 'payout' THEN 1 ELSE 0 END), 0
+        FROM ledger_entries WHERE business_day < '{TODAY.isoformat()}'
+        GROUP BY business_day"""
+    )
+    con.execute("COMMIT")
+    indexes = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    created = reward_index and REWARD_INDEX not in indexes
+    if created:
+        con.execute(f"CREATE INDEX {REWARD_INDEX} ON tasks (reward, completed_at, id)")
+    con.close()
+    info = describe(path, seconds=round(time.perf_counter() - started, 1))
+    if created:
+        info["reward_index"] = "created by the bench (proposed for tasks/models.py)"
+    return info
+
+
+def check(path: Path) -> None:
+    """The seeded books are consistent: every balance equals its ledger sum, and every
+    closed day's recorded fees and rewards equal its ledger entries (what analytics uses)."""
+    con = sqlite3.connect(path)
+    wrong_balances = con.execute(
+        """SELECT count(*) FROM accounts a LEFT JOIN (SELECT account_id, sum(amount) AS total
+           FROM ledger_entries GROUP BY account_id) l ON l.account_id = a.id
+           WHERE a.balance != coalesce(l.total, 0)"""
+    ).fetchone()[0]
+    wrong_days = con.execute(
+        """SELECT count(*) FROM billing_days b JOIN (SELECT business_day,
+             -sum(CASE WHEN kind = 'assign_fee' THEN amount ELSE 0 END) AS fees,
+             sum(CASE WHEN kind = 'reward' THEN amount ELSE 0 END) AS rewards
+           FROM ledger_entries GROUP BY business_day) l ON l.business_day = b.day
+           WHERE b.fees != l.fees OR b.rewards != l.rewards"""
+    ).fetchone()[0]
+    con.close()
+    if wrong_balances or wrong_days:
+        sys.exit(f"seeded books are wrong: {wrong_balances} balances, {wrong_days} closed days")
+
+
+def describe(path: Path, *, seconds: float | None) -> dict:
+    con = sqlite3.connect(path)
+    indexes = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    counts = {
+        table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        for table in ("tasks", "ledger_entries", "billing_days", "accounts")
+    }
+    con.close()
+    return {
+        "seconds": seconds,
+        "counts": counts,
+        "reward_index": "present" if REWARD_INDEX in indexes else "absent",
+        "file_mb": round(path.stat().st_size / 1e6),
+    }
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+def interleaved(pages: dict, runs: int, warmup: int) -> dict:
+    """Time every page once per round, round-robin, so a busy machine slows them alike.
+    Wall-clock and this process's CPU time (less disturbed by other processes)."""
+    for _ in range(warmup):
+        for call in pages.values():
+            call()
+    wall = {name: [] for name in pages}
+    cpu = {name: [] for name in pages}
+    for _ in range(runs):
+        for name, call in pages.items():
+            started, started_cpu = time.perf_counter(), time.process_time()
+            call()
+            wall[name].append((time.perf_counter() - started) * 1000)
+            cpu[name].append((time.process_time() - started_cpu) * 1000)
+    return {
+        name: {
+            "median_ms": round(statistics.median(wall[name]), 2),
+            "p95_ms": round(percentile(wall[name], 0.95), 2),
+            "cpu_median_ms": round(statistics.median(cpu[name]), 2),
+            "runs": runs,
+        }
+        for name in pages
+    }
+
+
+def bare_app(reports: dict) -> Flask:
+    """The bare page for each range: the same rows as the dashboard, from memory."""
+    bare = Flask("bare")
+    bare.jinja_loader = DictLoader({"bare.html": BARE_TEMPLATE, "hello.html": HELLO_TEMPLATE})
+    content = {}
+    for days, report in reports.items():
+        content[days] = {
+            "charts": [report.earnings_chart.bars, report.rewards_chart.bars],
+            "tables": [
+                [
+                    [p.line, p.top.jira_id or "", p.top.title, p.completed] if p.top else [p.line]
+                    for p in periods
+                ]  # fmt: skip
+                for periods in (report.days, report.weeks, report.months)
+            ]
+            + [[[row.label, row.money] for row in report.earnings]],
+        }
+
+    @bare.get("/<int:days>")
+    def page(days: int):
+        return render_template("bare.html", **content[days])
+
+    @bare.get("/hello")
+    def hello():
+        return render_template("hello.html", title="Bare page")
+
+    return bare
+
+
+class StatementCounter:
+    def __init__(self, engine):
+        self.count = 0
+        event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *args):
+        self.count += 1
+
+
+def measure(path: Path, runs: int, warmup: int) -> tuple[dict, dict]:
+    from app.blueprints.analytics import queries
+    from app.blueprints.auth.decorators import role_required
+    from app.extensions import db
+
+    app = create_app(bench_config(path))
+
+    empty = app.jinja_env.from_string('{% extends "base.html" %}{% block content %}{% endblock %}')
+
+    @role_required("admin")
+    def floor():
+        """An empty aTES page: sign-in, the layout and its top bar, no content."""
+        return render_template(empty)
+
+    app.add_url_rule("/bench/floor", view_func=floor)
+    ranges = {days: (TODAY - timedelta(days=days - 1), TODAY) for days in (30, 365)}
+    clock.freeze(NOW)
+    # Requests run outside any app context, as in production: each pushes its own, with its
+    # own session and transaction (an outer context would be shared by every request).
+    with app.app_context():
+        reports = {days: queries.range_report(*bounds) for days, bounds in ranges.items()}
+        engine = db.engine
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = "popug-1.0"  # the seeded admin
+        session["_fresh"] = True
+    bare = bare_app(reports).test_client()
+
+    def get(c, url):
+        def call():
+            response = c.get(url)
+            assert response.status_code == 200, (url, response.status_code)
+
+        return call
+
+    def url(days):
+        first, last = ranges[days]
+        return f"/analytics?from={first.isoformat()}&to={last.isoformat()}"
+
+    def report_only(days):
+        def call():
+            with app.app_context():
+                queries.range_report(*ranges[days])
+
+        return call
+
+    facts = {}
+    counter = StatementCounter(engine)
+    for days in ranges:
+        counter.count = 0
+        html = client.get(url(days)).get_data(as_text=True)
+        facts[f"{days}d"] = {
+            "sql_statements": counter.count,
+            "html_kb": round(len(html.encode()) / 1024),
+            "bare_html_kb": round(len(bare.get(f"/{days}").data) / 1024),
+        }
+    pages = {
+        "bare hello page": get(bare, "/hello"),
+        "empty aTES page": get(client, "/bench/floor"),
+    }
+    for days in ranges:
+        pages[f"bare, {days} days of rows"] = get(bare, f"/{days}")
+        pages[f"dashboard {days} days"] = get(client, url(days))
+        pages[f"  of which queries ({days} days)"] = report_only(days)
+    results = interleaved(pages, runs, warmup)
+
+    # The alternative without day totals: every day summed from the ledger. The totals are
+    # set aside and put back, so a kept file (--db) stays as seeded.
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE bench_saved_days AS SELECT * FROM billing_days")
+        conn.exec_driver_sql("DELETE FROM billing_days")
+    try:
+        pages = {}
+        for days in ranges:
+            pages[f"bare, {days} days of rows (again)"] = get(bare, f"/{days}")
+            pages[f"dashboard {days} days, no day closed"] = get(client, url(days))
+        results.update(interleaved(pages, max(5, runs // 4), 1))
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO billing_days SELECT * FROM bench_saved_days")
+            conn.exec_driver_sql("DROP TABLE bench_saved_days")
+    clock.freeze(None)
+    return results, facts
+
+
+def markdown(results: dict, facts: dict, info: dict) -> str:
+    def bare_for(name: str) -> str:
+        days = "30" if "30" in name else "365"
+        again = " (again)" if "no day closed" in name else ""
+        return f"bare, {days} days of rows{again}"
+
+    lines = [
+        f"{info['counts']['tasks']:,} completed tasks, {info['counts']['ledger_entries']:,} "
+        f"ledger entries, {info['counts']['billing_days']:,} closed days, "
+        f"{info['counts']['accounts']:,} accounts ({info['file_mb']} MB SQLite file"
+        + (f", seeded in {info['seconds']} s" if info["seconds"] else "")
+        + f"); reward index: {info['reward_index']}.",
+        "",
+        "| page | median ms | p95 ms | CPU median ms | × bare (wall) | × bare (CPU) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, figures in results.items():
+        ratio = cpu_ratio = ""
+        if name.startswith("dashboard"):
+            bare = results[bare_for(name)]
+            ratio = f"{figures['median_ms'] / bare['median_ms']:.1f}"
+            cpu_ratio = f"{figures['cpu_median_ms'] / bare['cpu_median_ms']:.1f}"
+        lines.append(
+            f"| {name} | {figures['median_ms']:.2f} | {figures['p95_ms']:.2f} "
+            f"| {figures['cpu_median_ms']:.2f} | {ratio} | {cpu_ratio} |"
+        )
+    lines.append("")
+    for days, fact in facts.items():
+        lines.append(
+            f"- {days}: {fact['sql_statements']} SQL statements per page, "
+            f"{fact['html_kb']} KB of HTML (bare page: {fact['bare_html_kb']} KB)"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="20,000 tasks, 10 runs")
+    parser.add_argument("--tasks", type=int, help="completed tasks to seed (default 1,000,000)")
+    parser.add_argument("--runs", type=int, help="timed runs per page (default 40; quick 10)")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--db", type=Path, help="SQLite file to create and keep (default: temp)")
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure an existing --db file without seeding"
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    parser.add_argument(
+        "--without-reward-index",
+        action="store_true",
+        help=f"do not create {REWARD_INDEX} if the models lack it",
+    )
+    parser.add_argument(
+        "--priority",
+        type=int,
+        help="nice value for this process, e.g. -10 (root) on a machine shared with others",
+    )
+    args = parser.parse_args()
+    if args.priority is not None:
+        os.setpriority(os.PRIO_PROCESS, 0, args.priority)
+    tasks = args.tasks or (20_000 if args.quick else 1_000_000)
+    runs = args.runs or (10 if args.quick else 40)
+    with tempfile.TemporaryDirectory(prefix="ates-bench-analytics-") as tmp:
+        path = args.db or Path(tmp) / "analytics.sqlite3"
+        if args.reuse:
+            if not path.exists():
+                sys.exit(f"--reuse: {path} does not exist")
+            info = describe(path, seconds=None)
+        else:
+            if path.exists():
+                sys.exit(f"{path} exists; give a new file (or --reuse it)")
+            app = create_app(bench_config(path))
+            from app.extensions import db
+
+            with app.app_context():
+                db.create_all()
+                db.engine.dispose()
+            info = seed(path, tasks, reward_index=not args.without_reward_index)
+            check(path)
+        print(f"database: {info}", file=sys.stderr)
+        results, facts = measure(path, runs, args.warmup)
+    print(markdown(results, facts, info))
+    if args.json:
+        args.json.write_text(
+            json.dumps({"seed": info, "results": results, "pages": facts}, indent=2)
+        )
+
+
+if __name__ == "__main__":
+    main()

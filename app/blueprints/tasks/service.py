@@ -7,7 +7,20 @@ import time
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, cast, func, select, update
+from sqlalchemy import (
+    ARRAY,
+    Column,
+    Integer,
+    MetaData,
+    Table,
+    cast,
+    func,
+    insert,
+    select,
+    type_coerce,
+    update,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 
 from app import clock
@@ -193,12 +206,62 @@ class AlreadyShuffled(ServiceError):
         self.shuffle = shuffle
 
 
+# The eligible popugs of one shuffle, numbered 0..n-1 and keyed by that number, so that each
+# open task's random draw finds its popug by primary key. (A CTE or subquery has no index:
+# SQLite joins one by scanning it once per draw, n × m row visits for m open tasks.)
+_SLOTS = Table(
+    "shuffle_slots",
+    MetaData(),
+    Column("slot", Integer, primary_key=True, autoincrement=False),
+    Column("popug_id", Integer, nullable=False),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
+)
+
+
 def _random_slot(count):
     """A random integer in [0, count) per row, computed by the database. `count` may be a
     scalar subquery: then it is evaluated in the same statement (snapshot) as the rows."""
     if is_postgres():
         return cast(func.floor(func.random() * count), Integer)
     return (func.random() % count + count) % count  # SQLite: random() is a signed 64-bit int
+
+
+def _move_through_slots(pool) -> tuple[int, int]:
+    """SQLite: number the eligible popugs in a temporary table keyed by slot, draw a slot per
+    open task once (a MATERIALIZED CTE: SQLite would otherwise re-evaluate random() inside
+    the join), and move each task to its slot's popug. The slots and the draws come from
+    the same transaction, which holds SQLite's write lock, so every draw finds a popug."""
+    connection = db.session.connection()
+    _SLOTS.create(connection)
+    pool_size = db.session.execute(
+        insert(_SLOTS).from_select(
+            ["slot", "popug_id"],
+            select(func.row_number().over(order_by=pool.c.id) - 1, pool.c.id),
+        ),
+        execution_options={"preserve_rowcount": True},
+    ).rowcount
+    draws = (
+        select(Task.id.label("task_id"), _random_slot(pool_size).label("slot"))
+        .where(Task.status == OPEN)
+        .cte("draws", nesting=True)
+        .prefix_with("MATERIALIZED")
+    )
+    moves = (
+        select(draws.c.task_id, _SLOTS.c.popug_id)
+        .join(_SLOTS, _SLOTS.c.slot == draws.c.slot)
+        .subquery("moves")
+    )
+    moved = db.session.execute(
+        update(Task)
+        # status is checked on the target row too (and re-checked by PostgreSQL for rows a
+        # concurrent "Mark done" changed while the statement waited for their lock).
+        .where(Task.id == moves.c.task_id, Task.status == OPEN)
+        .values(assignee_id=moves.c.popug_id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    _SLOTS.drop(connection)  # SQLite keeps temporary tables for the connection's lifetime
+    return moved, pool_size
 
 
 def shuffle_open_tasks(*, actor, form_token: str | None = None) -> Shuffle:
@@ -228,35 +291,25 @@ def shuffle_open_tasks(*, actor, form_token: str | None = None) -> Shuffle:
     db.session.add(shuffle)
     db.session.flush()
 
-    numbered = select(
-        pool.c.id.label("popug_id"),
-        (func.row_number().over(order_by=pool.c.id) - 1).label("slot"),
-    ).subquery("numbered")
-    # A nested MATERIALIZED CTE: each open task draws its random slot exactly once (SQLite would
-    # otherwise re-evaluate random() inside the join and match 0 or 2 popugs).
-    # Counted again inside the UPDATE, in the same snapshot as `numbered`: on PostgreSQL a
-    # popug deactivated or re-roled by a transaction that committed after the count above
-    # must not leave tasks without a slot (or a slot without a popug).
-    pool_now = select(func.count()).select_from(pool).scalar_subquery()
-    draws = (
-        select(Task.id.label("task_id"), _random_slot(pool_now).label("slot"))
-        .where(Task.status == OPEN)
-        .cte("draws", nesting=True)
-        .prefix_with("MATERIALIZED")
-    )
-    moves = (
-        select(draws.c.task_id, numbered.c.popug_id)
-        .join(numbered, numbered.c.slot == draws.c.slot)
-        .subquery("moves")
-    )
-    moved = db.session.execute(
-        update(Task)
-        # status is checked on the target row too: PostgreSQL re-checks it for rows that a
-        # concurrent "Mark done" changed while this statement waited for their lock.
-        .where(Task.id == moves.c.task_id, Task.status == OPEN)
-        .values(assignee_id=moves.c.popug_id)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    if is_postgres():
+        # One pass over the open tasks: the eligible ids as one array (an InitPlan, computed
+        # once) indexed by a random draw per row; the heap is updated in its own order.
+        ids = type_coerce(
+            select(func.array_agg(aggregate_order_by(pool.c.id, pool.c.id))).scalar_subquery(),
+            ARRAY(Integer),
+        )
+        # Ids and their number come from the statement's own snapshot: a popug deactivated
+        # or re-roled by a transaction that committed after the count above cannot leave a
+        # task without a popug.
+        new_assignee = ids[cast(func.floor(func.random() * func.cardinality(ids)), Integer) + 1]
+        moved = db.session.execute(
+            update(Task)
+            .where(Task.status == OPEN)
+            .values(assignee_id=new_assignee)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    else:
+        moved, pool_size = _move_through_slots(pool)
     charged = accounting.charge_assign_fees_in_bulk(
         select(
             Task.id.label("task_id"), Task.assignee_id.label("popug_id"), Task.fee.label("fee")

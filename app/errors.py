@@ -1,11 +1,11 @@
 """Error pages: fragment-aware, and a 500 rolls the session back before rendering."""
 
-from flask import current_app, render_template
+from flask import current_app, g, render_template
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from app.extensions import db
+from app.extensions import db, login_manager
 from app.htmx import wants_fragment
 
 TITLES = {
@@ -21,13 +21,16 @@ TITLES = {
 
 
 def _render(code: int, message: str):
-    db.session.rollback()
-    context = {"code": code, "title": TITLES.get(code, "Error"), "message": message}
-    if wants_fragment():
-        # htmx shows the error in the page's flash area instead of the swap target.
-        headers = {"HX-Retarget": "#flashes", "HX-Reswap": "beforeend"}
-        return render_template("errors/_error.html", **context), code, headers
-    return render_template("errors/error.html", **context), code
+    try:
+        db.session.rollback()
+        context = {"code": code, "title": TITLES.get(code, "Error"), "message": message}
+        if wants_fragment():
+            # htmx shows the error in the page's flash area instead of the swap target.
+            headers = {"HX-Retarget": "#flashes", "HX-Reswap": "beforeend"}
+            return render_template("errors/_error.html", **context), code, headers
+        return render_template("errors/error.html", **context), code
+    except OperationalError as error:  # the layout needs the database (signed-in popug)
+        return handle_database_unavailable(error)
 
 
 def handle_service_error(error: "ServiceError"):
@@ -46,7 +49,21 @@ def handle_csrf_error(error: CSRFError):
 
 def handle_database_unavailable(error: OperationalError):
     current_app.logger.error("Database error: %s", error.orig)
-    return _render(503, "The database is not reachable right now. Please try again in a moment.")
+    try:
+        db.session.rollback()
+    except OperationalError:
+        pass  # the connection is gone; the pool replaces it on the next checkout
+    # Render without the database: no signed-in popug is loaded for this page.
+    g._login_user = login_manager.anonymous_user()
+    context = {
+        "code": 503,
+        "title": TITLES[503],
+        "message": "The database is not reachable right now. Please try again in a moment.",
+    }
+    if wants_fragment():
+        headers = {"HX-Retarget": "#flashes", "HX-Reswap": "beforeend"}
+        return render_template("errors/_error.html", **context), 503, headers
+    return render_template("errors/unavailable.html", **context), 503
 
 
 def handle_unexpected(error: Exception):

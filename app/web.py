@@ -1,6 +1,6 @@
 """Request-wide behaviour: security headers, snapshot reads, template helpers."""
 
-from flask import Flask, request
+from flask import Flask, abort, request
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -36,6 +36,16 @@ def snapshot_reads() -> None:
         db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
+def refuse_nul_in_url() -> None:
+    """No path or query value of aTES may contain NUL, and PostgreSQL text cannot hold one:
+    a 400 up front instead of a failing query. (Form fields are the forms' business: they
+    answer with a message next to the field.)"""
+    values = [str(value) for value in (request.view_args or {}).values()]
+    values += [item for pair in request.args.items(multi=True) for item in pair]
+    if any("\x00" in value for value in values):
+        abort(400, "The address contains a NUL character, which no aTES page accepts.")
+
+
 def security_headers(response):
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
@@ -62,6 +72,7 @@ def my_balance() -> int:
 
 
 def init_web(app: Flask) -> None:
+    app.before_request(refuse_nul_in_url)
     app.before_request(snapshot_reads)
     app.after_request(security_headers)
     app.after_request(add_vary)

@@ -110,7 +110,13 @@ def authenticate(username: str, beak_shape: str) -> Popug | None:
     not tell which usernames exist. Hashes made with old cost settings are upgraded.
     """
     hasher = _hasher()
-    popug = db.session.scalar(select(Popug).where(Popug.username == normalise_username(username)))
+    username = normalise_username(username)
+    # No username contains NUL (and PostgreSQL text cannot hold one): unknown, not a query.
+    popug = (
+        None
+        if "\x00" in username
+        else db.session.scalar(select(Popug).where(Popug.username == username))
+    )
     stored = popug.beak_hash if popug else _dummy_hash()
     try:
         hasher.verify(stored, beak_shape or "")

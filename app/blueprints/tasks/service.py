@@ -35,6 +35,7 @@ from .models import DONE, OPEN, Shuffle, Task
 TITLE_MAX = 200
 JIRA_MAX = 32
 DESCRIPTION_MAX = 5000
+FORM_TOKEN_MAX = 64  # the form_token columns' length; the tokens aTES issues are 32 long
 JIRA_RE = re.compile(r"^[A-Z][A-Z0-9]*-[0-9]+$")
 FEE_DOLLARS = (10, 20)
 REWARD_DOLLARS = (20, 40)
@@ -98,6 +99,13 @@ def _has_control_characters(text: str, allowed: str = "") -> bool:
     return any(unicodedata.category(char) == "Cc" and char not in allowed for char in text)
 
 
+def check_form_token(form_token: str | None) -> None:
+    """A one-time form token aTES cannot have issued (longer than its column, or with a NUL
+    that PostgreSQL text cannot hold) is refused with a message, not a failing query."""
+    if form_token and (len(form_token) > FORM_TOKEN_MAX or "\x00" in form_token):
+        raise ServiceError("The form expired; reload the page and try again.")
+
+
 def draw_prices(rng: random.Random | None = None) -> tuple[int, int]:
     """(assign fee, reward) in cents: whole dollars in 10..20 and 20..40."""
     rng = rng or random
@@ -123,6 +131,7 @@ def create_task(
     A repeated `form_token` raises AlreadySubmitted instead of creating a second task.
     """
     data = validate_task_input(title, jira_id, description)
+    check_form_token(form_token)
     advisory_lock(TASKS_LOCK, shared=True)  # waits while a shuffle runs
     if form_token:
         existing = db.session.scalar(select(Task.id).where(Task.form_token == form_token))
@@ -274,6 +283,7 @@ def shuffle_open_tasks(*, actor, form_token: str | None = None) -> Shuffle:
     """
     if actor.role not in SHUFFLERS:
         raise NotAllowed("Only managers and admins shuffle tasks.")
+    check_form_token(form_token)
     started = time.perf_counter()
     advisory_lock(TASKS_LOCK)
     if form_token:

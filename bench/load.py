@@ -1,0 +1,886 @@
+"""Load test (issue 8): aTES as in production under a mixed load, next to a bare page.
+
+    python bench/load.py [--database-url postgresql://postgres@127.0.0.1:5432/]
+                         [--duration 60] [--clients 8] [--signed-in 50] [--quick]
+                         [--priority -10] [--shuffle-every 10] [--gunicorn-threads N]
+                         [--allow-stale-migrations] [--no-readme]
+
+Follows the README's deployment section: a fresh PostgreSQL database (created for the run on
+the server of --database-url, default TEST_DATABASE_URL, and dropped afterwards), migrated with
+`flask --app wsgi db upgrade`, seeded with 1,000 popugs and 100,000 tasks (70,000 open,
+30,000 done) with their accounts and ledger by set-based SQL (bench/common.py), then served by
+`gunicorn --workers 4` with ATES_ENV=production, a generated SECRET_KEY,
+RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379 and cheap argon2 costs (ARGON2_*; the seeded
+hashes use the same costs, so signing in does not rehash).
+
+The load generator (standard library only: threads and http.client on 127.0.0.1) signs in
+popugs through the sign-in form, then for --duration seconds runs --clients threads that mix:
+the Tasks board (plain and filtered pages), My tasks, creating tasks (CSRF token taken from
+the page), marking their own open tasks done, My account, and the accounting overview (as
+accountants); a manager presses "Shuffle open tasks" every 10 s, and an accountant presses
+"Close the day" once half-way through. Production cookies are `Secure`; the client sends
+them over plain HTTP to loopback itself, as the TLS proxy in front of gunicorn would.
+
+Then the same load shape (same threads, mix, shuffle timer and duration) runs against a bare
+Flask + Jinja page (a 50-row table from memory) under the same gunicorn settings.
+
+Reported: requests per second, median / 95th / 99th percentile per endpoint, 4xx (expected
+refusals, e.g. a task reassigned by a shuffle just before "Mark done") and errors (any 5xx or
+failed connection). After the run: `flask --app wsgi accounting verify` exit code, and the
+money identity sum(balances) + sum(payouts) == rewards − fees, i.e. sum(balances) equals the
+sum of all ledger entries. Figures go into the "## Load" section of bench/README.md.
+Goals: zero 5xx, zero failed money checks, mixed throughput at least half the bare page's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import random
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, make_url  # noqa: E402
+
+from app.extensions import db  # noqa: E402
+from bench.common import (  # noqa: E402
+    BENCH_BEAK,
+    Population,
+    bench_app,
+    create_database,
+    describe_database,
+    fresh_database,
+    machine,
+    markdown_table,
+    quantile,
+    seed,
+)
+
+VENV_BIN = Path(sys.executable).parent
+HOST = "127.0.0.1"
+WORKERS = 4
+SHUFFLE_EVERY_S = 10.0
+SOLO_ROUNDS = 15
+SOLO = [  # (label, path, who): one request at a time, before the load, for service times
+    ("board", "/", "worker"),
+    ("board filtered", "/?filter=open&page=2", "worker"),
+    ("my tasks", "/my-tasks", "worker"),
+    ("my account", "/account", "worker"),
+    ("overview", "/accounting", "accountant"),
+]
+FULL = Population(1_000, 70_000, 30_000)
+QUICK = Population(200, 7_000, 3_000)
+README = ROOT / "bench" / "README.md"
+# What a client thread does, and how often (weights).
+MIX = [
+    ("board", 30),
+    ("board filtered", 10),
+    ("my tasks", 20),
+    ("create task", 10),
+    ("mark done", 10),
+    ("my account", 12),
+    ("overview", 5),
+]
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+DONE_RE = re.compile(r'action="(/tasks/[^"/?]+/done)[^"]*"')
+DAY_RE = re.compile(r'name="day"[^>]*value="([^"]+)"')
+
+
+# --- HTTP ------------------------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    label: str
+    status: int  # 0: the connection failed
+    seconds: float
+
+
+class Client:
+    """One browser: its own cookies (sent over plain HTTP, as a TLS proxy would), one
+    connection per request (gunicorn's sync workers close after each response)."""
+
+    def __init__(self, port: int, samples: list[Sample], lock: threading.Lock):
+        self.port = port
+        self.cookies: dict[str, str] = {}
+        self.samples = samples
+        self.lock = lock
+        self.csrf = ""
+        self.done_paths: list[str] = []
+
+    def request(
+        self,
+        label: str | None,
+        method: str,
+        path: str,
+        form: dict | None = None,
+        headers: dict | None = None,
+    ) -> tuple[int, str]:
+        all_headers = {"Host": f"{HOST}:{self.port}", **(headers or {})}
+        if self.cookies:
+            all_headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        body = None
+        if form is not None:
+            body = urlencode(form).encode()
+            all_headers["Content-Type"] = "application/x-www-form-urlencoded"
+        started = time.perf_counter()
+        status, text = 0, ""
+        try:
+            conn = http.client.HTTPConnection(HOST, self.port, timeout=120)
+            try:
+                conn.request(method, path, body=body, headers=all_headers)
+                response = conn.getresponse()
+                text = response.read().decode("utf-8", "replace")
+                status = response.status
+                for cookie in response.headers.get_all("Set-Cookie") or []:
+                    name, _, rest = cookie.partition("=")
+                    value = rest.split(";", 1)[0]
+                    if value and "max-age=0" not in cookie.lower():
+                        self.cookies[name.strip()] = value
+                    else:
+                        self.cookies.pop(name.strip(), None)
+            finally:
+                conn.close()
+        except OSError:
+            status = 0
+        seconds = time.perf_counter() - started
+        if label:
+            with self.lock:
+                self.samples.append(Sample(label, status, seconds))
+        if status == 200:
+            token = CSRF_RE.search(text)
+            if token:
+                self.csrf = token.group(1)
+        return status, text
+
+    def sign_in(self, username: str) -> bool:
+        self.request(None, "GET", "/sign-in")
+        status, _ = self.request(
+            None,
+            "POST",
+            "/sign-in",
+            {"csrf_token": self.csrf, "username": username, "beak_shape": BENCH_BEAK},
+        )
+        if status not in (302, 303):
+            return False
+        status, _ = self.request(None, "GET", "/")  # the CSRF token of the signed-in session
+        return status == 200
+
+
+# --- the load --------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    name: str
+    port: int
+    duration: float
+    samples: list[Sample] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    elapsed: float = 0.0
+    started: float = 0.0
+    events: list[str] = field(default_factory=list)
+    client_errors: list[str] = field(default_factory=list)
+    shuffle_every: float = 10.0
+    solo: dict[str, float] = field(default_factory=dict)
+
+
+def step(client: Client, action: str, rng: random.Random) -> None:
+    if action == "board":
+        client.request("board", "GET", "/")
+    elif action == "board filtered":
+        query = urlencode(
+            {"filter": rng.choice(["open", "done", "mine"]), "page": rng.randint(1, 20)}
+        )
+        client.request("board filtered", "GET", f"/?{query}")
+    elif action == "my tasks":
+        status, text = client.request("my tasks", "GET", "/my-tasks")
+        if status == 200:
+            client.done_paths = DONE_RE.findall(text)
+    elif action == "create task":
+        form = {
+            "csrf_token": client.csrf,
+            "title": f"Load task {rng.randrange(10**9)}",
+            "jira_id": f"UBERPOP-{rng.randrange(1, 10**6)}" if rng.random() < 0.5 else "",
+            "description": "Made by bench/load.py",
+            "form_token": secrets.token_urlsafe(18),
+        }
+        headers = {}
+        if rng.random() < 0.5:  # as htmx posts it from the board: a fragment comes back
+            headers = {"HX-Request": "true", "HX-Current-URL": f"http://{HOST}:{client.port}/"}
+        client.request("create task", "POST", "/tasks", form, headers)
+    elif action == "mark done":
+        if not client.done_paths:
+            status, text = client.request("my tasks", "GET", "/my-tasks")
+            client.done_paths = DONE_RE.findall(text) if status == 200 else []
+        try:  # another thread may use the same popug's list
+            path = client.done_paths.pop(rng.randrange(len(client.done_paths)))
+        except (IndexError, ValueError):
+            path = None
+        if path:
+            headers = {"HX-Request": "true"} if rng.random() < 0.5 else {}
+            client.request("mark done", "POST", path, {"csrf_token": client.csrf}, headers)
+    elif action == "my account":
+        client.request("my account", "GET", "/account")
+    elif action == "overview":
+        client.request("overview", "GET", "/accounting")
+
+
+def client_loop(run: Run, workers: list[Client], accountants: list[Client], seed_: int, stop):
+    rng = random.Random(seed_)
+    actions, weights = zip(*MIX, strict=True)
+    while not stop.is_set():
+        action = rng.choices(actions, weights)[0]
+        pool = accountants if action == "overview" else workers
+        try:
+            step(rng.choice(pool), action, rng)
+        except Exception as error:  # noqa: BLE001 - a bug in this script, reported
+            run.client_errors.append(f"{action}: {error!r}")
+
+
+def shuffle_loop(run: Run, manager: Client, stop) -> None:
+    """The manager presses "Shuffle open tasks" every `run.shuffle_every` seconds (the next
+    press waits for the previous one to finish, as a person would)."""
+    if not run.shuffle_every:
+        return
+    next_at = time.monotonic() + run.shuffle_every / 2
+    while not stop.wait(max(next_at - time.monotonic(), 0)):
+        next_at = max(next_at + run.shuffle_every, time.monotonic())
+        form = {"csrf_token": manager.csrf, "form_token": secrets.token_urlsafe(18)}
+        status, _ = manager.request("shuffle", "POST", "/tasks/shuffle", form)
+        run.events.append(f"shuffle at {time.monotonic() - run.started:.0f} s: {status}")
+        manager.request(None, "GET", "/")  # a fresh page, as the browser follows the redirect
+
+
+def close_day_once(run: Run, accountant: Client, stop) -> None:
+    """An accountant closes the day half-way through, from the confirmation page."""
+    if stop.wait(run.duration / 2):
+        return
+    status, text = accountant.request("close day page", "GET", "/accounting/close-day")
+    day = DAY_RE.search(text)
+    form = {"csrf_token": accountant.csrf, "day": day.group(1) if day else ""}
+    status, _ = accountant.request("close day", "POST", "/accounting/close-day", form)
+    run.events.append(f"close the day at {time.monotonic() - run.started:.0f} s: {status}")
+
+
+def solo(run: Run, worker: Client, accountant: Client) -> None:
+    """Median of SOLO_ROUNDS sequential requests per page, with nothing else running: the
+    time one request costs the server, which bounds throughput (workers / service time)."""
+    for label, path, who in SOLO:
+        client = accountant if who == "accountant" else worker
+        times = []
+        for _ in range(SOLO_ROUNDS):
+            started = time.perf_counter()
+            client.request(None, "GET", path)
+            times.append((time.perf_counter() - started) * 1000)
+        run.solo[label] = quantile(times, 0.5)
+
+
+class Renicer:
+    """With --priority: keep the PostgreSQL backends of the load database at the load's
+    niceness (gunicorn's workers inherit it from this process), checked twice a second."""
+
+    def __init__(self, url: str, name: str, niceness: int):
+        self.niceness = niceness
+        self.stop = threading.Event()
+        self.engine = create_engine(make_url(url).set(database="postgres"))
+        self.name = name
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        if niceness:
+            self.thread.start()
+
+    def _run(self) -> None:
+        done: set[int] = set()
+        while not self.stop.wait(0.5):
+            with self.engine.connect() as conn:
+                pids = conn.exec_driver_sql(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %(name)s",
+                    {"name": self.name},
+                ).scalars()
+                for pid in set(pids) - done:
+                    try:
+                        os.setpriority(os.PRIO_PROCESS, pid, self.niceness)
+                        done.add(pid)
+                    except OSError:
+                        pass
+
+    def close(self) -> None:
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout=10)
+        self.engine.dispose()
+
+
+def drive(
+    run: Run, clients: int, workers: list[Client], accountants: list[Client], manager, closer
+):
+    stop = threading.Event()
+    run.started = time.monotonic()
+    threads = [
+        threading.Thread(target=client_loop, args=(run, workers, accountants, n, stop), daemon=True)
+        for n in range(clients)
+    ]
+    threads.append(threading.Thread(target=shuffle_loop, args=(run, manager, stop), daemon=True))
+    if closer is not None:
+        threads.append(
+            threading.Thread(target=close_day_once, args=(run, closer, stop), daemon=True)
+        )
+    for thread in threads:
+        thread.start()
+    stop.wait(run.duration)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=180)
+    run.elapsed = time.monotonic() - run.started
+
+
+# --- servers ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def production_env(url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAIL_", "TEST_DATABASE"))}
+    env.update(
+        ATES_ENV="production",
+        DATABASE_URL=url,
+        SECRET_KEY=secrets.token_hex(32),
+        RATELIMIT_STORAGE_URI=os.environ.get("LOAD_REDIS_URL", "redis://127.0.0.1:6379"),
+        ARGON2_TIME_COST="1",
+        ARGON2_MEMORY_COST="8",
+        ARGON2_PARALLELISM="1",
+    )
+    return env
+
+
+def flask(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(VENV_BIN / "flask"), "--app", "wsgi", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+class Gunicorn:
+    """`gunicorn --workers 4 --bind 127.0.0.1:<port> <app>`, stopped with SIGTERM."""
+
+    def __init__(self, app: str, env: dict, cwd: Path, threads: int = 0):
+        self.port = free_port()
+        extra = ["--threads", str(threads)] if threads else []
+        self.log = tempfile.NamedTemporaryFile(prefix="ates-load-gunicorn-", suffix=".log")
+        self.proc = subprocess.Popen(
+            [
+                str(VENV_BIN / "gunicorn"),
+                "--workers",
+                str(WORKERS),
+                "--bind",
+                f"{HOST}:{self.port}",
+                *extra,
+                app,
+            ],
+            cwd=cwd,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited:\n{self.output()[-5000:]}")
+            try:
+                with socket.create_connection((HOST, self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"gunicorn did not start:\n{self.output()[-5000:]}")
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then wait); its log stays readable as `final_log`."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.final_log = self.output()
+        self.log.close()
+
+
+BARE_APP = '''
+from flask import Flask, render_template_string
+
+app = Flask(__name__)
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Bare</title></head>
+<body><main><h1>Tasks</h1>
+<form method="post" action="/tasks"><input type="hidden" name="csrf_token" value="bare"></form>
+<table class="table"><thead><tr><th>Jira ID</th><th>Title</th><th>Assignee</th><th>Status</th>
+<th class="num">Fee</th><th class="num">Reward</th><th>Action</th></tr></thead>
+<tbody>
+{% for task in rows %}<tr id="task-{{ task.id }}">
+<td>{{ task.jira_id or "—" }}</td><td>{{ task.title }}</td><td>{{ task.assignee }}</td>
+<td><span class="badge">{{ task.status }}</span></td>
+<td class="num">${{ "%.2f"|format(task.fee / 100) }}</td>
+<td class="num">${{ "%.2f"|format(task.reward / 100) }}</td>
+<td><form method="post" action="/tasks/{{ task.id }}/done"><button>Mark done</button></form>
+</td></tr>
+{% endfor %}</tbody></table></main></body></html>"""
+ROWS = [
+    {"id": f"task-{n}", "jira_id": f"UBERPOP-{n}" if n % 3 == 0 else None,
+     "title": f"Seeded task {n}", "assignee": f"popug-{n % 997}", "status": "open",
+     "fee": 1000 + n % 11 * 100, "reward": 2000 + n % 21 * 100}
+    for n in range(50)
+]
+
+
+@app.route("/", defaults={"path": ""}, methods=["GET", "POST"])
+@app.route("/<path:path>", methods=["GET", "POST"])
+def page(path):
+    return render_template_string(PAGE, rows=ROWS)
+'''
+
+
+def finish_tasks_of_every_tenth_popug(engine) -> int:
+    """The seed leaves every popug in the red (most tasks open, each charged a fee); make
+    every tenth one have finished all its tasks, with their rewards, so closing the day has
+    positive balances to pay out. Set-based; balances re-derived from the ledger."""
+    with engine.begin() as conn:
+        done = conn.exec_driver_sql(
+            "UPDATE tasks SET status = 'done', completed_at = created_at + interval '20 seconds' "
+            "WHERE status = 'open' AND mod(assignee_id, 10) = 0"
+        ).rowcount
+        conn.exec_driver_sql(
+            "INSERT INTO ledger_entries (account_id, kind, amount, task_id, shuffle_id, "
+            "business_day, created_at) SELECT a.id, 'reward', t.reward, t.id, NULL, "
+            "(t.completed_at AT TIME ZONE 'UTC')::date, t.completed_at FROM tasks t "
+            "JOIN accounts a ON a.popug_id = t.assignee_id WHERE t.status = 'done' "
+            "AND mod(t.assignee_id, 10) = 0 AND NOT EXISTS (SELECT 1 FROM ledger_entries e "
+            "WHERE e.task_id = t.id AND e.kind = 'reward')"
+        )
+        conn.exec_driver_sql(
+            "UPDATE accounts SET balance = s.total FROM (SELECT account_id, sum(amount) AS total "
+            "FROM ledger_entries GROUP BY account_id) AS s WHERE accounts.id = s.account_id"
+        )
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM ANALYZE")
+    return done
+
+
+# --- checks ----------------------------------------------------------------------------
+
+
+def money_checks(url: str) -> dict:
+    engine = create_engine(make_url(url))
+    try:
+        with engine.connect() as conn:
+            one = conn.exec_driver_sql
+            result = {
+                "balances": int(one("SELECT coalesce(sum(balance), 0) FROM accounts").scalar()),
+                "entries": int(one("SELECT coalesce(sum(amount), 0) FROM ledger_entries").scalar()),
+                "rewards": int(
+                    one(
+                        "SELECT coalesce(sum(amount), 0) FROM ledger_entries WHERE kind = 'reward'"
+                    ).scalar()
+                ),
+                "fees": -int(
+                    one(
+                        "SELECT coalesce(sum(amount), 0) FROM ledger_entries "
+                        "WHERE kind = 'assign_fee'"
+                    ).scalar()
+                ),
+                "payouts": int(one("SELECT coalesce(sum(amount), 0) FROM payouts").scalar()),
+                "payout_entries": -int(
+                    one(
+                        "SELECT coalesce(sum(amount), 0) FROM ledger_entries WHERE kind = 'payout'"
+                    ).scalar()
+                ),
+                "mismatched_accounts": int(
+                    one(
+                        "SELECT count(*) FROM accounts a LEFT JOIN (SELECT account_id, "
+                        "sum(amount) AS total FROM ledger_entries GROUP BY account_id) s "
+                        "ON s.account_id = a.id WHERE a.balance <> coalesce(s.total, 0)"
+                    ).scalar()
+                ),
+                "tasks": int(one("SELECT count(*) FROM tasks").scalar()),
+                "shuffles": int(one("SELECT count(*) FROM shuffles").scalar()),
+                "closed_days": int(one("SELECT count(*) FROM billing_days").scalar()),
+                "shuffle_ms": [
+                    (int(ms), int(n))
+                    for ms, n in one(
+                        "SELECT duration_ms, tasks_count FROM shuffles ORDER BY id"
+                    ).all()
+                ],
+            }
+    finally:
+        engine.dispose()
+    result["identity_holds"] = (
+        result["balances"] + result["payouts"] == result["rewards"] - result["fees"]
+        and result["balances"] == result["entries"]
+        and result["payouts"] == result["payout_entries"]
+        and result["mismatched_accounts"] == 0
+    )
+    return result
+
+
+# --- report ----------------------------------------------------------------------------
+
+
+def summarise(run: Run) -> tuple[list[list], dict]:
+    by_label: dict[str, list[Sample]] = defaultdict(list)
+    for sample in run.samples:
+        by_label[sample.label].append(sample)
+    rows = []
+    for label in [name for name, _ in MIX] + ["shuffle", "close day page", "close day"]:
+        samples = by_label.get(label)
+        if not samples:
+            continue
+        times = [s.seconds * 1000 for s in samples]
+        rows.append(
+            [
+                label,
+                len(samples),
+                f"{len(samples) / run.elapsed:.1f}",
+                f"{quantile(times, 0.5):.0f}",
+                f"{quantile(times, 0.95):.0f}",
+                f"{quantile(times, 0.99):.0f}",
+                f"{run.solo[label]:.0f}" if label in run.solo else "",
+                sum(1 for s in samples if 400 <= s.status < 500),
+                sum(1 for s in samples if s.status >= 500 or s.status == 0),
+            ]
+        )
+    times = [s.seconds * 1000 for s in run.samples]
+    total = {
+        "requests": len(run.samples),
+        "rps": len(run.samples) / run.elapsed if run.elapsed else 0.0,
+        "median": quantile(times, 0.5) if times else 0.0,
+        "p95": quantile(times, 0.95) if times else 0.0,
+        "p99": quantile(times, 0.99) if times else 0.0,
+        "4xx": sum(1 for s in run.samples if 400 <= s.status < 500),
+        "errors": sum(1 for s in run.samples if s.status >= 500 or s.status == 0),
+        "statuses": dict(sorted(_count(s.status for s in run.samples).items())),
+    }
+    rows.append(
+        [
+            "**all**",
+            total["requests"],
+            f"**{total['rps']:.1f}**",
+            f"{total['median']:.0f}",
+            f"{total['p95']:.0f}",
+            f"{total['p99']:.0f}",
+            "",
+            total["4xx"],
+            total["errors"],
+        ]
+    )
+    return rows, total
+
+
+def _count(values) -> dict:
+    counts: dict = defaultdict(int)
+    for value in values:
+        counts[value] += 1
+    return counts
+
+
+HEADER = [
+    "endpoint",
+    "requests",
+    "req/s",
+    "median ms",
+    "p95 ms",
+    "p99 ms",
+    "alone ms",
+    "4xx",
+    "5xx/failed",
+]
+
+
+def command_flags() -> str:
+    """The flags this run was started with, for the report (without --no-readme)."""
+    flags = [arg for arg in sys.argv[1:] if arg != "--no-readme"]
+    return "".join(" " + arg for arg in flags)
+
+
+def write_readme(section: str) -> None:
+    """Replace this script's "## Load" section of bench/README.md, or append it."""
+    text = README.read_text() if README.exists() else "# Benchmarks\n"
+    match = re.search(r"^## Load\b.*?(?=^## |\Z)", text, flags=re.S | re.M)
+    if match:
+        text = text[: match.start()] + section + text[match.end() :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    README.write_text(text.rstrip("\n") + "\n")
+
+
+# --- main ------------------------------------------------------------------------------
+
+
+def sign_in_clients(port: int, run: Run, population: Population, count: int):
+    """`count` workers/accountants, two accountants for the overview and the closer, and
+    a manager, signed in through the form."""
+    p = population
+    active = [
+        i
+        for i in range(p.first_assignable, p.popugs + 1)
+        if not (i > p.last_accountant and i % 97 == 0)
+    ]
+    rng = random.Random(8)
+    chosen = rng.sample(active, min(count, len(active)))
+    accountant_ids = list(range(p.last_manager + 1, p.last_manager + 3))
+
+    def make(i: int) -> Client:
+        client = Client(port, run.samples, run.lock)
+        if not client.sign_in(f"popug-{i}"):
+            raise RuntimeError(f"popug-{i} could not sign in")
+        return client
+
+    workers = [make(i) for i in chosen]
+    accountants = [make(i) for i in accountant_ids]
+    manager = make(2)
+    return workers, accountants, manager
+
+
+def bare_clients(port: int, run: Run, count: int):
+    def make() -> Client:
+        client = Client(port, run.samples, run.lock)
+        client.request(None, "GET", "/")
+        return client
+
+    return [make() for _ in range(count)], [make(), make()], make()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/"),
+        help="a PostgreSQL server URL; a fresh database is created on it for the run",
+    )
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds per run")
+    parser.add_argument("--clients", type=int, default=8, help="load threads")
+    parser.add_argument("--signed-in", type=int, default=50, help="popugs signed in")
+    parser.add_argument("--quick", action="store_true", help="small data, 15 s runs")
+    parser.add_argument(
+        "--shuffle-every", type=float, default=SHUFFLE_EVERY_S, help="seconds; 0: no shuffles"
+    )
+    parser.add_argument(
+        "--priority",
+        type=int,
+        default=0,
+        help="niceness for this script, gunicorn and the load database's PostgreSQL backends "
+        "(negative needs root; the machine is shared, so -10 measures less of the run queue)",
+    )
+    parser.add_argument(
+        "--gunicorn-threads",
+        type=int,
+        default=0,
+        help="run gunicorn's gthread workers with this many threads each (default: the "
+        "README's sync workers)",
+    )
+    parser.add_argument("--no-readme", action="store_true", help="do not write bench/README.md")
+    parser.add_argument(
+        "--allow-stale-migrations",
+        action="store_true",
+        help="when `flask db check` finds the migrations behind the models, build the schema "
+        "with db.create_all() instead of stopping (the report says so)",
+    )
+    args = parser.parse_args()
+    population = QUICK if args.quick else FULL
+    duration = 15.0 if args.quick else args.duration
+    if not args.database_url.startswith("postgres"):
+        parser.error("the load test runs on PostgreSQL, as in production")
+    name = f"ates_load_{secrets.token_hex(4)}"
+    target = make_url(args.database_url).set(database=name).render_as_string(hide_password=False)
+    if args.priority:
+        os.setpriority(os.PRIO_PROCESS, 0, args.priority)  # inherited by gunicorn
+    load_before = os.getloadavg()
+    started_at = datetime.now(UTC)
+
+    with fresh_database(target, name) as url:
+        env = production_env(url)
+        upgraded = flask(env, "db", "upgrade")
+        if upgraded.returncode:
+            raise SystemExit(f"db upgrade failed:\n{upgraded.stdout}{upgraded.stderr}")
+        drift = flask(env, "db", "check")
+        schema = "`flask --app wsgi db upgrade`"
+        if drift.returncode:
+            if not args.allow_stale_migrations:
+                raise SystemExit(
+                    "the migrations do not match the models (`flask db check`); regenerate "
+                    "them, or pass --allow-stale-migrations to build the schema from the "
+                    f"models:\n{drift.stderr[-3000:]}"
+                )
+            create_database(url)  # empty again, then the schema straight from the models
+            app = bench_app(url)
+            with app.app_context():
+                db.create_all()
+                db.engine.dispose()
+            schema = "**db.create_all()** (the migration was stale: `flask db check` failed)"
+        engine = create_engine(url)
+        database = describe_database(engine)
+        seeded = seed(engine, population)
+        diligent = finish_tasks_of_every_tenth_popug(engine)
+        engine.dispose()
+        print(
+            f"seeded {seeded['rows']} in {seeded['seconds']:.1f} s; every tenth popug finished "
+            f"its {diligent:,} open tasks",
+            flush=True,
+        )
+
+        server = Gunicorn("wsgi:app", env, ROOT, args.gunicorn_threads)
+        renicer = Renicer(url, name, args.priority)
+        try:
+            too_big = Client(server.port, [], threading.Lock())
+            status_413, _ = too_big.request(
+                None, "POST", "/sign-in", {"username": "x" * (2 * 1024 * 1024)}
+            )
+            mixed = Run("aTES", server.port, duration, shuffle_every=args.shuffle_every)
+            workers, accountants, manager = sign_in_clients(
+                server.port, mixed, population, args.signed_in
+            )
+            print(f"signed in {len(workers) + len(accountants) + 1} popugs", flush=True)
+            solo(mixed, workers[0], accountants[0])
+            drive(mixed, args.clients, workers, accountants, manager, accountants[-1])
+        finally:
+            server.stop()
+            renicer.close()
+        server_log_errors = [
+            line for line in server.final_log.splitlines() if "Traceback" in line or "ERROR" in line
+        ]
+        verify = flask(env, "accounting", "verify")
+        money = money_checks(url)
+
+    with tempfile.TemporaryDirectory(prefix="ates-bare-") as tmp:
+        Path(tmp, "bare.py").write_text(BARE_APP)
+        bare_env = {k: v for k, v in os.environ.items() if not k.startswith("TEST_DATABASE")}
+        server = Gunicorn("bare:app", bare_env, Path(tmp), args.gunicorn_threads)
+        try:
+            bare = Run("bare page", server.port, duration, shuffle_every=args.shuffle_every)
+            workers, accountants, manager = bare_clients(server.port, bare, args.signed_in)
+            solo(bare, workers[0], accountants[0])
+            drive(bare, args.clients, workers, accountants, manager, None)
+        finally:
+            server.stop()
+
+    mixed_rows, mixed_total = summarise(mixed)
+    bare_rows, bare_total = summarise(bare)
+    ratio = mixed_total["rps"] / bare_total["rps"] if bare_total["rps"] else 0.0
+    load_after = os.getloadavg()
+    verify_text = (verify.stdout + verify.stderr).strip()
+    verify_line = verify_text.splitlines()[0] if verify_text else "no output"
+    goals = {
+        "zero 5xx": mixed_total["errors"] == 0,
+        "accounting verify passes": verify.returncode == 0,
+        "balances + payouts == rewards - fees": money["identity_holds"],
+        "mixed >= 1/2 of bare": ratio >= 0.5,
+        "oversized body refused with 413": status_413 == 413,
+    }
+    lines = [
+        "## Load",
+        "",
+        f"`python bench/load.py{command_flags()}` on {started_at:%Y-%m-%d}: "
+        f"{machine()}; {database}. gunicorn {WORKERS} "
+        + (
+            f"gthread workers × {args.gunicorn_threads} threads"
+            if args.gunicorn_threads
+            else "sync workers"
+        )
+        + " on 127.0.0.1, "
+        "ATES_ENV=production, Redis rate-limit storage; "
+        f"{population.popugs:,} popugs, {population.tasks:,} tasks "
+        f"seeded by SQL ({population.open_tasks - diligent:,} open: every tenth popug has "
+        "finished all its tasks, so that closing the day pays someone); schema by "
+        f"{schema}. {args.clients} client threads for {duration:.0f} s "
+        f"per run over {len(workers)} signed-in popugs, 2 accountants and a manager who "
+        + (
+            f"shuffles every {args.shuffle_every:.0f} s"
+            if args.shuffle_every
+            else "does not shuffle"
+        )
+        + "; an accountant closes the day half-way. "
+        + (
+            f"Script, gunicorn and the database's backends at niceness {args.priority}. "
+            if args.priority
+            else ""
+        )
+        + "Load average of the machine (shared with other work) "
+        f"{load_before[0]:.1f} before, {load_after[0]:.1f} after.",
+        "",
+        f"### aTES, mixed ({mixed_total['rps']:.1f} requests/s)",
+        "",
+        markdown_table(HEADER, mixed_rows),
+        "",
+        '"alone ms": median of the page requested one at a time before the load (what a '
+        'request costs the server). 4xx are expected refusals: "Mark done" on a task a '
+        "shuffle has just given to someone else (403).",
+        "",
+        f"Statuses: {mixed_total['statuses']}. Events: {'; '.join(mixed.events) or 'none'}. "
+        f"Load-generator errors: {len(mixed.client_errors) + len(bare.client_errors)}.",
+        "",
+        f"### Bare Flask + Jinja page, same load shape ({bare_total['rps']:.1f} requests/s)",
+        "",
+        markdown_table(HEADER, bare_rows[-1:]),
+        "",
+        f"The bare page alone: {bare.solo.get('board', 0):.0f} ms.",
+        "",
+        f"Mixed throughput is **{ratio:.2f}×** the bare page's (goal: at least 0.5×).",
+        "",
+        "### Money and errors after the run",
+        "",
+        f"- `flask --app wsgi accounting verify`: exit {verify.returncode} ({verify_line}).",
+        f"- sum(balances) {money['balances']:,} + payouts {money['payouts']:,} = "
+        f"{money['balances'] + money['payouts']:,} cents; rewards {money['rewards']:,} − fees "
+        f"{money['fees']:,} = {money['rewards'] - money['fees']:,} cents; "
+        f"sum(balances) == sum(ledger) ({money['entries']:,}); accounts off their ledger: "
+        f"{money['mismatched_accounts']}. After the run: {money['tasks']:,} tasks, "
+        f"{money['shuffles']} shuffles, {money['closed_days']} closed day(s).",
+        "- Shuffles (server-side duration ms / open tasks moved): "
+        + (", ".join(f"{ms:,} / {n:,}" for ms, n in money["shuffle_ms"]) or "none")
+        + ".",
+        f"- A 2 MB sign-in POST to gunicorn: {status_413}.",
+        f"- Tracebacks or errors in the gunicorn log: {len(server_log_errors)}.",
+        "",
+        "Goals: "
+        + ", ".join(f"{k}: {'met' if v else '**not met**'}" for k, v in goals.items())
+        + ".",
+        "",
+    ]
+    section = "\n".join(lines)
+    print(section)
+    if server_log_errors:
+        print("\n".join(server_log_errors[:40]))
+    if not args.no_readme:
+        write_readme(section)
+    return 0 if all(goals.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,383 @@
+"""Shared pieces of the reliability tests: throw-away databases, bulk seeding by set-based
+SQL, separate app instances bound to those databases, subprocesses and the money checks.
+
+The suite's own `app` fixture is bound to TEST_DATABASE_URL (or SQLite in memory); the fault
+tests need a database that a second process can open too, so each gets its own: a SQLite
+file under tmp_path, or a fresh PostgreSQL database on the TEST_DATABASE_URL server that is
+dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, make_url, select, text
+from sqlalchemy.engine import Engine
+
+from app import create_app
+from app.config import TestConfig, database_url
+from app.extensions import db
+
+ROOT = Path(__file__).absolute().parents[2]  # not resolved: a symlinked copy runs its own app
+PYTHON = sys.executable
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+ON_POSTGRES = TestConfig.SQLALCHEMY_DATABASE_URI.startswith("postgresql")
+BACKENDS = ["sqlite", "postgresql"]
+SECRET_KEY = "reliability-secret-key-0123456789abcdef"
+
+
+# --- databases -------------------------------------------------------------------------
+
+
+def _pg_admin(url: str) -> Engine:
+    """AUTOCOMMIT engine on the server's maintenance database, for CREATE/DROP DATABASE."""
+    return create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+
+
+_drops: list[threading.Thread] = []
+
+
+def _drop(admin: Engine, name: str) -> None:
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.dispose()
+
+
+def wait_for_drops() -> None:
+    """Join the background drops of scratch databases (the session's teardown calls it)."""
+    while _drops:
+        _drops.pop().join(timeout=120)
+
+
+@contextmanager
+def scratch_database(backend: str, tmp_path: Path) -> Iterator[str]:
+    """A new empty database URL for one test: a SQLite file in tmp_path, or a PostgreSQL
+    database created on the TEST_DATABASE_URL server and dropped (forcefully) afterwards.
+
+    DROP DATABASE waits for a checkpoint, seconds on a busy shared server, so the drop runs
+    in a background thread and the session's end waits for all of them."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ates.sqlite3'}"
+        return
+    base = database_url(TEST_DATABASE_URL, TEST_DATABASE_URL)
+    name = f"ates_rel_{secrets.token_hex(5)}"
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    admin = _pg_admin(base)
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        yield url
+    finally:
+        drop = threading.Thread(target=_drop, args=(admin, name), daemon=True)
+        drop.start()
+        _drops.append(drop)
+
+
+def config_for(url: str, **overrides) -> type[TestConfig]:
+    """TestConfig bound to `url`; `overrides` become class attributes (e.g. MAIL_SERVER)."""
+    attrs = {"SQLALCHEMY_DATABASE_URI": database_url(url, url), **overrides}
+    return type("ReliabilityConfig", (TestConfig,), attrs)
+
+
+@contextmanager
+def app_on(url: str, **overrides):
+    """A second aTES app bound to `url`, with its app context pushed (its own db.session)."""
+    app = create_app(config_for(url, **overrides))
+    with app.app_context():
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def create_schema(url: str) -> None:
+    with app_on(url):
+        db.create_all()
+
+
+def server_env(url: str, **extra: str) -> dict[str, str]:
+    """Environment of a separate aTES process (CLI, gunicorn) on the database `url`."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MAIL_")}
+    env.update(
+        ATES_ENV="production",
+        DATABASE_URL=url,
+        SECRET_KEY=SECRET_KEY,
+        ATES_TIMEZONE="UTC",
+        RATELIMIT_STORAGE_URI="memory://",
+        PYTHONUNBUFFERED="1",
+        **extra,
+    )
+    return env
+
+
+# --- seeding ---------------------------------------------------------------------------
+
+
+def _series(pg: bool, n: int) -> tuple[str, str]:
+    """(prefix, FROM item) producing rows i = 1..n on either database."""
+    if pg:
+        return "", f"generate_series(1, {int(n)}) AS series(i)"
+    return (
+        f"WITH RECURSIVE series(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM series "
+        f"WHERE i < {int(n)}) ",
+        "series",
+    )
+
+
+def _rand(pg: bool, n: int) -> str:
+    if pg:
+        return f"floor(random() * {int(n)})::int"
+    return f"((random() % {int(n)}) + {int(n)}) % {int(n)}"
+
+
+def _txt(pg: bool, expr: str) -> str:
+    return f"({expr})::text" if pg else f"({expr})"
+
+
+def seed(
+    url: str,
+    *,
+    popugs: int,
+    open_tasks: int,
+    day: date,
+    rewards_per_popug: int = 0,
+    beak_hash: str = "not-a-hash",
+) -> dict:
+    """Popug 1 is an admin, popug 2 a manager, the rest workers (every 5th an accountant),
+    each with an account. `open_tasks` open tasks land on the workers and accountants, each
+    with its creation fee; `rewards_per_popug` done tasks per assignable popug with their
+    fee and reward (so balances can be positive). All ledger entries are on business day
+    `day`; balances are set from the ledger sums. Set-based SQL only."""
+    engine = create_engine(database_url(url, url))
+    pg = engine.dialect.name == "postgresql"
+    at = f"'{day.isoformat()} 12:00:00'"
+    if pg:
+        at = f"timestamptz '{day.isoformat()} 12:00:00+00'"
+    assignable = popugs - 2
+    try:
+        with engine.begin() as conn:
+            prefix, series = _series(pg, popugs)
+            conn.execute(
+                text(
+                    f"{prefix}INSERT INTO popugs (id, public_id, username, email, role, "
+                    "beak_hash, active, session_epoch, created_at) "
+                    f"SELECT i, 'popug-uuid-' || {_txt(pg, 'i')}, 'popug-' || {_txt(pg, 'i')}, "
+                    f"'popug-' || {_txt(pg, 'i')} || '@uberpopug.inc', "
+                    "CASE WHEN i = 1 THEN 'admin' WHEN i = 2 THEN 'manager' "
+                    "WHEN i % 5 = 0 THEN 'accountant' ELSE 'worker' END, "
+                    f":beak, {'true' if pg else '1'}, 0, {at} FROM {series}"
+                ),
+                {"beak": beak_hash},
+            )
+            conn.exec_driver_sql(
+                "INSERT INTO accounts (id, popug_id, owner_public_id, username, email, balance, "
+                "created_at) SELECT id, id, public_id, username, email, 0, created_at FROM popugs"
+            )
+            done = rewards_per_popug * assignable
+            prefix, series = _series(pg, open_tasks + done)
+            conn.execute(
+                text(
+                    f"{prefix}INSERT INTO tasks (id, public_id, title, jira_id, description, "
+                    "status, assignee_id, creator_id, fee, reward, created_at, completed_at) "
+                    f"SELECT i, 'task-uuid-' || {_txt(pg, 'i')}, 'Seeded task ' || "
+                    f"{_txt(pg, 'i')}, NULL, '', CASE WHEN i <= {done} THEN 'done' ELSE 'open' "
+                    f"END, CASE WHEN i <= {done} THEN 3 + (i - 1) % {assignable} "
+                    f"ELSE 3 + {_rand(pg, assignable)} END, 1, (10 + {_rand(pg, 11)}) * 100, "
+                    f"(20 + {_rand(pg, 21)}) * 100, {at}, "
+                    f"CASE WHEN i <= {done} THEN {at} END FROM {series}"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO ledger_entries (account_id, kind, amount, task_id, shuffle_id, "
+                    "business_day, created_at) SELECT a.id, 'assign_fee', -t.fee, t.id, NULL, "
+                    f":day, {at} FROM tasks t JOIN accounts a ON a.popug_id = t.assignee_id"
+                ),
+                {"day": day},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO ledger_entries (account_id, kind, amount, task_id, shuffle_id, "
+                    "business_day, created_at) SELECT a.id, 'reward', t.reward, t.id, NULL, "
+                    f":day, {at} FROM tasks t JOIN accounts a ON a.popug_id = t.assignee_id "
+                    "WHERE t.status = 'done'"
+                ),
+                {"day": day},
+            )
+            conn.exec_driver_sql(
+                "UPDATE accounts SET balance = s.total FROM (SELECT account_id, sum(amount) "
+                "AS total FROM ledger_entries GROUP BY account_id) AS s "
+                "WHERE accounts.id = s.account_id"
+            )
+            if pg:
+                for table in ("popugs", "accounts", "tasks", "ledger_entries"):
+                    conn.exec_driver_sql(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT max(id) FROM {table}))"
+                    )
+        if pg:
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM ANALYZE")
+        else:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        with engine.connect() as conn:
+            return {
+                table: conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar()
+                for table in ("popugs", "accounts", "tasks", "ledger_entries")
+            }
+    finally:
+        engine.dispose()
+
+
+# --- money checks ----------------------------------------------------------------------
+
+
+def balance_mismatches() -> list[tuple[int, int, int]]:
+    """[(account id, balance, ledger sum)] of accounts whose balance is not their ledger sum;
+    in the current app context, independent of accounting's own verify()."""
+    from app.blueprints.accounting.models import Account, LedgerEntry
+
+    sums = (
+        select(LedgerEntry.account_id, func.sum(LedgerEntry.amount).label("total"))
+        .group_by(LedgerEntry.account_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(Account.id, Account.balance, func.coalesce(sums.c.total, 0)).outerjoin(
+            sums, sums.c.account_id == Account.id
+        )
+    ).all()
+    return [(a, int(b), int(s)) for a, b, s in rows if int(b) != int(s)]
+
+
+def verify_problems() -> list[str]:
+    """accounting.service.verify() (the `accounting verify` command's check)."""
+    from app.blueprints.accounting import service as accounting
+
+    return accounting.verify()
+
+
+def assert_books(context: str = "") -> None:
+    assert balance_mismatches() == [], f"balance != ledger sum {context}"
+    problems = verify_problems()
+    assert problems == [], f"accounting verify {context}: {problems}"
+
+
+# --- processes -------------------------------------------------------------------------
+
+
+class Child:
+    """A subprocess whose stdout lines are collected by a thread, so the test can wait for a
+    line with a deadline and kill the process at a chosen moment."""
+
+    def __init__(self, args: list[str], env: dict[str, str] | None = None):
+        self.proc = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
+        self.lines: list[str] = []
+        self._seen = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            with self._seen:
+                self.lines.append(line.rstrip("\n"))
+                self._seen.notify_all()
+        with self._seen:
+            self._seen.notify_all()
+
+    def wait_for(self, marker: str, timeout: float = 60.0) -> str:
+        """The first output line starting with `marker`; fails with the output so far."""
+        deadline = time.monotonic() + timeout
+        with self._seen:
+            while True:
+                for line in self.lines:
+                    if line.startswith(marker):
+                        return line
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.proc.poll() is not None and not self._reader.is_alive()):
+                    raise AssertionError(
+                        f"no {marker!r} from the child (exit {self.proc.poll()}):\n"
+                        + "\n".join(self.lines[-40:])
+                    )
+                self._seen.wait(min(left, 0.2))
+
+    def kill(self) -> int:
+        self.proc.send_signal(signal.SIGKILL)
+        return self.proc.wait(timeout=30)
+
+    def finish(self, timeout: float = 120.0) -> int:
+        code = self.proc.wait(timeout=timeout)
+        self._reader.join(timeout=10)
+        return code
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.kill()
+        self._reader.join(timeout=10)
+        self.proc.stdout.close()
+
+
+def flask_cli(url: str, *args: str, timeout: float = 120.0, **env: str):
+    """Run `flask --app wsgi …` as a separate process on database `url`."""
+    return subprocess.run(
+        [str(Path(PYTHON).parent / "flask"), "--app", "wsgi", *args],
+        cwd=ROOT,
+        env=server_env(url, **env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def cli_has(*command: str) -> bool:
+    """Whether `flask --app wsgi <command…>` exists in this app (checked without a process)."""
+    from flask import current_app
+
+    group = current_app.cli
+    ctx = None
+    for name in command:
+        found = group.get_command(ctx, name) if hasattr(group, "get_command") else None
+        if found is None:
+            return False
+        group = found
+    return True
+
+
+def poll(predicate: Callable[[], object], *, timeout: float, interval: float = 0.02):
+    """Call `predicate` until it returns something truthy; returns it, or None at the
+    deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(interval)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from app import clock
-from app.blueprints.accounting import reports as accounting_reports
+from app.blueprints.accounting import queries as accounting
 from app.blueprints.tasks import reports as task_reports
 from app.blueprints.tasks.reports import TopTask
 from app.money import format_cents, money_class
@@ -140,7 +140,10 @@ def range_report(first: date, last: date) -> RangeReport:
     span_last = max(week_start(last) + timedelta(days=6), month_end(last))
     span = days_between(span_first, span_last)
     tops = task_reports.most_expensive_by_day([(day, *clock.day_bounds(day)) for day in span])
-    earnings = accounting_reports.management_earnings_by_day(first, last)
+    earnings = {
+        totals.day: totals.management_earnings
+        for totals in accounting.daily_totals(first, last)
+    }
 
     tz = clock.timezone()
     with_year = first.year != last.year
@@ -208,5 +211,5 @@ def today_cards(report: RangeReport | None = None) -> Today:
     if report is not None and report.first <= today <= report.last:
         earnings = report.earnings[(today - report.first).days].cents
     else:
-        earnings = accounting_reports.management_earnings_on(today)
-    return Today(today, earnings, accounting_reports.popugs_in_red())
+        earnings = accounting.management_earnings(today)
+    return Today(today, earnings, accounting.popugs_in_red())

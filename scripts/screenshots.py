@@ -102,6 +102,8 @@ def generate_activity(browser: Browser, server: devserver.DevServer, rng: random
     manager = as_popug("manager")
     manager.goto("/")
     manager.get_by_role("button", name="Shuffle open tasks").click()
+    manager.wait_for_url("**/tasks/shuffle*")  # the confirmation page (no JavaScript here)
+    manager.locator("main").get_by_role("button", name="Shuffle open tasks").click()
     manager.wait_for_url("**/shuffles/*")
     finish_some(2)
     for page in pages.values():

@@ -43,6 +43,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "tasks.my_tasks": ASSIGNEES,
     "tasks.my_tasks_changes": ASSIGNEES,
     "tasks.complete_task": ASSIGNEES,
+    "tasks.confirm_shuffle": SHUFFLERS,
     "tasks.shuffle": SHUFFLERS,
     "tasks.show_shuffle": SHUFFLERS,
     "accounting.my_account": EVERYONE,

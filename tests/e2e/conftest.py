@@ -135,7 +135,7 @@ def shuffle_record_path(browser, server, logins) -> str:
     try:
         visitor.sign_in("manager", logins["manager"])
         visitor.create_task(unique("Record a shuffle"))
-        visitor.page.get_by_role("button", name="Shuffle open tasks").click()
+        visitor.press_and_confirm("Shuffle open tasks")
         visitor.page.wait_for_url("**/shuffles/*")
         assert not visitor.problems, visitor.problems
         return visitor.page.url.removeprefix(server.url)

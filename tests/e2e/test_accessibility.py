@@ -65,3 +65,25 @@ def test_form_errors_pass_axe(visit, logins):
     expect(page.locator("#task-form .error")).not_to_have_count(0)
     found += axe_violations(visitor, "task form with errors")
     assert not found, "axe-core found serious or critical violations:\n" + "\n".join(found)
+
+
+def test_confirmations_pass_axe(visit):
+    """The in-page confirmation dialog while it is open, and the confirmation pages that
+    stand in for it without JavaScript."""
+    manager = visit(js=True, bypass_csp=True, as_popug="manager")
+    page = manager.page
+    page.get_by_role("button", name="Shuffle open tasks").click()
+    expect(page.get_by_role("dialog")).to_be_visible()
+    found = axe_violations(manager, "shuffle dialog")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_be_hidden()
+    manager.goto("/tasks/shuffle")
+    found += axe_violations(manager, "shuffle confirmation page")
+
+    accountant = visit(js=True, bypass_csp=True, as_popug="accountant", start="/accounting")
+    accountant.page.get_by_role("button", name="Close the day").click()
+    expect(accountant.page.get_by_role("dialog")).to_be_visible()
+    found += axe_violations(accountant, "close-the-day dialog")
+    accountant.goto("/accounting/close-day")
+    found += axe_violations(accountant, "close-the-day confirmation page")
+    assert not found, "axe-core found serious or critical violations:\n" + "\n".join(found)

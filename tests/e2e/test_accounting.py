@@ -10,6 +10,7 @@ still the session's).
 """
 
 import csv
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,6 +19,7 @@ import pytest
 from playwright.sync_api import Locator, expect
 
 from scripts import devserver
+from tests.e2e.keyboard import focused, tab_to
 from tests.e2e.ui import Visitor, format_money, parse_money, read_task_row, unique
 
 pytestmark = pytest.mark.e2e
@@ -117,28 +119,14 @@ def test_accountant_sees_a_balance_and_pays_it_out_when_closing_the_day(visit, d
     assert mine[0]["Balance"] == format_money(earned)
     assert {row["Username"] for row in rows} == set(demo_roles)
 
-    # Close the day: a confirm dialog with JavaScript, a confirmation page without.
-    close = page.get_by_role("button", name="Close the day")
+    # Close the day: the page's dialog with JavaScript, a confirmation page without.
+    asked = accountant.press_and_confirm("Close the day")
+    page.wait_for_url("**/accounting/payouts/*")
     if js:
-        dialogs: list[str] = []
-
-        def accept(dialog) -> None:
-            dialogs.append(dialog.message)
-            dialog.accept()
-
-        page.once("dialog", accept)
-        close.click()
-        page.wait_for_url("**/accounting/payouts/*")
-        assert len(dialogs) == 1 and dialogs[0].startswith("Close today, "), dialogs
+        assert "Close today, " in asked, asked
     else:
-        close.click()
-        page.wait_for_url("**/accounting/close-day?*")
-        preview = page.locator("#close-preview")
-        expect(preview).to_contain_text("Popugs to pay")
-        preview_total = preview.locator("dt", has_text="Total to pay out").locator("+ dd")
-        assert parse_money(preview_total.inner_text()) >= earned
-        page.get_by_role("button", name="Close the day").click()
-        page.wait_for_url("**/accounting/payouts/*")
+        preview = re.search(r"Total to pay out\n(.+)", asked)
+        assert preview and parse_money(preview.group(1)) >= earned, asked
 
     day = urlsplit(page.url).path.rsplit("/", 1)[1]
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Payouts of {day}")
@@ -164,3 +152,35 @@ def test_accountant_sees_a_balance_and_pays_it_out_when_closing_the_day(visit, d
     )
     expect(payouts).to_have_count(1)
     expect(payouts.locator("td").nth(4)).to_have_text(format_money(-earned))
+
+
+@pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
+def test_close_the_day_by_keyboard(visit, js):
+    """Tab to "Close the day", Enter; with JavaScript, Escape first cancels the dialog."""
+    accountant = visit(js=js, as_popug="accountant", start="/accounting")
+    page = accountant.page
+    tab_to(page, "Close the day")
+    page.keyboard.press("Enter")
+    if js:
+        dialog = page.get_by_role("dialog")
+        expect(dialog).to_be_visible()
+        assert focused(page)["text"] == "Cancel"
+        page.keyboard.press("Escape")
+        expect(dialog).to_be_hidden()
+        assert focused(page)["text"] == "Close the day"
+        expect(page.locator("#close-state")).to_have_count(0)  # still open
+        page.keyboard.press("Enter")
+        expect(dialog).to_be_visible()
+        page.keyboard.press("Tab")
+        assert focused(page) == {
+            "text": "Close the day",
+            "tag": "button",
+            "inDialog": True,
+            "ring": True,
+        }
+    else:
+        page.wait_for_url("**/accounting/close-day?*")
+        tab_to(page, "Close the day")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/accounting/payouts/*")
+    expect(accountant.flash()).to_contain_text("Closed ")

@@ -3,7 +3,15 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.ui import E2E_BEAK, NAV_BY_ROLE, demo_user, unique
+from tests.e2e.ui import (
+    E2E_BEAK,
+    NAV_BY_ROLE,
+    Visitor,
+    demo_user,
+    parse_money,
+    read_task_row,
+    unique,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -59,3 +67,105 @@ def test_every_role_sees_its_navigation(visit, demo_roles, role):
         expect(browser.nav().get_by_role("link", name=label, exact=True)).to_have_attribute(
             "aria-current", "page"
         )
+
+
+def create_popug(admin: Visitor, logins: dict[str, str], role: str) -> str:
+    """The admin fills in "Create popug" for a new popug of `role`; returns its username."""
+    page = admin.page
+    username = unique(role[0]).lower()
+    logins[username] = E2E_BEAK
+    form = page.locator("#popug-form")
+    form.get_by_label("Username").fill(username)
+    form.get_by_label("E-mail").fill(f"{username}@uberpopug.inc")
+    form.get_by_label("Role").select_option(value=role)
+    form.get_by_label("Beak shape").fill(E2E_BEAK)
+    form.get_by_role("button", name="Create popug").click()
+    expect(admin.flash()).to_contain_text(f"Popug {username} created as {role}.")
+    expect(popug_row(page, username).get_by_label(f"Role of {username}")).to_have_value(role)
+    return username
+
+
+def popug_row(page, username: str):
+    return page.locator("tbody tr", has=page.get_by_role("cell", name=username, exact=True))
+
+
+def analytics_today(admin: Visitor) -> tuple[int, int]:
+    """(management earnings today in cents, popugs in the red) from the Analytics cards."""
+    admin.open_nav("Analytics")
+    page = admin.page
+    earnings = parse_money(page.locator("#card-earnings-today .value").inner_text())
+    return earnings, int(page.locator("#card-in-red .value").inner_text())
+
+
+def balance_on_overview(admin: Visitor, username: str) -> int:
+    admin.goto("/accounting?sort=username")
+    rows = admin.page.locator("#balances-table tbody tr").all()
+    cells = [row.locator("td") for row in rows]
+    found = [c.nth(2).inner_text() for c in cells if c.first.inner_text().strip() == username]
+    assert len(found) == 1, f"{username} on the balances page: {found}"
+    return parse_money(found[0])
+
+
+@pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
+def test_admin_staffs_a_team_and_reads_analytics(visit, logins, js):
+    """Issue 7's admin journey: create a manager, an accountant and three workers, change a
+    role, deactivate one, then read Analytics and check today's figures move, to the cent,
+    by what a new task does."""
+    admin = visit(js=js, as_popug="admin")
+    page = admin.page
+    admin.open_nav("Popugs")
+    manager = create_popug(admin, logins, "manager")
+    accountant = create_popug(admin, logins, "accountant")
+    workers = [create_popug(admin, logins, "worker") for _ in range(3)]
+
+    # Promote the third worker to accountant.
+    promoted = workers[2]
+    row = popug_row(page, promoted)
+    row.get_by_label(f"Role of {promoted}").select_option(value="accountant")
+    row.get_by_role("button", name="Change role").click()
+    expect(admin.flash()).to_contain_text(f"{promoted} is now accountant.")
+    expect(popug_row(page, promoted).get_by_label(f"Role of {promoted}")).to_have_value(
+        "accountant"
+    )
+
+    # Deactivate the second worker (JavaScript asks first, in the page's dialog).
+    leaver = workers[1]
+    popug_row(page, leaver).get_by_role("button", name="Deactivate").click()
+    if js:
+        dialog = page.get_by_role("dialog")
+        expect(dialog).to_contain_text(f"Deactivate {leaver}?")
+        dialog.get_by_role("button", name="Deactivate").click()
+    expect(admin.flash()).to_contain_text(f"{leaver} is deactivated.")
+    expect(popug_row(page, leaver)).to_contain_text("deactivated")
+    expect(popug_row(page, leaver).get_by_role("button", name="Reactivate")).to_have_count(1)
+
+    # Each new popug sees the aTES of their role; the deactivated one cannot sign in.
+    expected = {manager: "manager", accountant: "accountant", workers[0]: "worker"}
+    expected[promoted] = "accountant"
+    for username, role in expected.items():
+        them = visit(js=js, as_popug=username)
+        assert them.nav_labels() == NAV_BY_ROLE[role], username
+        expect(them.page.locator(".whoami .badge-role")).to_have_text(role)
+    leaver_browser = visit(js=js)
+    leaver_browser.allowed_statuses.add(401)  # the refused sign-in
+    leaver_browser.goto("/sign-in")
+    leaver_browser.page.get_by_label("Username").fill(leaver)
+    leaver_browser.page.get_by_label("Beak shape").fill(E2E_BEAK)
+    leaver_browser.page.get_by_role("button", name="Sign in").click()
+    expect(leaver_browser.page.locator("body")).to_contain_text(
+        "Unknown username or wrong beak shape."
+    )
+    assert leaver_browser.signed_in_as() is None
+
+    # Analytics: a task the admin creates now is today's income, to the cent.
+    earnings, in_red = analytics_today(admin)
+    admin.open_nav("Tasks")
+    admin.create_task(unique("Polish the perch"))
+    task = read_task_row(admin.board_rows().first)
+    assert task.assignee != leaver, "a deactivated popug got a task"
+    after = balance_on_overview(admin, task.assignee)
+    before = after + task.fee
+    assert analytics_today(admin) == (
+        earnings + task.fee,
+        in_red + (1 if before >= 0 > after else 0),
+    )

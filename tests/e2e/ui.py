@@ -116,6 +116,23 @@ class Visitor:
         """The page's flash area (it may hold several messages)."""
         return self.page.locator("#flashes")
 
+    def press_and_confirm(self, action: str) -> str:
+        """Press the button named `action`, then confirm with the same-named button: in the
+        page's dialog with JavaScript, on the confirmation page without. Returns what the
+        popug was asked (the dialog's or the confirmation page's text)."""
+        page = self.page
+        page.get_by_role("button", name=action).click()
+        if self.js:
+            where = page.get_by_role("dialog")
+            expect(where).to_be_visible()
+            expect(where.get_by_role("heading")).to_have_text(f"{action}?")
+        else:
+            where = page.locator("main")
+            expect(where.get_by_role("heading", level=1)).to_contain_text(action)
+        asked = where.inner_text()
+        where.get_by_role("button", name=action).click()
+        return asked
+
     # Signing in and out --------------------------------------------------------------
 
     def sign_in(self, username: str, beak_shape: str) -> None:

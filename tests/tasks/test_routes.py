@@ -105,12 +105,12 @@ def test_board_paginates_50_per_page_newest_first(worker_client, worker, manager
     newest_first = public_ids(reversed(tasks))
     first = worker_client.get("/")
     assert rows(first) == newest_first[:50]
-    assert "Page 1 of 3" in text(first)
+    assert "Page 1" in text(first) and "Page 1 of" not in text(first)  # no count
     assert re.search(r'<a href="[^"]*page=2[^"]*" rel="next">', text(first))
     assert rows(worker_client.get("/?page=2")) == newest_first[50:100]
     third = worker_client.get("/?page=3")
     assert rows(third) == newest_first[100:]
-    assert "Page 3 of 3" in text(third)
+    assert "Page 3" in text(third) and not re.search(r"<a [^>]*rel=\"next\"", text(third))
     beyond = worker_client.get("/?page=9")
     assert beyond.status_code == 200 and rows(beyond) == []
     assert rows(worker_client.get("/?page=0")) == newest_first[:50]
@@ -421,6 +421,50 @@ def test_shuffle_button_only_for_managers_and_admins(app, role, visible):
     page = text(client.get("/"))
     assert ("Shuffle open tasks" in page) is visible
     assert ('action="/tasks/shuffle"' in page) is visible
+
+
+def test_shuffle_button_confirms_with_and_without_javascript(manager_client, manager, worker):
+    """With htmx the board's form posts after the in-page dialog (hx-confirm), carrying its
+    one-time token in hx-vals; without JavaScript it opens the confirmation page, whose
+    form does the shuffle."""
+    for _ in range(3):
+        make_task(manager)
+    done(make_task(manager), worker)
+    make_popug(role="accountant")
+    make_popug(role="worker", active=False)
+    board = text(manager_client.get("/"))
+    form = re.search(r'<form method="get" action="/tasks/shuffle".*?</form>', board, re.S)
+    assert form, "the button's form falls back to the confirmation page"
+    assert 'hx-post="/tasks/shuffle"' in form.group(0)
+    assert "hx-confirm=" in form.group(0)
+    assert re.search(r"""hx-vals='\{"form_token": "[\w-]{32}"\}'""", form.group(0))
+    assert "<input" not in form.group(0), "nothing secret goes into the GET's query string"
+
+    confirm = manager_client.get("/tasks/shuffle")
+    assert confirm.status_code == 200
+    page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text(confirm)))
+    assert "Open tasks 3 Popugs who can get them 2" in page
+    token = re.search(r'name="form_token" type="hidden" value="([\w-]+)"', text(confirm))
+    assert token and re.search(r'<form method="post" action="/tasks/shuffle"', text(confirm))
+    assert count(Shuffle) == 0, "looking at the confirmation shuffles nothing"
+
+    response = manager_client.post("/tasks/shuffle", data={"form_token": token.group(1)})
+    assert response.status_code == 303
+    assert "Reassigned 3 open tasks among 2 popugs." in text(
+        manager_client.get(response.headers["Location"])
+    )
+
+
+def test_shuffle_confirmation_says_when_there_is_nothing_to_do(manager_client, manager, worker):
+    page = text(manager_client.get("/tasks/shuffle"))
+    assert "There are no open tasks to shuffle." in page
+    assert 'method="post"' not in page.split("<main", 1)[1]
+    make_task(manager)
+    worker.active = False
+    db.session.commit()
+    page = text(manager_client.get("/tasks/shuffle"))
+    assert service.NOBODY_ELIGIBLE in page
+    assert 'method="post"' not in page.split("<main", 1)[1]
 
 
 @pytest.mark.parametrize("role", ["worker", "accountant"])

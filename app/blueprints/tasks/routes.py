@@ -167,6 +167,20 @@ def _back() -> str:
     )
 
 
+@bp.get("/tasks/shuffle")
+@role_required(*ACCESS["shuffle"])
+def confirm_shuffle():
+    """What a shuffle would do now, and the button that does it (the no-JavaScript path of
+    the board's confirmation)."""
+    return render(
+        "tasks/confirm_shuffle.html",
+        "tasks/confirm_shuffle.html",
+        preview=service.preview_shuffle(),
+        nobody_eligible=service.NOBODY_ELIGIBLE,
+        form=ShuffleForm(),
+    )
+
+
 @bp.post("/tasks/shuffle")
 @role_required(*ACCESS["shuffle"])
 def shuffle():

@@ -273,6 +273,21 @@ def _move_through_slots(pool) -> tuple[int, int]:
     return moved, pool_size
 
 
+@dataclass(frozen=True)
+class ShufflePreview:
+    open_tasks: int
+    popugs: int
+
+
+def preview_shuffle() -> ShufflePreview:
+    """What a shuffle pressed now would do: move `open_tasks` tasks among `popugs` popugs."""
+    eligible = auth.eligible_assignees().subquery("eligible")
+    return ShufflePreview(
+        open_tasks=db.session.scalar(select(func.count(Task.id)).where(Task.status == OPEN)),
+        popugs=db.session.scalar(select(func.count()).select_from(eligible)),
+    )
+
+
 def shuffle_open_tasks(*, actor, form_token: str | None = None) -> Shuffle:
     """Reassign every open task to a random eligible popug and charge each task's fee to
     its new assignee: one UPDATE of tasks, one INSERT … SELECT of ledger entries, one

@@ -7,8 +7,8 @@ TEST_DATABASE_URL server), with real separate processes killed by SIGKILL:
 - the SMTP server down while a day closes: payouts commit, e-mails wait, and go out once
   the server is back;
 - the database unreachable (a 503 page, never a 500), and the server-side connections of
-  the app's pool killed between requests and during one (pool pre-ping; see the PostgreSQL
-  restart note on test_killed_database_connections_are_replaced).
+  the app's pool killed between requests and during one (pool pre-ping). A real restart of
+  a PostgreSQL server is in test_pg_restart.py.
 """
 
 from __future__ import annotations
@@ -469,11 +469,10 @@ def _terminate(admin, name: str) -> int:
 
 @pytest.mark.skipif(not TEST_DATABASE_URL.startswith("postgres"), reason="needs PostgreSQL")
 def test_killed_database_connections_are_replaced(tmp_path):
-    """A PostgreSQL restart, as the app sees it: every server-side connection ends with
-    "terminating connection due to administrator command". The server itself is shared
-    with other users, so its backends for this database are terminated instead of
-    restarting it. Between requests: the next request succeeds (pool pre-ping). During a
-    request: that request gets the 503 page, and the next one succeeds."""
+    """The app's server-side connections terminated on the shared server (what an
+    administrator's pg_terminate_backend does; test_pg_restart.py restarts a whole server).
+    Between requests: the next request succeeds (pool pre-ping). During a request: that
+    request gets the 503 page, and the next one succeeds."""
     with scratch_database("postgresql", tmp_path) as url:
         name = url.rsplit("/", 1)[1]
         app = create_app(config_for(url, TESTING=False))

@@ -58,8 +58,8 @@ def test_manager_shuffles_and_money_follows_the_tasks(visit, logins, js):
         manager.create_task(unique(f"Sort seeds {n}"))
 
     before_board = manager.open_tasks_on_board()
-    open_count = manager.board_total()
-    assert open_count == len(before_board) >= 3
+    open_count = len(before_board)
+    assert open_count >= 3
     # Money moves by the same server code either way: the JavaScript run follows every
     # eligible popug's balance; the run without JavaScript follows one popug's My tasks.
     popugs = my_tasks_pages(visit, eligible if js else [])
@@ -80,7 +80,7 @@ def test_manager_shuffles_and_money_follows_the_tasks(visit, logins, js):
     expect(page.locator(".facts")).to_contain_text("manager")
 
     after_board = manager.open_tasks_on_board()
-    assert manager.board_total() == open_count
+    assert len(after_board) == open_count
     # The same open tasks (titles are unique per test; fees and rewards never change) ...
     assert sorted((t.title, t.fee, t.reward) for t in after_board) == sorted(
         (t.title, t.fee, t.reward) for t in before_board

@@ -179,12 +179,6 @@ class Visitor:
                 return rows
         raise AssertionError("unreachable")
 
-    def board_total(self) -> int:
-        text = self.page.locator("#board-title").inner_text()
-        match = re.search(r"\((\d+)\)", text)
-        assert match, f"no count in the board heading {text!r}"
-        return int(match.group(1))
-
 
 SHUFFLERS = {"manager", "admin"}
 

@@ -66,6 +66,12 @@ def money_html(cents: int, signed: bool = False) -> Markup:
 
 
 def my_balance() -> int:
+    """The top bar's balance. A GET changes no money, so the balance loaded with the
+    signed-in popug (same transaction, on PostgreSQL the same snapshot) is the one to show;
+    after a POST it is read again, since the request may have moved it."""
+    loaded = getattr(current_user, "loaded_balance", None)
+    if loaded is not None and request.method in SAFE_METHODS:
+        return loaded
     from app.blueprints.accounting import service as accounting
 
     return accounting.balance_of(current_user.id)

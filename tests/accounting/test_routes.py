@@ -133,8 +133,11 @@ def test_my_account_paginates_fifty_newest_first(app, worker, worker_client):
     assert first.count("Task number") == 50
     assert "Task number 51" in first and "Task number 01" not in first
     assert "Page 1 of 2" in first
+    assert re.search(r'<a href="[^"]*page=2[^"]*" rel="next">Older →</a>', first)
     second = worker_client.get("/account?page=2").data.decode()
     assert second.count("Task number") == 2
+    assert re.search(r'<a href="[^"]*page=1[^"]*" rel="prev">← Newer</a>', second)
+    assert 'rel="next"' not in second
     assert "Task number 01" in second and "Task number 00" in second
 
 

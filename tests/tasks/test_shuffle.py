@@ -175,7 +175,7 @@ def test_failure_part_way_moves_no_task_and_no_money(db, monkeypatch, staff, aft
     monkeypatch.setattr(BULK_CHARGE, broken)
     with pytest.raises(RuntimeError, match="ledger is down"):
         service.shuffle_open_tasks(actor=staff["manager"], form_token="tok-doomed")
-    assert calls, "the failure was not injected after the tasks moved"
+    assert calls, "the failure was not injected"
     db.session.rollback()
     db.session.expire_all()
     assert assignees() == before_assignees
@@ -189,13 +189,16 @@ def test_failure_part_way_moves_no_task_and_no_money(db, monkeypatch, staff, aft
 
 
 def test_tasks_really_moved_before_the_injected_failure(db, monkeypatch, staff):
-    """Guards the atomicity test: at the injection point the UPDATE has already happened
-    inside the transaction, so the rollback is what undoes it."""
+    """Guards the atomicity test: once the real charge has run (on PostgreSQL it moves the
+    tasks too; on SQLite they moved before it), the tasks have moved inside the transaction,
+    so the rollback is what undoes it."""
     seed_tasks(staff["manager"], open_count=40)
     before = assignees()
     seen = {}
+    real = accounting.charge_assign_fees_in_bulk
 
     def spy(assignments, *, shuffle_id):
+        assert real(assignments, shuffle_id=shuffle_id)["entries"] == 40
         seen.update(dict(db.session.execute(select(Task.id, Task.assignee_id)).all()))
         raise RuntimeError("stop")
 

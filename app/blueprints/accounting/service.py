@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from sqlalchemy import BigInteger, and_, case, cast, func, insert, literal, or_, select, update
 
 from app import clock
-from app.db import advisory_lock
+from app.db import advisory_lock, is_postgres
 from app.errors import NotFound, ServiceError
 from app.extensions import db
 from app.money import format_cents
@@ -125,29 +125,22 @@ def pay_reward(popug_id: int, reward: int, *, task_id: int) -> LedgerEntry:
 def charge_assign_fees_in_bulk(assignments, *, shuffle_id: int) -> dict:
     """Charge one assign fee per row of `assignments`, set-based.
 
-    `assignments` is a SELECT with columns task_id, popug_id and fee. One INSERT … SELECT
-    appends the ledger entries and one UPDATE moves every touched balance by its summed
-    fees; no row passes through Python. The caller must keep the rows of `assignments`
-    stable for the duration (a shuffle holds the tasks lock).
-    Returns {"entries": n, "accounts": m}.
+    `assignments` is a statement whose rows are (task_id, popug_id, fee). On PostgreSQL it
+    may be an UPDATE … RETURNING (the shuffle's move of the tasks): then the move, the
+    INSERT … SELECT of ledger entries and the UPDATE of every touched balance by its summed
+    fees are ONE statement with one snapshot, so exactly the rows it changed are charged,
+    whatever other transactions commit meanwhile. On SQLite, whose single writer keeps the
+    rows stable, `assignments` is a SELECT and the INSERT and the UPDATE are two statements.
+    No row passes through Python either way.
+    Returns {"assignments": rows of `assignments`, "entries": n, "accounts": m}.
     """
     advisory_lock(LEDGER_LOCK, shared=True)
+    if is_postgres():
+        return _charge_in_one_statement(assignments.cte("assignments"), shuffle_id)
     rows = assignments.subquery("assignments")
     entries = db.session.execute(
-        insert(LedgerEntry.__table__).from_select(
-            ["account_id", "kind", "amount", "task_id", "shuffle_id", "business_day", "created_at"],
-            select(
-                Account.id,
-                literal(ASSIGN_FEE),
-                -rows.c.fee,
-                rows.c.task_id,
-                literal(shuffle_id),
-                literal(open_business_day(), LedgerEntry.business_day.type),
-                literal(clock.now(), LedgerEntry.created_at.type),
-            ).join(Account, Account.popug_id == rows.c.popug_id),
-        ),
-        execution_options={"preserve_rowcount": True},  # INSERT rowcount is not kept otherwise
-    ).rowcount
+        _insert_fees(rows, shuffle_id), execution_options={"preserve_rowcount": True}
+    ).rowcount  # INSERT rowcount is not kept otherwise
     sums = (
         select(Account.id.label("account_id"), func.sum(rows.c.fee).label("total"))
         .join(rows, Account.popug_id == rows.c.popug_id)
@@ -160,7 +153,54 @@ def charge_assign_fees_in_bulk(assignments, *, shuffle_id: int) -> dict:
         .values(balance=Account.balance - sums.c.total)
         .execution_options(synchronize_session=False)
     ).rowcount
-    return {"entries": entries, "accounts": accounts}
+    assigned = db.session.scalar(select(func.count()).select_from(rows))
+    return {"assignments": assigned, "entries": entries, "accounts": accounts}
+
+
+def _insert_fees(rows, shuffle_id: int):
+    """INSERT … SELECT of one assign-fee entry per row of `rows` (task_id, popug_id, fee)."""
+    return insert(LedgerEntry.__table__).from_select(
+        ["account_id", "kind", "amount", "task_id", "shuffle_id", "business_day", "created_at"],
+        select(
+            Account.id,
+            literal(ASSIGN_FEE),
+            -rows.c.fee,
+            rows.c.task_id,
+            literal(shuffle_id),
+            literal(open_business_day(), LedgerEntry.business_day.type),
+            literal(clock.now(), LedgerEntry.created_at.type),
+        ).join(Account, Account.popug_id == rows.c.popug_id),
+    )
+
+
+def _charge_in_one_statement(rows, shuffle_id: int) -> dict:
+    """PostgreSQL: WITH assignments AS (…), entries AS (INSERT … RETURNING), balances AS
+    (UPDATE … RETURNING) SELECT the three row counts."""
+    ledger, accounts = LedgerEntry.__table__, Account.__table__
+    entries = _insert_fees(rows, shuffle_id).returning(ledger.c.account_id, ledger.c.amount)
+    entries = entries.cte("entries")
+    sums = (
+        select(entries.c.account_id, func.sum(entries.c.amount).label("total"))
+        .group_by(entries.c.account_id)
+        .subquery("sums")
+    )
+    balances = (
+        update(accounts)
+        .where(accounts.c.id == sums.c.account_id)
+        .values(balance=accounts.c.balance + sums.c.total)
+        .returning(accounts.c.id)
+        .cte("balances")
+    )
+    counts = {"assignments": rows, "entries": entries, "accounts": balances}
+    row = db.session.execute(
+        select(
+            *(
+                select(func.count()).select_from(cte).scalar_subquery().label(name)
+                for name, cte in counts.items()
+            )
+        )
+    ).one()
+    return row._asdict()
 
 
 def _total(column):

@@ -13,6 +13,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from app.blueprints.accounting import queries as accounting_queries
 from app.blueprints.accounting import service as accounting
 from app.db import advisory_lock
 from app.errors import NotAllowed, NotFound, ServiceError
@@ -140,11 +141,23 @@ def _dummy_hash() -> str:
 
 
 def load_signed_in(session_id: str) -> Popug | None:
-    """The popug behind a session id "<public id>.<epoch>", if still valid and active."""
+    """The popug behind a session id "<public id>.<epoch>", if still valid and active.
+
+    Its balance comes in the same statement (every page shows it in the top bar) and is
+    kept as `loaded_balance`: the balance as of the request's first read (None without an
+    account)."""
     public_id, _, epoch = (session_id or "").partition(".")
-    popug = db.session.scalar(select(Popug).where(Popug.public_id == public_id))
-    if popug is None or not popug.active or str(popug.session_epoch) != epoch:
+    row = db.session.execute(
+        select(Popug, accounting_queries.balance_of_popug(Popug.id)).where(
+            Popug.public_id == public_id
+        )
+    ).first()
+    if row is None:
         return None
+    popug, balance = row
+    if not popug.active or str(popug.session_epoch) != epoch:
+        return None
+    popug.loaded_balance = balance
     return popug
 
 

@@ -39,8 +39,9 @@ FORM_TOKEN_MAX = 64  # the form_token columns' length; the tokens aTES issues ar
 JIRA_RE = re.compile(r"^[A-Z][A-Z0-9]*-[0-9]+$")
 FEE_DOLLARS = (10, 20)
 REWARD_DOLLARS = (20, 40)
-# Creating tasks holds this lock shared and a shuffle holds it exclusively, so a shuffle's
-# statements all see the same set of open tasks (PostgreSQL; SQLite serialises writers).
+# A shuffle holds this lock, so two shuffles run one after the other (PostgreSQL; SQLite
+# serialises writers). Creating a task does not wait for it: on PostgreSQL the shuffle moves
+# and charges its tasks in one statement, blind to tasks committed meanwhile.
 TASKS_LOCK = "tasks"
 SHUFFLERS = ("admin", "manager")
 NOBODY_ELIGIBLE = "Nobody can take tasks right now: there is no active worker or accountant."
@@ -132,7 +133,6 @@ def create_task(
     """
     data = validate_task_input(title, jira_id, description)
     check_form_token(form_token)
-    advisory_lock(TASKS_LOCK, shared=True)  # waits while a shuffle runs
     if form_token:
         existing = db.session.scalar(select(Task.id).where(Task.form_token == form_token))
         if existing:
@@ -290,11 +290,11 @@ def preview_shuffle() -> ShufflePreview:
 
 def shuffle_open_tasks(*, actor, form_token: str | None = None) -> Shuffle:
     """Reassign every open task to a random eligible popug and charge each task's fee to
-    its new assignee: one UPDATE of tasks, one INSERT … SELECT of ledger entries, one
-    UPDATE of balances, all in the caller's transaction.
+    its new assignee: an UPDATE of tasks, an INSERT … SELECT of ledger entries and an
+    UPDATE of balances (one statement on PostgreSQL), all in the caller's transaction.
 
-    Shuffles are serialised by a lock that also holds back task creation, and a repeated
-    `form_token` raises AlreadyShuffled with the first result instead of shuffling again.
+    Shuffles are serialised by a lock, and a repeated `form_token` raises AlreadyShuffled
+    with the first result instead of shuffling again.
     """
     if actor.role not in SHUFFLERS:
         raise NotAllowed("Only managers and admins shuffle tasks.")
@@ -317,8 +317,9 @@ def shuffle_open_tasks(*, actor, form_token: str | None = None) -> Shuffle:
     db.session.flush()
 
     if is_postgres():
-        # One pass over the open tasks: the eligible ids as one array (an InitPlan, computed
-        # once) indexed by a random draw per row; the heap is updated in its own order.
+        # One statement: move every open task (the eligible ids as one array, an InitPlan
+        # computed once, indexed by a random draw per row) and charge exactly the rows it
+        # moved. Its single snapshot is why creating a task need not wait for a shuffle.
         ids = type_coerce(
             select(func.array_agg(aggregate_order_by(pool.c.id, pool.c.id))).scalar_subquery(),
             ARRAY(Integer),
@@ -327,20 +328,24 @@ def shuffle_open_tasks(*, actor, form_token: str | None = None) -> Shuffle:
         # or re-roled by a transaction that committed after the count above cannot leave a
         # task without a popug.
         new_assignee = ids[cast(func.floor(func.random() * func.cardinality(ids)), Integer) + 1]
-        moved = db.session.execute(
+        charged = accounting.charge_assign_fees_in_bulk(
             update(Task)
             .where(Task.status == OPEN)
             .values(assignee_id=new_assignee)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+            .returning(
+                Task.id.label("task_id"), Task.assignee_id.label("popug_id"), Task.fee.label("fee")
+            ),
+            shuffle_id=shuffle.id,
+        )
+        moved = charged["assignments"]
     else:
         moved, pool_size = _move_through_slots(pool)
-    charged = accounting.charge_assign_fees_in_bulk(
-        select(
-            Task.id.label("task_id"), Task.assignee_id.label("popug_id"), Task.fee.label("fee")
-        ).where(Task.status == OPEN),
-        shuffle_id=shuffle.id,
-    )
+        charged = accounting.charge_assign_fees_in_bulk(
+            select(
+                Task.id.label("task_id"), Task.assignee_id.label("popug_id"), Task.fee.label("fee")
+            ).where(Task.status == OPEN),
+            shuffle_id=shuffle.id,
+        )
     if charged["entries"] != moved:  # every moved task is charged exactly once
         raise RuntimeError(f"shuffle moved {moved} tasks but charged {charged['entries']}")
     shuffle.tasks_count = moved

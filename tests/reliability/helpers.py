@@ -381,3 +381,15 @@ def poll(predicate: Callable[[], object], *, timeout: float, interval: float = 0
         if time.monotonic() >= deadline:
             return None
         time.sleep(interval)
+
+
+def waiting_on_advisory_lock(admin: Engine, name: str) -> int | None:
+    """The pid of a backend of database `name` waiting for an advisory lock, or None."""
+    with admin.connect() as conn:
+        return conn.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = :db AND wait_event_type = "
+                "'Lock' AND wait_event = 'advisory' AND pid <> pg_backend_pid()"
+            ),
+            {"db": name},
+        ).scalar()

@@ -57,6 +57,7 @@ from tests.reliability.helpers import (
     poll,
     scratch_database,
     seed,
+    waiting_on_advisory_lock,
 )
 
 # Each fault runs on the database the suite runs on: a SQLite file in a SQLite run, a fresh
@@ -513,7 +514,9 @@ def test_killed_database_connections_are_replaced(tmp_path):
 
                 thread = threading.Thread(target=shuffle, daemon=True)
                 thread.start()
-                waiting = poll(lambda: _waiting_on_lock(admin, name), timeout=30, interval=0.02)
+                waiting = poll(
+                    lambda: waiting_on_advisory_lock(admin, name), timeout=30, interval=0.02
+                )
                 assert waiting, "the shuffle request never waited for the lock"
                 with admin.connect() as killer:
                     killer.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": waiting})
@@ -532,14 +535,3 @@ def test_killed_database_connections_are_replaced(tmp_path):
             admin.dispose()
             with app.app_context():
                 db.engine.dispose()
-
-
-def _waiting_on_lock(admin, name: str):
-    with admin.connect() as conn:
-        return conn.execute(
-            text(
-                "SELECT pid FROM pg_stat_activity WHERE datname = :db AND wait_event_type = "
-                "'Lock' AND wait_event = 'advisory' AND pid <> pg_backend_pid()"
-            ),
-            {"db": name},
-        ).scalar()

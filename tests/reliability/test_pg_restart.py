@@ -32,7 +32,13 @@ from app.db import lock_key
 from app.extensions import db
 from tests import factories
 from tests.conftest import signed_in_client
-from tests.reliability.helpers import ON_POSTGRES, assert_books, config_for, poll
+from tests.reliability.helpers import (
+    ON_POSTGRES,
+    assert_books,
+    config_for,
+    poll,
+    waiting_on_advisory_lock,
+)
 
 pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="the PostgreSQL pass runs it")
 
@@ -105,16 +111,6 @@ def private_postgres() -> Iterator[PrivateServer]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _waiting_on_advisory_lock(admin) -> int | None:
-    with admin.connect() as conn:
-        return conn.execute(
-            text(
-                "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND wait_event = 'advisory' AND pid <> pg_backend_pid()"
-            )
-        ).scalar()
-
-
 def test_postgresql_restart_while_serving():
     with private_postgres() as server:
         app = create_app(config_for(server.url, TESTING=False))
@@ -146,7 +142,7 @@ def test_postgresql_restart_while_serving():
                 daemon=True,
             )
             thread.start()
-            assert poll(lambda: _waiting_on_advisory_lock(admin), timeout=30), (
+            assert poll(lambda: waiting_on_advisory_lock(admin, "postgres"), timeout=30), (
                 "the shuffle request never waited for the lock"
             )
             holder.invalidate()  # its server process is about to go away

@@ -57,8 +57,8 @@ class LedgerEntry(db.Model):
         ),
         # Covers the per-day sums of fees, rewards and payouts without touching the table.
         Index("ix_ledger_entries_day_kind_amount", "business_day", "kind", "amount"),
-        # Per-task fee and reward counts (`accounting verify`) without the table.
-        Index("ix_ledger_entries_task", "task_id", "kind", "shuffle_id"),
+        # No index by task: only `accounting verify` groups entries by task, in one pass, and
+        # every index costs each of a shuffle's tens of thousands of entries.
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -44,12 +44,13 @@ def most_expensive_by_day(days: Sequence[tuple[date, datetime, datetime]]) -> di
     absent.
 
     One statement, a loose index scan over ix_tasks_reward_completed_at (reward,
-    completed_at, id): the distinct rewards, highest first (one index seek each), then for
-    every day probe them from the top until one has a task completed in that day (one seek
-    per probe; almost always the first hits), then fetch that reward's earliest completion
-    in the day (one seek). Days before the first or after the last completion are skipped.
-    The work grows with days x distinct rewards (whole dollars 20..40: 21), never with the
-    number of tasks, and nothing depends on the database's idea of time zones.
+    completed_at, id) of done tasks: the distinct rewards, highest first (one index seek
+    each), then for every day probe them from the top until one has a task completed in
+    that day (one seek per probe; almost always the first hits), then fetch that reward's
+    earliest completion in the day (one seek). Days before the first or after the last
+    completion are skipped. The work grows with days x distinct rewards (whole dollars
+    20..40: 21), never with the number of tasks, and nothing depends on the database's idea
+    of time zones.
     """
     if not days:
         return {}
@@ -92,12 +93,17 @@ def _winners(count: int):
     probe_task = tasks.alias("probe_task")
     earliest = tasks.alias("earliest")
 
-    # Distinct rewards, highest first, by repeated "the next lower reward" seeks.
-    rewards = select(func.max(tasks.c.reward).label("reward")).cte("rewards", recursive=True)
+    # Distinct rewards of done tasks, highest first, by repeated "the next lower reward"
+    # seeks. Each query over completed_at says it is not NULL, as the (partial) indexes do.
+    rewards = (
+        select(func.max(tasks.c.reward).label("reward"))
+        .where(tasks.c.completed_at.is_not(None))
+        .cte("rewards", recursive=True)
+    )
     rewards = rewards.union_all(
         select(
             select(func.max(lower.c.reward))
-            .where(lower.c.reward < rewards.c.reward)
+            .where(lower.c.reward < rewards.c.reward, lower.c.completed_at.is_not(None))
             .scalar_subquery()
         ).where(rewards.c.reward.is_not(None))
     )
@@ -125,8 +131,9 @@ def _winners(count: int):
 
     # Days wholly before the first or after the last completion are empty: not probed
     # (two seeks on ix_tasks_completed_at; a range ending today reaches weeks ahead).
-    first_done = select(func.min(tasks.c.completed_at)).scalar_subquery()
-    last_done = select(func.max(tasks.c.completed_at)).scalar_subquery()
+    done = tasks.c.completed_at.is_not(None)
+    first_done = select(func.min(tasks.c.completed_at)).where(done).scalar_subquery()
+    last_done = select(func.max(tasks.c.completed_at)).where(done).scalar_subquery()
     first = ranked.alias("first_reward")
     probe = (
         select(

@@ -1,6 +1,7 @@
 """ "Now" and the business day, in one place, so tests can move time without sleeping."""
 
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -22,7 +23,14 @@ def freeze(at: datetime | None) -> None:
 
 
 def timezone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["ATES_TIMEZONE"])
+    return _zone(current_app.config["ATES_TIMEZONE"])
+
+
+@lru_cache(maxsize=16)
+def _zone(key: str) -> ZoneInfo:
+    # A ZoneInfo is immutable; keyed by the name, so a test that changes ATES_TIMEZONE
+    # gets the new zone. (Every date cell of a page asks for it.)
+    return ZoneInfo(key)
 
 
 def business_day(at: datetime | None = None) -> date:

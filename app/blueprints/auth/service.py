@@ -232,6 +232,12 @@ def eligible_assignees():
     return select(Popug.id).where(Popug.active.is_(True), Popug.role.in_(ASSIGNABLE_ROLES))
 
 
+def username_of(popug_id_column):
+    """The username of the popug in `popug_id_column`, as a correlated scalar subquery: a
+    page of tasks gets its assignees' names in the same statement as the tasks."""
+    return select(Popug.username).where(Popug.id == popug_id_column).scalar_subquery()
+
+
 def usernames(popug_ids) -> dict[int, str]:
     """{popug id: username} for a page's worth of ids, in one query."""
     ids = set(popug_ids)

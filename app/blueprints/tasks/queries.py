@@ -11,10 +11,28 @@ from .models import DONE, OPEN, Shuffle, Task
 FILTERS = ("all", "open", "done", "mine")
 
 
+def _rows():
+    """SELECT of what a row of a task table shows (tasks/_task_row.html), with the
+    assignee's name. Pages read plain rows rather than Task objects (they change nothing,
+    and loading 50 ORM objects cost more than the query)."""
+    return select(
+        Task.public_id,
+        Task.jira_id,
+        Task.title,
+        Task.status,
+        Task.assignee_id,
+        auth.username_of(Task.assignee_id).label("assignee_name"),
+        Task.fee,
+        Task.reward,
+        Task.created_at,
+        Task.completed_at,
+    )
+
+
 def board(filter_: str, actor, page: int, per_page: int) -> PeekPage:
     """A page of the Tasks board, newest first: one query, and no total (an exact count of
     100,000 tasks cost more than the page itself; see bench/README.md, "Load")."""
-    query = select(Task).order_by(Task.id.desc())
+    query = _rows().order_by(Task.id.desc())
     if filter_ == "open":
         query = query.where(Task.status == OPEN)
     elif filter_ == "done":
@@ -24,32 +42,41 @@ def board(filter_: str, actor, page: int, per_page: int) -> PeekPage:
     return peek_page(db.session, query, page, per_page)
 
 
+def row_of(public_id: str):
+    """One task as a task table's row (see `_rows()`), or None."""
+    return db.session.execute(_rows().where(Task.public_id == public_id)).first()
+
+
 def last_shuffle_id() -> int:
     """A cheap version number of assignments: the id of the latest shuffle (0 if none)."""
     return db.session.scalar(select(func.coalesce(func.max(Shuffle.id), 0)))
 
 
-def open_tasks_of(popug_id: int, page: int, per_page: int):
-    query = (
-        select(Task)
-        .where(Task.assignee_id == popug_id, Task.status == OPEN)
-        .order_by(Task.id.desc())
+def open_tasks_of(popug_id: int, page: int, per_page: int) -> PeekPage:
+    """A page of the popug's open tasks, newest first, with their `total` (My tasks shows
+    it; counting one popug's open tasks is an index range)."""
+    mine_open = (Task.assignee_id == popug_id, Task.status == OPEN)
+    query = _rows().where(*mine_open).order_by(Task.id.desc())
+    return peek_page(
+        db.session,
+        query,
+        page,
+        per_page,
+        total=db.session.scalar(select(func.count()).select_from(Task).where(*mine_open)),
     )
-    return db.paginate(query, page=page, per_page=per_page, error_out=False)
 
 
-def recently_done_of(popug_id: int, limit: int = 20) -> list[Task]:
-    return list(
-        db.session.scalars(
-            select(Task)
-            .where(Task.assignee_id == popug_id, Task.status == DONE)
-            .order_by(Task.completed_at.desc(), Task.id.desc())
-            .limit(limit)
-        )
-    )
+def recently_done_of(popug_id: int, limit: int = 20) -> list:
+    return db.session.execute(
+        _rows()
+        .where(Task.assignee_id == popug_id, Task.status == DONE)
+        .order_by(Task.completed_at.desc(), Task.id.desc())
+        .limit(limit)
+    ).all()
 
 
 def assignee_names(tasks) -> dict[int, str]:
+    """{assignee id: name} of Task objects, in one query (rows of `_rows()` carry it)."""
     return auth.usernames(task.assignee_id for task in tasks)
 
 

@@ -6,7 +6,7 @@ from werkzeug.datastructures import MultiDict
 
 from app import audit
 from app.blueprints.accounting import service as accounting
-from app.blueprints.auth.decorators import ACCESS, role_required
+from app.blueprints.auth.decorators import ACCESS, can, role_required
 from app.errors import NotAllowed, NotFound, ServiceError
 from app.extensions import db
 from app.htmx import redirect_after_post, render, wants_fragment
@@ -25,11 +25,11 @@ def _board_context(args) -> dict:
     tasks = queries.board(filter_, current_user, page, current_app.config["TASKS_PER_PAGE"])
     return {
         "tasks": tasks,
-        "names": queries.assignee_names(tasks.items),
         "filter_": filter_,
         "filters": queries.FILTERS,
         "complete_form": CompleteForm(),
-        "shuffle_form": ShuffleForm(),
+        # Its form token is for the shuffle button, which only managers and admins see.
+        "shuffle_form": ShuffleForm() if can("shuffle") else None,
     }
 
 
@@ -73,11 +73,10 @@ def create_task():
                 form.form_errors.append(error.message)
             return _board(form, 422, "tasks/_task_form.html")
         else:
+            # Read before the commit, which expires `task` (reading it after costs a query).
+            assignee = queries.assignee_names([task])[task.assignee_id]
             db.session.commit()
-            flash(
-                f"Task created and assigned to {queries.assignee_names([task])[task.assignee_id]}.",
-                "success",
-            )
+            flash(f"Task created and assigned to {assignee}.", "success")
         if wants_fragment():
             return _created()
         return redirect_after_post(url_for("tasks.index"))
@@ -106,7 +105,6 @@ def my_tasks():
         open_tasks=open_tasks,
         done_tasks=queries.recently_done_of(current_user.id),
         complete_form=CompleteForm(),
-        names={current_user.id: current_user.username},
         shuffle_version=queries.last_shuffle_id(),
     )
 
@@ -136,28 +134,26 @@ def complete_task(public_id: str):
             raise  # 403 / 404 pages (htmx shows them in the flash area)
         flash(error.message, "error")
         if wants_fragment():
-            task = service.get_task(public_id)
-            return _row(task, status=200)
+            return _row(public_id)
         return redirect(_back(), code=303)
+    # Worded before the commit, which expires `task` (reading it after costs a query).
+    message = f"Done! “{task.title}” paid you {format_cents(task.reward)}."
     db.session.commit()
-    flash(f"Done! “{task.title}” paid you {format_cents(task.reward)}.", "success")
+    flash(message, "success")
     if wants_fragment():
-        return _row(task)
+        return _row(public_id)
     return redirect(_back(), code=303)
 
 
-def _row(task, status: int = 200):
-    """htmx: the task's row in its new state and the top bar's balance, out of band."""
-    return (
-        render(
-            "tasks/my_tasks.html",
-            "tasks/_completed.html",
-            task=task,
-            names=queries.assignee_names([task]),
-            complete_form=CompleteForm(),
-            balance=accounting.balance_of(current_user.id),
-        ),
-        status,
+def _row(public_id: str):
+    """htmx: the task's row in its current state and the top bar's balance, out of band."""
+    task = queries.row_of(public_id)
+    return render(
+        "tasks/my_tasks.html",
+        "tasks/_completed.html",
+        task=task,
+        complete_form=CompleteForm(),
+        balance=accounting.balance_of(current_user.id),
     )
 
 

@@ -105,6 +105,15 @@ def advisory_lock(name: str, *, shared: bool = False) -> None:
         db.session.execute(text(f"SELECT {fn}(:key)"), {"key": lock_key(name)})
 
 
+def try_advisory_lock(name: str, *, shared: bool = False) -> bool:
+    """Like advisory_lock, but without waiting: False when another transaction holds the
+    lock in a conflicting mode (PostgreSQL). Always True on SQLite (see advisory_lock)."""
+    if not is_postgres():
+        return True
+    fn = "pg_try_advisory_xact_lock_shared" if shared else "pg_try_advisory_xact_lock"
+    return bool(db.session.scalar(text(f"SELECT {fn}(:key)"), {"key": lock_key(name)}))
+
+
 def render_migration_item(type_, obj, autogen_context):
     """Alembic autogenerate: write our column types as plain SQLAlchemy types."""
     if type_ == "type" and isinstance(obj, UTCDateTime):

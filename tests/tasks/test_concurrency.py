@@ -15,6 +15,7 @@ from app.blueprints.accounting.models import ASSIGN_FEE, REWARD, LedgerEntry
 from app.blueprints.auth import service as auth
 from app.blueprints.tasks import service
 from app.blueprints.tasks.models import DONE, OPEN, Shuffle, Task
+from app.db import advisory_lock
 from app.errors import NotAllowed, ServiceError
 from app.extensions import db
 from tests.conftest import signed_in_client
@@ -59,7 +60,10 @@ def click(task_public_id: str, actor, outcomes: Outcomes) -> None:
         outcomes.add("not yours")
     except ServiceError as error:
         db.session.rollback()
-        outcomes.add("already done" if "already done" in error.message else error.message)
+        if error.message == service.SHUFFLE_RUNNING:
+            outcomes.add("shuffle running")
+        else:
+            outcomes.add("already done" if "already done" in error.message else error.message)
 
 
 def test_many_concurrent_mark_done_pay_one_reward(app, worker, manager):
@@ -160,7 +164,8 @@ def test_two_shuffles_and_a_stream_of_mark_done(app, admin, manager):
         expected_shuffles += 2
         assert len(shuffled.items) == 2 and all(n >= 30 for n in shuffled.items), shuffled.items
         assert clicks.count("paid") == 30, Counter(clicks.items)
-        assert set(clicks.items) <= {"paid", "not yours", "already done"}, Counter(clicks.items)
+        outcomes = {"paid", "not yours", "already done", "shuffle running"}
+        assert set(clicks.items) <= outcomes, Counter(clicks.items)
         db.session.expire_all()
         done_now = set(db.session.scalars(select(Task.public_id).where(Task.status == DONE)))
         assert clickable <= done_now
@@ -171,6 +176,49 @@ def test_two_shuffles_and_a_stream_of_mark_done(app, admin, manager):
         entries = ledger_entries(LedgerEntry.shuffle_id == shuffle.id)
         assert len(entries) == shuffle.tasks_count
         assert len({e.task_id for e in entries}) == shuffle.tasks_count
+
+
+def test_mark_done_during_a_shuffle_is_refused_at_once_and_pays_nothing(app, worker, manager):
+    """While a shuffle holds the tasks lock, "Mark done" answers without waiting for it; once
+    the shuffle is over, the same click pays."""
+    task = make_task(manager)
+    assert task.assignee_id == worker.id  # the only popug who can take tasks
+    task_id, reward = task.id, task.reward
+    shuffle_running = threading.Event()
+    shuffle_may_end = threading.Event()
+
+    def shuffle_in_progress():  # holds the lock as shuffle_open_tasks does, then rolls back
+        advisory_lock(service.TASKS_LOCK)
+        shuffle_running.set()
+        assert shuffle_may_end.wait(WAIT)
+        db.session.rollback()
+
+    thread_errors: list = []
+
+    def run():
+        thread_errors.extend(run_in_threads(app, [shuffle_in_progress], timeout=2 * WAIT))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        assert shuffle_running.wait(WAIT)
+        started = time.monotonic()
+        with pytest.raises(ServiceError) as refused:
+            service.complete_task(task.public_id, actor=worker)
+        assert time.monotonic() - started < 5  # at once, not when the shuffle ends
+        assert refused.value.message == service.SHUFFLE_RUNNING
+        db.session.rollback()
+    finally:
+        shuffle_may_end.set()
+        thread.join(2 * WAIT)
+    assert not thread_errors, thread_errors
+    assert db.session.get(Task, task_id).status == OPEN
+    assert ledger_entries(LedgerEntry.kind == REWARD, LedgerEntry.task_id == task_id) == []
+
+    service.complete_task(task.public_id, actor=worker)
+    db.session.commit()
+    rewards = ledger_entries(LedgerEntry.kind == REWARD, LedgerEntry.task_id == task_id)
+    assert [entry.amount for entry in rewards] == [reward]
 
 
 def test_two_shuffles_with_the_same_form_token_shuffle_once(app, admin, manager):

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from app import clock
 from app.blueprints.accounting import service as accounting
 from app.blueprints.auth import service as auth
-from app.db import advisory_lock, is_postgres
+from app.db import advisory_lock, is_postgres, try_advisory_lock
 from app.errors import NotAllowed, NotFound, ServiceError
 from app.extensions import db
 
@@ -41,10 +41,15 @@ FEE_DOLLARS = (10, 20)
 REWARD_DOLLARS = (20, 40)
 # A shuffle holds this lock, so two shuffles run one after the other (PostgreSQL; SQLite
 # serialises writers). Creating a task does not wait for it: on PostgreSQL the shuffle moves
-# and charges its tasks in one statement, blind to tasks committed meanwhile.
+# and charges its tasks in one statement, blind to tasks committed meanwhile. Completing a
+# task holds it shared, and does not wait for a shuffle either: it is refused at once.
 TASKS_LOCK = "tasks"
 SHUFFLERS = ("admin", "manager")
 NOBODY_ELIGIBLE = "Nobody can take tasks right now: there is no active worker or accountant."
+SHUFFLE_RUNNING = (
+    "Open tasks are being shuffled right now, so this task is probably no longer yours. "
+    "No reward was paid; look at your tasks again in a moment."
+)
 
 
 class AlreadySubmitted(ServiceError):
@@ -184,8 +189,16 @@ def complete_task(public_id: str, *, actor) -> Task:
 
     A conditional UPDATE (still open, still assigned to the actor) decides; two
     concurrent clicks or a click racing a shuffle produce one outcome, never two rewards.
+
+    On PostgreSQL a shuffle in progress holds the row of every open task it has moved
+    until it commits, seconds for a large one, and then the task is almost surely someone
+    else's. So completing takes TASKS_LOCK shared without waiting, and while a shuffle
+    holds it says so at once instead of hanging until the shuffle ends; a shuffle that
+    starts meanwhile waits for this transaction (milliseconds).
     """
     task = get_task(public_id)
+    if not try_advisory_lock(TASKS_LOCK, shared=True):
+        raise ServiceError(SHUFFLE_RUNNING)
     completed_at = clock.now()
     reward = db.session.execute(
         update(Task)

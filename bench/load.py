@@ -199,6 +199,7 @@ class Run:
     client_errors: list[str] = field(default_factory=list)
     shuffle_every: float = 10.0
     solo: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)  # share of the machine, by group
 
 
 def step(client: Client, action: str, rng: random.Random) -> None:
@@ -305,20 +306,25 @@ class Renicer:
         if niceness:
             self.thread.start()
 
-    def _run(self) -> None:
-        done: set[int] = set()
-        while not self.stop.wait(0.5):
-            with self.engine.connect() as conn:
-                pids = conn.exec_driver_sql(
+    def backends(self) -> set[int]:
+        """The pids of the load database's backends now."""
+        with self.engine.connect() as conn:
+            return set(
+                conn.exec_driver_sql(
                     "SELECT pid FROM pg_stat_activity WHERE datname = %(name)s",
                     {"name": self.name},
                 ).scalars()
-                for pid in set(pids) - done:
-                    try:
-                        os.setpriority(os.PRIO_PROCESS, pid, self.niceness)
-                        done.add(pid)
-                    except OSError:
-                        pass
+            )
+
+    def _run(self) -> None:
+        done: set[int] = set()
+        while not self.stop.wait(0.5):
+            for pid in self.backends() - done:
+                try:
+                    os.setpriority(os.PRIO_PROCESS, pid, self.niceness)
+                    done.add(pid)
+                except OSError:
+                    pass
 
     def close(self) -> None:
         self.stop.set()
@@ -328,9 +334,16 @@ class Renicer:
 
 
 def drive(
-    run: Run, clients: int, workers: list[Client], accountants: list[Client], manager, closer
+    run: Run,
+    clients: int,
+    workers: list[Client],
+    accountants: list[Client],
+    manager,
+    closer,
+    meter: CpuMeter,
 ):
     stop = threading.Event()
+    meter.start()
     run.started = time.monotonic()
     threads = [
         threading.Thread(target=client_loop, args=(run, workers, accountants, n, stop), daemon=True)
@@ -348,6 +361,86 @@ def drive(
     for thread in threads:
         thread.join(timeout=180)
     run.elapsed = time.monotonic() - run.started
+    run.cpu = meter.stop()
+
+
+# --- where the CPU went -----------------------------------------------------------------
+
+
+def _process_ticks(pids) -> dict[int, int]:
+    """{pid: user + system clock ticks so far} of the processes that still exist (Linux)."""
+    ticks = {}
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
+        ticks[pid] = int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks
+
+
+def _machine_ticks() -> tuple[int, int]:
+    """(idle, total) clock ticks of all CPUs so far, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return values[3] + values[4], sum(values[:8])  # idle + iowait; without guest time
+
+
+def children_of(parent: int) -> set[int]:
+    """The pids whose parent is `parent` (gunicorn's workers)."""
+    children = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2 :].split()[1]) == parent:
+                children.add(int(entry.name))
+    return children
+
+
+class CpuMeter:
+    """The CPU time of groups of processes over a run, as shares of the whole machine (all
+    cores), plus the share left idle. Each group is a function that lists its pids; it is
+    called when the run starts and when it ends, and a process that appears in between
+    counts from zero (a new database connection), one that vanishes is lost (none do)."""
+
+    def __init__(self, groups: dict):
+        self.groups = groups
+
+    def start(self) -> None:
+        self.before = {name: _process_ticks(pids()) for name, pids in self.groups.items()}
+        self.machine_before = _machine_ticks()
+
+    def stop(self) -> dict[str, float]:
+        idle, total = (b - a for a, b in zip(self.machine_before, _machine_ticks(), strict=True))
+        shares = {}
+        for name, pids in self.groups.items():
+            before = self.before[name]
+            now = _process_ticks(pids())
+            used = sum(ticks - before.get(pid, 0) for pid, ticks in now.items())
+            shares[name] = used / total if total else 0.0
+        shares["idle"] = idle / total if total else 0.0
+        return shares
+
+
+def cpu_table(runs: list[Run]) -> str:
+    """Markdown: each group's share of the machine and CPU milliseconds per request."""
+    groups = list(runs[0].cpu)
+    rows = []
+    for run in runs:
+        rps = len(run.samples) / run.elapsed if run.elapsed else 0.0
+        cores = os.cpu_count() or 1
+        cells = []
+        for group in groups:
+            share = run.cpu.get(group, 0.0)
+            per_request = share * cores * 1000 / rps if rps and group != "idle" else None
+            cells.append(
+                f"{share:.0%}" + (f" ({per_request:.1f} ms)" if per_request is not None else "")
+            )
+        rows.append([run.name, *cells, f"{rps:.1f}"])
+    return markdown_table(["run", *groups, "requests/s"], rows)
 
 
 # --- servers ---------------------------------------------------------------------------
@@ -768,7 +861,14 @@ def main() -> int:
             )
             print(f"signed in {len(workers) + len(accountants) + 1} popugs", flush=True)
             solo(mixed, workers[0], accountants[0])
-            drive(mixed, args.clients, workers, accountants, manager, accountants[-1])
+            meter = CpuMeter(
+                {
+                    "gunicorn workers": lambda: children_of(server.proc.pid),
+                    "PostgreSQL": renicer.backends,
+                    "this script": lambda: {os.getpid()},
+                }
+            )
+            drive(mixed, args.clients, workers, accountants, manager, accountants[-1], meter)
         finally:
             server.stop()
             renicer.close()
@@ -786,7 +886,14 @@ def main() -> int:
             bare = Run("bare page", server.port, duration, shuffle_every=args.shuffle_every)
             workers, accountants, manager = bare_clients(server.port, bare, args.signed_in)
             solo(bare, workers[0], accountants[0])
-            drive(bare, args.clients, workers, accountants, manager, None)
+            meter = CpuMeter(
+                {
+                    "gunicorn workers": lambda: children_of(server.proc.pid),
+                    "PostgreSQL": set,
+                    "this script": lambda: {os.getpid()},
+                }
+            )
+            drive(bare, args.clients, workers, accountants, manager, None, meter)
         finally:
             server.stop()
 
@@ -852,6 +959,15 @@ def main() -> int:
         f"The bare page alone: {bare.solo.get('board', 0):.0f} ms.",
         "",
         f"Mixed throughput is **{ratio:.2f}×** the bare page's (goal: at least 0.5×).",
+        "",
+        "### Where the CPU went",
+        "",
+        cpu_table([mixed, bare]),
+        "",
+        f"Shares of the machine's {os.cpu_count()} cores during each run (from /proc), and in "
+        "brackets CPU milliseconds per request. PostgreSQL: the backends connected to the "
+        "load database, shuffles included (not its background writers); this script: the "
+        "load generator.",
         "",
         "### Money and errors after the run",
         "",

@@ -2,6 +2,8 @@
 
 import math
 
+from sqlalchemy import bindparam
+
 MAX_PAGE = 100_000
 
 
@@ -33,7 +35,16 @@ class PeekPage:
         return iter(self.items)
 
 
-def peek_page(session, query, page: int, per_page: int, total: int | None = None) -> PeekPage:
-    """Rows of `query` (a SELECT of columns) for `page` in one query; no count of its own."""
-    rows = session.execute(query.limit(per_page + 1).offset((page - 1) * per_page)).all()
-    return PeekPage(rows, page, per_page, total)
+def paged(query):
+    """`query` with its LIMIT and OFFSET left as parameters, which peek_page binds: a page's
+    statement can then be built once and reused (see tasks.queries)."""
+    return query.limit(bindparam("page_limit")).offset(bindparam("page_offset"))
+
+
+def peek_page(
+    session, statement, page: int, per_page: int, params=None, total: int | None = None
+) -> PeekPage:
+    """Rows of `statement` (a SELECT of columns made by `paged`, with `params` for its own
+    parameters) for `page` in one query; no count of its own."""
+    bound = {**(params or {}), "page_limit": per_page + 1, "page_offset": (page - 1) * per_page}
+    return PeekPage(session.execute(statement, bound).all(), page, per_page, total)

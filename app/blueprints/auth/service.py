@@ -5,12 +5,13 @@ ServiceError subclasses with messages fit for the user.
 """
 
 import re
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.blueprints.accounting import queries as accounting_queries
@@ -140,6 +141,15 @@ def _dummy_hash() -> str:
     return cache[key]
 
 
+@lru_cache(maxsize=1)
+def _signed_in_query():
+    """Built once: every request runs it, and building a statement and its cache key anew
+    cost about as much as running it."""
+    return select(Popug, accounting_queries.balance_of_popug(Popug.id)).where(
+        Popug.public_id == bindparam("public_id")
+    )
+
+
 def load_signed_in(session_id: str) -> Popug | None:
     """The popug behind a session id "<public id>.<epoch>", if still valid and active.
 
@@ -147,11 +157,7 @@ def load_signed_in(session_id: str) -> Popug | None:
     kept as `loaded_balance`: the balance as of the request's first read (None without an
     account)."""
     public_id, _, epoch = (session_id or "").partition(".")
-    row = db.session.execute(
-        select(Popug, accounting_queries.balance_of_popug(Popug.id)).where(
-            Popug.public_id == public_id
-        )
-    ).first()
+    row = db.session.execute(_signed_in_query(), {"public_id": public_id}).first()
     if row is None:
         return None
     popug, balance = row

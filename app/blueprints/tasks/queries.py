@@ -1,10 +1,12 @@
 """Read-side queries of tasks, for tasks' pages and for other blueprints (analytics)."""
 
-from sqlalchemy import func, select
+from functools import lru_cache
+
+from sqlalchemy import bindparam, func, select
 
 from app.blueprints.auth import service as auth
 from app.extensions import db
-from app.paging import PeekPage, peek_page
+from app.paging import PeekPage, paged, peek_page
 
 from .models import DONE, OPEN, Shuffle, Task
 
@@ -29,17 +31,27 @@ def _rows():
     )
 
 
-def board(filter_: str, actor, page: int, per_page: int) -> PeekPage:
-    """A page of the Tasks board, newest first: one query, and no total (an exact count of
-    100,000 tasks cost more than the page itself; see bench/README.md, "Load")."""
+# The statements of the pages every popug keeps opening are built once, with parameters:
+# building a statement and its cache key anew took longer than PostgreSQL took to run it.
+
+
+@lru_cache(maxsize=len(FILTERS))
+def _board_page(filter_: str):
     query = _rows().order_by(Task.id.desc())
     if filter_ == "open":
         query = query.where(Task.status == OPEN)
     elif filter_ == "done":
         query = query.where(Task.status == DONE)
     elif filter_ == "mine":
-        query = query.where(Task.assignee_id == actor.id)
-    return peek_page(db.session, query, page, per_page)
+        query = query.where(Task.assignee_id == bindparam("me"))
+    return paged(query)
+
+
+def board(filter_: str, actor, page: int, per_page: int) -> PeekPage:
+    """A page of the Tasks board, newest first: one query, and no total (an exact count of
+    100,000 tasks cost more than the page itself; see bench/README.md, "Load")."""
+    params = {"me": actor.id} if filter_ == "mine" else None
+    return peek_page(db.session, _board_page(filter_), page, per_page, params)
 
 
 def row_of(public_id: str):
@@ -52,27 +64,39 @@ def last_shuffle_id() -> int:
     return db.session.scalar(select(func.coalesce(func.max(Shuffle.id), 0)))
 
 
+_MINE_OPEN = (Task.assignee_id == bindparam("me"), Task.status == OPEN)
+
+
+@lru_cache(maxsize=1)
+def _my_open_tasks():
+    """(the page's statement, the count's statement) of a popug's open tasks."""
+    return (
+        paged(_rows().where(*_MINE_OPEN).order_by(Task.id.desc())),
+        select(func.count()).select_from(Task).where(*_MINE_OPEN),
+    )
+
+
 def open_tasks_of(popug_id: int, page: int, per_page: int) -> PeekPage:
     """A page of the popug's open tasks, newest first, with their `total` (My tasks shows
     it; counting one popug's open tasks is an index range)."""
-    mine_open = (Task.assignee_id == popug_id, Task.status == OPEN)
-    query = _rows().where(*mine_open).order_by(Task.id.desc())
-    return peek_page(
-        db.session,
-        query,
-        page,
-        per_page,
-        total=db.session.scalar(select(func.count()).select_from(Task).where(*mine_open)),
+    rows, count = _my_open_tasks()
+    params = {"me": popug_id}
+    total = db.session.scalar(count, params)
+    return peek_page(db.session, rows, page, per_page, params, total=total)
+
+
+@lru_cache(maxsize=1)
+def _recently_done():
+    return (
+        _rows()
+        .where(Task.assignee_id == bindparam("me"), Task.status == DONE)
+        .order_by(Task.completed_at.desc(), Task.id.desc())
+        .limit(bindparam("limit"))
     )
 
 
 def recently_done_of(popug_id: int, limit: int = 20) -> list:
-    return db.session.execute(
-        _rows()
-        .where(Task.assignee_id == popug_id, Task.status == DONE)
-        .order_by(Task.completed_at.desc(), Task.id.desc())
-        .limit(limit)
-    ).all()
+    return db.session.execute(_recently_done(), {"me": popug_id, "limit": limit}).all()
 
 
 def assignee_names(tasks) -> dict[int, str]:

@@ -68,6 +68,7 @@ from bench.common import (  # noqa: E402
     fresh_database,
     machine,
     markdown_table,
+    process_cpu_seconds,
     quantile,
     seed,
 )
@@ -367,37 +368,38 @@ def drive(
 # --- where the CPU went -----------------------------------------------------------------
 
 
-def _process_ticks(pids) -> dict[int, int]:
-    """{pid: user + system clock ticks so far} of the processes that still exist (Linux)."""
-    ticks = {}
+def _cpu_seconds(pids) -> dict[int, float]:
+    """{pid: CPU seconds so far} of those processes that still exist."""
+    seconds = {}
     for pid in pids:
         try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
+            seconds[pid] = process_cpu_seconds(pid)
         except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
-        ticks[pid] = int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks
+            pass
+    return seconds
 
 
-def _machine_ticks() -> tuple[int, int]:
-    """(idle, total) clock ticks of all CPUs so far, from /proc/stat."""
+def _machine_seconds() -> tuple[float, float]:
+    """(idle, total) CPU seconds of all cores so far, from /proc/stat."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return values[3] + values[4], sum(values[:8])  # idle + iowait; without guest time
+    tick = os.sysconf("SC_CLK_TCK")
+    return (values[3] + values[4]) / tick, sum(values[:8]) / tick  # idle + iowait; no guests
 
 
 def children_of(parent: int) -> set[int]:
     """The pids whose parent is `parent` (gunicorn's workers)."""
     children = set()
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2 :].split()[1]) == parent:
+        try:
+            if entry.name.isdigit() and _parent_of(entry) == parent:
                 children.add(int(entry.name))
+        except OSError:  # ended meanwhile
+            pass
     return children
+
+
+def _parent_of(proc: Path) -> int:
+    return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
 class CpuMeter:
@@ -410,16 +412,16 @@ class CpuMeter:
         self.groups = groups
 
     def start(self) -> None:
-        self.before = {name: _process_ticks(pids()) for name, pids in self.groups.items()}
-        self.machine_before = _machine_ticks()
+        self.before = {name: _cpu_seconds(pids()) for name, pids in self.groups.items()}
+        self.machine_before = _machine_seconds()
 
     def stop(self) -> dict[str, float]:
-        idle, total = (b - a for a, b in zip(self.machine_before, _machine_ticks(), strict=True))
+        idle, total = (b - a for a, b in zip(self.machine_before, _machine_seconds(), strict=True))
         shares = {}
         for name, pids in self.groups.items():
             before = self.before[name]
-            now = _process_ticks(pids())
-            used = sum(ticks - before.get(pid, 0) for pid, ticks in now.items())
+            now = _cpu_seconds(pids())
+            used = sum(seconds - before.get(pid, 0) for pid, seconds in now.items())
             shares[name] = used / total if total else 0.0
         shares["idle"] = idle / total if total else 0.0
         return shares

@@ -202,10 +202,9 @@ def test_mark_done_during_a_shuffle_is_refused_at_once_and_pays_nothing(app, wor
     thread.start()
     try:
         assert shuffle_running.wait(WAIT)
-        started = time.monotonic()
+        # Waiting for the lock would block until the "shuffle" gives up (WAIT) and then pay.
         with pytest.raises(ServiceError) as refused:
             service.complete_task(task.public_id, actor=worker)
-        assert time.monotonic() - started < 5  # at once, not when the shuffle ends
         assert refused.value.message == service.SHUFFLE_RUNNING
         db.session.rollback()
     finally:

@@ -1,4 +1,5 @@
-"""Page numbers from the query string, clamped so no value reaches the database unchecked."""
+"""Pages of rows, and page numbers from the query string (clamped so no value reaches the
+database unchecked)."""
 
 import math
 
@@ -13,20 +14,19 @@ def page_number(args) -> int:
     return min(max(page, 1), MAX_PAGE)
 
 
-class PeekPage:
-    """One page of rows without a total: the query asks for one row more than the page, and
-    that row only tells whether an older page exists. Costs what the page's rows cost, where
-    an exact total would count every matching row on every view (`COUNT(*)` has no
-    shortcut on PostgreSQL). Shaped like Flask-SQLAlchemy's pager; `total` and `pages` only
-    when the caller counted (cheaply) itself."""
+class Page:
+    """One page of rows, shaped like Flask-SQLAlchemy's pager. With a `total` the caller
+    counted, it knows its `pages`; without, the query asked for one row more than the page,
+    and that row only tells whether a next page exists (an exact count of every matching
+    row on every view costs more than the page: `COUNT(*)` has no shortcut on PostgreSQL)."""
 
     def __init__(self, rows: list, page: int, per_page: int, total: int | None = None):
-        self.items = rows[:per_page]
-        self.total = total
-        self.pages = None if total is None else math.ceil(total / per_page)
+        self.items = list(rows[:per_page])
         self.page = page
         self.per_page = per_page
-        self.has_next = len(rows) > per_page
+        self.total = total
+        self.pages = None if total is None else max(1, math.ceil(total / per_page))
+        self.has_next = len(rows) > per_page if total is None else page < self.pages
         self.has_prev = page > 1
         self.prev_num = page - 1
         self.next_num = page + 1
@@ -43,8 +43,8 @@ def paged(query):
 
 def peek_page(
     session, statement, page: int, per_page: int, params=None, total: int | None = None
-) -> PeekPage:
+) -> Page:
     """Rows of `statement` (a SELECT of columns made by `paged`, with `params` for its own
     parameters) for `page` in one query; no count of its own."""
     bound = {**(params or {}), "page_limit": per_page + 1, "page_offset": (page - 1) * per_page}
-    return PeekPage(session.execute(statement, bound).all(), page, per_page, total)
+    return Page(session.execute(statement, bound).all(), page, per_page, total)

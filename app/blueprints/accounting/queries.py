@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import BigInteger, Date, cast, func, literal, select
 
 from app.extensions import db
+from app.paging import Page
 
 from .models import (
     ASSIGN_FEE,
@@ -34,38 +35,6 @@ def _total(column):
     return cast(func.coalesce(func.sum(column), 0), BigInteger)
 
 
-@dataclass
-class Page:
-    """One page of rows (tuples or entities), shaped like Flask-SQLAlchemy's pager. `total`
-    is None where counting would cost more than the page (the outbox grows forever)."""
-
-    items: list
-    page: int
-    per_page: int
-    total: int | None
-    more: bool = False  # for uncounted pages: whether a next page exists
-
-    @property
-    def pages(self) -> int | None:
-        return None if self.total is None else max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.more if self.total is None else self.page < self.pages
-
-    @property
-    def prev_num(self) -> int:
-        return self.page - 1
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
-
-
 def _offset(page: int, per_page: int) -> int:
     return (page - 1) * per_page
 
@@ -75,13 +44,13 @@ def _counted_page(query, count_query, page: int, per_page: int, *, entities=Fals
     total = db.session.scalar(count_query)
     limited = query.limit(per_page).offset(_offset(page, per_page))
     rows = db.session.scalars(limited).all() if entities else db.session.execute(limited).all()
-    return Page(list(rows), page, per_page, total)
+    return Page(rows, page, per_page, total)
 
 
 def _peek_page(query, page: int, per_page: int) -> Page:
-    """One query and no count: one row more than the page tells whether there is a next."""
+    """One query and no count (the outbox grows forever): see app.paging.Page."""
     rows = db.session.scalars(query.limit(per_page + 1).offset(_offset(page, per_page))).all()
-    return Page(list(rows[:per_page]), page, per_page, None, more=len(rows) > per_page)
+    return Page(rows, page, per_page)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from sqlalchemy import bindparam, func, select
 
 from app.blueprints.auth import service as auth
 from app.extensions import db
-from app.paging import PeekPage, paged, peek_page
+from app.paging import Page, paged, peek_page
 
 from .models import DONE, OPEN, Shuffle, Task
 
@@ -47,7 +47,7 @@ def _board_page(filter_: str):
     return paged(query)
 
 
-def board(filter_: str, actor, page: int, per_page: int) -> PeekPage:
+def board(filter_: str, actor, page: int, per_page: int) -> Page:
     """A page of the Tasks board, newest first: one query, and no total (an exact count of
     100,000 tasks cost more than the page itself; see bench/README.md, "Load")."""
     params = {"me": actor.id} if filter_ == "mine" else None
@@ -76,7 +76,7 @@ def _my_open_tasks():
     )
 
 
-def open_tasks_of(popug_id: int, page: int, per_page: int) -> PeekPage:
+def open_tasks_of(popug_id: int, page: int, per_page: int) -> Page:
     """A page of the popug's open tasks, newest first, with their `total` (My tasks shows
     it; counting one popug's open tasks is an index range)."""
     rows, count = _my_open_tasks()

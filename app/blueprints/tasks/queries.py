@@ -99,11 +99,6 @@ def recently_done_of(popug_id: int, limit: int = 20) -> list:
     return db.session.execute(_recently_done(), {"me": popug_id, "limit": limit}).all()
 
 
-def assignee_names(tasks) -> dict[int, str]:
-    """{assignee id: name} of Task objects, in one query (rows of `_rows()` carry it)."""
-    return auth.usernames(task.assignee_id for task in tasks)
-
-
 def assignee_names_by_id(popug_ids) -> dict[int, str]:
     return auth.usernames(popug_ids)
 

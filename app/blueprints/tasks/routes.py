@@ -74,7 +74,7 @@ def create_task():
             return _board(form, 422, "tasks/_task_form.html")
         else:
             # Read before the commit, which expires `task` (reading it after costs a query).
-            assignee = queries.assignee_names([task])[task.assignee_id]
+            assignee = queries.assignee_names_by_id([task.assignee_id])[task.assignee_id]
             db.session.commit()
             flash(f"Task created and assigned to {assignee}.", "success")
         if wants_fragment():

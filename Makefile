@@ -18,10 +18,13 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# The web server in the foreground and the job worker (it runs the shuffles) beside it,
+# stopped with it.
 run: $(VENV)/.runtime
 	$(FLASK) db upgrade
 	$(FLASK) demo seed
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	$(FLASK) jobs work & worker=$$!; trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
+		$(FLASK) run --host 127.0.0.1 --port 5000
 
 # Browser tests drive Debian's Chromium; install it when it is missing and we may (root).
 chromium:

@@ -36,10 +36,12 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
 
     from app.blueprints import accounting, analytics, auth, tasks
     from app.demo import demo_cli
+    from app.worker import jobs_cli
 
     for blueprint in (auth, tasks, accounting, analytics):
         app.register_blueprint(blueprint.bp)
         for group in getattr(blueprint, "CLI_GROUPS", ()):  # `flask --app wsgi <group> …`
             app.cli.add_command(group)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(jobs_cli)
     return app

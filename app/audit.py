@@ -40,11 +40,13 @@ class AuditEvent(db.Model):
         return ACTIONS.get(self.action, self.action)
 
 
-def record(actor, action: str, details: str) -> None:
-    """Add an audit event for `actor` (None: the command line) to the current transaction."""
+def record(actor, action: str, details: str, *, address: str | None = None) -> None:
+    """Add an audit event for `actor` (None: the command line) to the current transaction;
+    `address` defaults to the request's client, else "command line"."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
-    address = (request.remote_addr or "?") if has_request_context() else "command line"
+    if address is None:
+        address = (request.remote_addr or "?") if has_request_context() else "command line"
     db.session.add(
         AuditEvent(
             at=clock.now(),

@@ -66,6 +66,9 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
+    # How often the job worker looks for a queued shuffle (and a standby worker for the
+    # runner lock), and how often a shuffle's page refreshes itself while it waits or runs.
+    JOBS_POLL_SECONDS = float(os.environ.get("JOBS_POLL_SECONDS", 0.5))
     TASKS_PER_PAGE = 50
     POPUGS_PER_PAGE = 50
 

@@ -7,7 +7,7 @@
 The database is migrated with `flask --app wsgi db upgrade` and seeded with
 `flask --app wsgi demo seed`, exactly as `make run` does, then gunicorn serves `wsgi:app`
 on a port the operating system picks (read back from gunicorn's log, so there is no race
-for a "free" port).
+for a "free" port), and the job worker (`flask --app wsgi jobs work`) runs the shuffles.
 """
 
 import os
@@ -62,6 +62,7 @@ class DevServer:
     env: dict[str, str]
     process: subprocess.Popen
     log_path: Path
+    worker: subprocess.Popen | None = None
     demo_logins: dict[str, str] = field(default_factory=dict)  # username -> beak shape
     demo_roles: dict[str, str] = field(default_factory=dict)  # username -> role
 
@@ -73,13 +74,17 @@ class DevServer:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+        for process in (self.process, self.worker):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in (self.process, self.worker):
+            if process is None:
+                continue
             try:
-                self.process.wait(timeout=10)
+                process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+                process.kill()
+                process.wait(timeout=10)
 
 
 def flask_cli(env: dict[str, str], *args: str) -> str:
@@ -171,12 +176,21 @@ def start(workdir: Path, *, timeout: float = 30.0) -> DevServer:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+    with (workdir / "worker.log").open("wb") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "jobs", "work"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     server = DevServer(
         url="",
         database=database,
         env=env,
         process=process,
         log_path=log_path,
+        worker=worker,
         demo_logins=logins,
         demo_roles=roles,
     )

@@ -3,6 +3,7 @@
 import itertools
 
 from app.blueprints.auth import service as auth
+from app.blueprints.tasks import jobs
 from app.blueprints.tasks import service as tasks
 from app.extensions import db
 
@@ -27,3 +28,20 @@ def make_task(actor, title: str | None = None, jira_id: str | None = None, descr
     )
     db.session.commit()
     return task
+
+
+def shuffle_now(*, actor, form_token: str | None = None):
+    """Press "Shuffle open tasks" and run that shuffle as the job worker does, all in the
+    caller's transaction (not committed). Returns the shuffle, done."""
+    press = tasks.request_shuffle(actor=actor, form_token=form_token)
+    claimed = tasks.claim_next_shuffle()
+    assert claimed is not None and claimed.id == press.shuffle.id, "another shuffle was waiting"
+    return tasks.run_shuffle(claimed.id)
+
+
+def run_queued_shuffles() -> list:
+    """Run every queued shuffle as the job worker does, each committed; returns them."""
+    ran = []
+    while (shuffle := jobs.run_next_shuffle()) is not None:
+        ran.append(shuffle)
+    return ran

@@ -17,7 +17,7 @@ from app.blueprints.tasks import service as tasks
 from app.config import TestConfig
 from app.extensions import db
 from tests.conftest import signed_in_client
-from tests.factories import BEAK, make_popug, make_task
+from tests.factories import BEAK, make_popug, make_task, shuffle_now
 
 ANONYMOUS = "anonymous"
 ROLES = ("admin", "manager", "accountant", "worker")
@@ -122,7 +122,7 @@ class World:
             make_popug(role="worker", username="helper-worker")
         # Assigned to the actor when the actor can hold tasks (the only eligible popug).
         self.task = make_task(self.actor or self.target, title="Access check task")
-        self.shuffle = tasks.shuffle_open_tasks(actor=self.target, form_token=None)
+        self.shuffle = shuffle_now(actor=self.target, form_token=None)
         db.session.commit()
 
     def url_values(self, endpoint: str, rule) -> dict:

@@ -1,7 +1,7 @@
 from app import audit
 from app.blueprints.auth.models import Popug
 from app.extensions import db
-from tests.factories import make_task
+from tests.factories import make_task, run_queued_shuffles
 
 
 def events():
@@ -29,6 +29,7 @@ def test_popug_changes_and_shuffles_are_recorded(admin_client, admin, manager_cl
     admin_client.post(f"/popugs/{popug.public_id}/activate")
     make_task(admin)
     manager_client.post("/tasks/shuffle", data={"form_token": "t1"})
+    run_queued_shuffles()
     assert events() == [
         ("root-admin", "popug.create", "newbie as worker"),
         ("root-admin", "popug.role", "newbie: worker → accountant"),

@@ -1,4 +1,4 @@
-from tests.factories import make_popug, make_task
+from tests.factories import make_popug, make_task, run_queued_shuffles
 
 
 def test_sign_in_and_board(client, app):
@@ -28,5 +28,6 @@ def test_shuffle(manager_client, worker, manager):
         make_task(worker)
     response = manager_client.post("/tasks/shuffle", data={"form_token": "abc"})
     assert response.status_code == 303, response.data
+    run_queued_shuffles()
     page = manager_client.get(response.headers["Location"])
     assert b"Reassigned 5 open tasks among 2 popugs" in page.data

@@ -7,7 +7,6 @@ import pytest
 from app import clock
 from app.blueprints.accounting import queries, service
 from app.blueprints.accounting.models import PAYOUT, BillingDay, LedgerEntry, Payout
-from app.blueprints.tasks import service as tasks
 from app.errors import ServiceError
 from app.extensions import db
 from tests.accounting.helpers import (
@@ -21,7 +20,7 @@ from tests.accounting.helpers import (
     outbox,
     payouts,
 )
-from tests.factories import make_popug
+from tests.factories import make_popug, shuffle_now
 
 D1, D2 = date(2026, 3, 2), date(2026, 3, 3)
 
@@ -323,7 +322,7 @@ def test_shuffle_fees_count_on_the_day_they_are_charged(kesha, gosha):
     gosha.active = False  # the shuffle can only land on kesha
     db.session.commit()
     freeze("2026-03-02 10:00")
-    tasks.shuffle_open_tasks(actor=manager)
+    shuffle_now(actor=manager)
     db.session.commit()
     assert balance(kesha) == -3000
     assert queries.day_totals(D1).fees == 3000

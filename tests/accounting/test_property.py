@@ -16,7 +16,7 @@ from app.blueprints.tasks import service as tasks
 from app.blueprints.tasks.models import OPEN, Task
 from app.extensions import db
 from tests.accounting.helpers import make_task_for
-from tests.factories import make_popug
+from tests.factories import make_popug, shuffle_now
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -107,7 +107,7 @@ def run(ops) -> None:
             )
             if open_fees:
                 day = model.entry_day()
-                tasks.shuffle_open_tasks(actor=manager)
+                shuffle_now(actor=manager)
                 db.session.commit()
                 model.fees[day] += int(open_fees)
         elif kind == "close":

@@ -6,10 +6,9 @@ import pytest
 from sqlalchemy import text
 
 from app.blueprints.accounting import service
-from app.blueprints.tasks import service as tasks
 from app.extensions import db
 from tests.accounting.helpers import complete, freeze, make_task_for
-from tests.factories import make_popug
+from tests.factories import make_popug, shuffle_now
 
 D1 = date(2026, 3, 2)
 
@@ -27,7 +26,7 @@ def books(app):
     freeze("2026-03-02 10:00")
     kesha.active = False  # the shuffle moves the open task to gosha, charging $10.00 again
     db.session.commit()
-    tasks.shuffle_open_tasks(actor=manager)
+    shuffle_now(actor=manager)
     kesha.active = True
     db.session.commit()
     freeze("2026-03-02 22:00")

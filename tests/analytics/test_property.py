@@ -20,7 +20,7 @@ from app.extensions import db
 from tests.analytics.conftest import reset_database
 from tests.analytics.pages import body_rows
 from tests.conftest import signed_in_client
-from tests.factories import make_popug
+from tests.factories import make_popug, shuffle_now
 
 ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kathmandu"]
 # Starts just before a month end, a DST change, New Year (ISO week 1 begins in December)
@@ -64,7 +64,7 @@ def run(event, admin, popugs, prices) -> None:
                 public_id, assignee_id = open_tasks[event[1] % len(open_tasks)]
                 task_service.complete_task(public_id, actor=popugs[assignee_id])
         elif kind == "shuffle":
-            task_service.shuffle_open_tasks(actor=admin)
+            shuffle_now(actor=admin)
         elif kind == "wait":
             clock.freeze(clock.now() + timedelta(minutes=event[1]))
         elif kind == "close":

@@ -42,7 +42,9 @@ def test_shuffle_confirmation_by_keyboard_with_javascript(visit):
     assert focused(page) == {"text": SHUFFLE, "tag": "button", "inDialog": True, "ring": True}
     page.keyboard.press("Enter")
     page.wait_for_url("**/shuffles/*")
-    expect(manager.flash()).to_contain_text(f"Reassigned {open_count} open tasks")
+    expect(page.locator(".lead")).to_contain_text(
+        f"Reassigned {open_count} open tasks", timeout=20_000
+    )
 
 
 def test_shuffle_confirmation_by_keyboard_without_javascript(visit):
@@ -62,4 +64,6 @@ def test_shuffle_confirmation_by_keyboard_without_javascript(visit):
     tab_to(page, SHUFFLE)
     page.keyboard.press("Enter")
     page.wait_for_url("**/shuffles/*")
-    expect(manager.flash()).to_contain_text(f"Reassigned {open_count} open tasks")
+    expect(page.locator(".lead")).to_contain_text(
+        f"Reassigned {open_count} open tasks", timeout=20_000
+    )

@@ -1,10 +1,13 @@
 """A separate aTES process for the fault tests, killed with SIGKILL by the test.
 
     python -m tests.reliability.fault_worker shuffle URL [--pause-after SQL] [--token T]
+    python -m tests.reliability.fault_worker work URL [--pause-after SQL]
     python -m tests.reliability.fault_worker cli URL [--pause-after SQL] -- billing close-day …
 
-`shuffle` runs tasks.service.shuffle_open_tasks as the manager (popug 2) and commits, as the
-route does; it prints STARTED just before the shuffle and COMMITTED after the commit.
+`shuffle` presses "Shuffle open tasks" as the manager (popug 2) and commits, as the route
+does, then runs the job worker until no shuffle is waiting (app.worker.work, once); it
+prints STARTED just before the worker starts and COMMITTED after it is done. `work` runs
+only the worker, as a restarted worker process would.
 `cli` runs a `flask --app wsgi …` command of the same app in this process (so the pause hook
 applies to it); it prints STARTED first and EXIT <code> at the end.
 
@@ -41,7 +44,7 @@ def pause_after(engine, prefix: str) -> None:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("action", choices=("shuffle", "cli"))
+    parser.add_argument("action", choices=("shuffle", "work", "cli"))
     parser.add_argument("url")
     parser.add_argument("--pause-after")
     parser.add_argument("--token", help="the shuffle form's one-time token")
@@ -58,16 +61,18 @@ def main(argv: list[str]) -> int:
     with app.app_context():
         if args.pause_after:
             pause_after(db.engine, args.pause_after)
-        if args.action == "shuffle":
+        if args.action in ("shuffle", "work"):
             from app.blueprints.auth.models import Popug
             from app.blueprints.tasks import service
+            from app.worker import work
 
-            with write_intent():
-                manager = db.session.get(Popug, 2)
-                print("STARTED", flush=True)
-                result = service.shuffle_open_tasks(actor=manager, form_token=args.token)
-                print("SHUFFLED", result.tasks_count, flush=True)
-                db.session.commit()
+            if args.action == "shuffle":
+                with write_intent():
+                    manager = db.session.get(Popug, 2)
+                    service.request_shuffle(actor=manager, form_token=args.token)
+                    db.session.commit()
+            print("STARTED", flush=True)
+            work(threading.Event(), poll=0.05, once=True)
             print("COMMITTED", flush=True)
             return 0
     print("STARTED", flush=True)

@@ -30,6 +30,7 @@ from app.blueprints.tasks import service as tasks_service
 from app.extensions import db, limiter
 from tests import factories
 from tests.conftest import signed_in_client
+from tests.factories import shuffle_now
 from tests.reliability.helpers import app_on, balance_mismatches, verify_problems
 
 ROLES = ("anonymous", "worker", "accountant", "manager", "admin")
@@ -376,7 +377,7 @@ def world(app):
     for task in made[:2]:
         tasks_service.complete_task(task.public_id, actor=db.session.get(Popug, task.assignee_id))
     db.session.commit()
-    shuffle = tasks_service.shuffle_open_tasks(actor=popugs["manager"])
+    shuffle = shuffle_now(actor=popugs["manager"])
     db.session.commit()
     today = clock.business_day()
     ids = {

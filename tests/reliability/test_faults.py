@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import threading
 from collections import Counter
+from contextlib import closing
 from datetime import timedelta
 from email import message_from_bytes
 from pathlib import Path
@@ -38,7 +40,8 @@ from app.blueprints.accounting.models import (
     OutboxMessage,
     Payout,
 )
-from app.blueprints.tasks.models import Shuffle, Task
+from app.blueprints.tasks.models import FAILED, RUNNING, SHUFFLED, Shuffle, Task
+from app.blueprints.tasks.service import SHUFFLE_ATTEMPTS
 from app.config import database_url
 from app.db import lock_key
 from app.extensions import db
@@ -103,7 +106,9 @@ def check_shuffle_state(url: str, before: dict, tasks: int) -> int:
     they were (none committed) or all where the last shuffle put them, with one assign fee
     per task per shuffle and every balance equal to its ledger sum."""
     with app_on(url):
-        shuffles = db.session.scalars(select(Shuffle).order_by(Shuffle.id)).all()
+        shuffles = db.session.scalars(
+            select(Shuffle).where(Shuffle.status == SHUFFLED).order_by(Shuffle.id)
+        ).all()
         now = snapshot()
         fees = count(LedgerEntry, LedgerEntry.kind == ASSIGN_FEE)
         assert fees == tasks * (1 + len(shuffles)), (fees, len(shuffles))
@@ -168,11 +173,21 @@ def test_shuffle_killed_while_its_update_runs(backend, database):
             finally:
                 engine.dispose()
         else:
-            # SQLite: the UPDATE spills changed pages into the WAL while it runs (the file is
-            # empty after seeding); a commit would also write it, hence COMMITTED is checked.
-            wal = Path(database.removeprefix("sqlite:///") + "-wal")
+            # SQLite: once the worker's claim has committed (the shuffle shows running), the
+            # shuffle's transaction spills changed pages into the WAL while it runs; a commit
+            # would also write it, hence COMMITTED is checked.
+            path = database.removeprefix("sqlite:///")
+            wal = Path(path + "-wal")
+
+            def claimed():
+                with closing(sqlite3.connect(path, timeout=5)) as conn:
+                    return conn.execute("SELECT status FROM shuffles").fetchone() == ("running",)
+
+            assert poll(lambda: claimed() or child.proc.poll() is not None, timeout=60)
+            claimed_wal = wal.stat().st_size if wal.exists() else 0
             caught = poll(
-                lambda: (wal.exists() and wal.stat().st_size > 0) or child.proc.poll() is not None,
+                lambda: (wal.exists() and wal.stat().st_size > claimed_wal + 65536)
+                or child.proc.poll() is not None,
                 timeout=60,
                 interval=0.005,
             )
@@ -184,14 +199,18 @@ def test_shuffle_killed_while_its_update_runs(backend, database):
     print(f"killed shuffle: output {child.lines}, shuffles committed: {committed}")
     if "COMMITTED" not in child.lines:
         assert committed == 0, "killed before its commit, yet a shuffle is recorded"
-    # The app restarts: a new shuffle runs (after PostgreSQL has ended the dead one's
-    # transaction and released its locks) and commits.
-    rerun = Child([*WORKER, "shuffle", database, "--token", "after-restart"])
+    # The worker restarts: it begins the cut-off shuffle again (once PostgreSQL has ended
+    # the dead one's transaction and released its locks), and it commits, once.
+    rerun = Child([*WORKER, "work", database])
     try:
         assert rerun.finish(timeout=120) == 0, rerun.output
     finally:
         rerun.close()
-    assert check_shuffle_state(database, before, tasks) == committed + 1
+    assert check_shuffle_state(database, before, tasks) == 1
+    with app_on(database):
+        shuffle = db.session.scalars(select(Shuffle)).one()
+        assert (shuffle.status, shuffle.form_token) == (SHUFFLED, "killed")
+        assert shuffle.attempts == (1 if committed else 2)
     verify = flask_cli(database, "accounting", "verify")
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
@@ -217,6 +236,36 @@ def test_shuffle_killed_after_each_statement_changes_nothing(database, step):
         child.close()
     assert "COMMITTED" not in child.lines
     assert check_shuffle_state(database, before, 300) == 0
+    with app_on(database):
+        cut_off = db.session.scalars(select(Shuffle)).one()
+        assert (cut_off.status, cut_off.attempts) == (RUNNING, 1), "shown running, not lost"
+
+
+def test_shuffle_whose_worker_keeps_dying_fails_with_a_reason(database):
+    """A worker killed mid-shuffle SHUFFLE_ATTEMPTS times: the next worker gives the shuffle
+    up as failed, with a reason, and nothing ever changed; the next press works."""
+    step = SHUFFLE_STEPS[BACKENDS[0]][-1]
+    before = seeded(database, 300)
+    for attempt in range(SHUFFLE_ATTEMPTS):
+        action = ["shuffle", database, "--token", "doomed"] if attempt == 0 else ["work", database]
+        child = Child([*WORKER, *action, "--pause-after", step])
+        try:
+            child.wait_for("PAUSED")
+            child.kill()
+        finally:
+            child.close()
+    survivor = Child([*WORKER, "shuffle", database, "--token", "next"])
+    try:
+        assert survivor.finish(timeout=120) == 0, survivor.output
+    finally:
+        survivor.close()
+    with app_on(database):
+        doomed, following = db.session.scalars(select(Shuffle).order_by(Shuffle.id)).all()
+        assert (doomed.status, doomed.attempts) == (FAILED, SHUFFLE_ATTEMPTS)
+        assert "A worker stopped while running it, 3 times; nothing was changed" in doomed.error
+        assert count(LedgerEntry, LedgerEntry.shuffle_id == doomed.id) == 0
+        assert following.status == SHUFFLED
+    assert check_shuffle_state(database, before, 300) == 1
 
 
 # --- closing a day ---------------------------------------------------------------------

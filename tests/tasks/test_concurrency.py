@@ -19,7 +19,7 @@ from app.db import advisory_lock
 from app.errors import NotAllowed, ServiceError
 from app.extensions import db
 from tests.conftest import signed_in_client
-from tests.factories import make_popug, make_task
+from tests.factories import make_popug, make_task, shuffle_now
 from tests.tasks.helpers import (
     assert_books_balance,
     assert_fee_trail_consistent,
@@ -119,7 +119,7 @@ def test_two_shuffles_and_a_stream_of_mark_done(app, admin, manager):
                 actor = auth.get_popug(actor_public_id)
                 db.session.commit()
                 barrier.wait()
-                result = service.shuffle_open_tasks(actor=actor)
+                result = shuffle_now(actor=actor)
                 db.session.commit()
                 shuffled.add(result.tasks_count)
             finally:
@@ -236,7 +236,7 @@ def test_two_shuffles_with_the_same_form_token_shuffle_once(app, admin, manager)
             db.session.commit()
             barrier.wait()
             try:
-                result = service.shuffle_open_tasks(actor=actor, form_token=token)
+                result = shuffle_now(actor=actor, form_token=token)
                 public_id = result.public_id
                 db.session.commit()
                 outcomes.add(("shuffled", public_id))
@@ -293,7 +293,7 @@ def test_creates_during_shuffles_are_charged_once_each(app, manager, admin):
         db.session.commit()
         barrier.wait()
         for _ in range(shuffles):
-            result = service.shuffle_open_tasks(actor=actor)
+            result = shuffle_now(actor=actor)
             db.session.commit()
             pressed.add(result.tasks_count)
 
@@ -372,7 +372,7 @@ def test_readers_see_the_state_before_an_uncommitted_shuffle(app, manager):
 
     def hold_a_shuffle():
         actor = auth.get_popug(manager_public_id)
-        result = service.shuffle_open_tasks(actor=actor)
+        result = shuffle_now(actor=actor)
         shuffled.add(result.tasks_count)
         held.set()
         shuffled.add("released" if release.wait(WAIT) else "timed out")
@@ -435,7 +435,7 @@ def test_a_popug_deactivated_as_a_shuffle_starts(app, admin, manager):
 
     event.listen(db.engine, "before_cursor_execute", deactivate_before_the_update)
     try:
-        result = service.shuffle_open_tasks(actor=manager)
+        result = shuffle_now(actor=manager)
         db.session.commit()
     finally:
         event.remove(db.engine, "before_cursor_execute", deactivate_before_the_update)

@@ -16,7 +16,7 @@ from app.blueprints.tasks import service
 from app.blueprints.tasks.models import DONE, Shuffle, Task
 from app.errors import NotAllowed, ServiceError
 from app.extensions import db
-from tests.factories import make_popug, make_task
+from tests.factories import make_popug, make_task, shuffle_now
 from tests.tasks.helpers import (
     account_ids,
     assert_books_balance,
@@ -58,7 +58,7 @@ def seed_tasks(actor, open_count: int, done_count: int = 0) -> list[Task]:
 
 
 def shuffle(actor, form_token=None):
-    result = service.shuffle_open_tasks(actor=actor, form_token=form_token)
+    result = shuffle_now(actor=actor, form_token=form_token)
     db.session.commit()
     return result
 
@@ -174,7 +174,7 @@ def test_failure_part_way_moves_no_task_and_no_money(db, monkeypatch, staff, aft
 
     monkeypatch.setattr(BULK_CHARGE, broken)
     with pytest.raises(RuntimeError, match="ledger is down"):
-        service.shuffle_open_tasks(actor=staff["manager"], form_token="tok-doomed")
+        shuffle_now(actor=staff["manager"], form_token="tok-doomed")
     assert calls, "the failure was not injected"
     db.session.rollback()
     db.session.expire_all()
@@ -204,7 +204,7 @@ def test_tasks_really_moved_before_the_injected_failure(db, monkeypatch, staff):
 
     monkeypatch.setattr(BULK_CHARGE, spy)
     with pytest.raises(RuntimeError):
-        service.shuffle_open_tasks(actor=staff["manager"])
+        shuffle_now(actor=staff["manager"])
     assert seen and seen != before  # 40 tasks over 3 popugs: never all unchanged
     db.session.rollback()
     assert assignees() == before
@@ -214,7 +214,7 @@ def test_no_open_tasks_is_a_clear_message_and_changes_nothing(db, staff):
     seed_tasks(staff["manager"], open_count=0, done_count=4)
     before = (assignees(), balances(), count(LedgerEntry))
     with pytest.raises(ServiceError) as raised:
-        service.shuffle_open_tasks(actor=staff["manager"], form_token="tok-empty")
+        shuffle_now(actor=staff["manager"], form_token="tok-empty")
     assert "no open tasks" in raised.value.message
     db.session.rollback()
     assert (assignees(), balances(), count(LedgerEntry)) == before
@@ -228,7 +228,7 @@ def test_nobody_eligible_is_a_clear_message_and_changes_nothing(db, staff):
     db.session.commit()
     before = (assignees(), balances(), count(LedgerEntry))
     with pytest.raises(ServiceError) as raised:
-        service.shuffle_open_tasks(actor=staff["admin"])
+        shuffle_now(actor=staff["admin"])
     assert raised.value.message == service.NOBODY_ELIGIBLE
     db.session.rollback()
     assert (assignees(), balances(), count(LedgerEntry)) == before
@@ -241,7 +241,7 @@ def test_same_form_token_shuffles_once(db, staff):
     first_id, first_public = first.id, first.public_id
     after_first = (assignees(), balances(), count(LedgerEntry))
     with pytest.raises(service.AlreadyShuffled) as raised:
-        service.shuffle_open_tasks(actor=staff["admin"], form_token="tok-shuffle")
+        shuffle_now(actor=staff["admin"], form_token="tok-shuffle")
     assert raised.value.shuffle.id == first_id
     assert raised.value.shuffle.public_id == first_public
     assert raised.value.shuffle.tasks_count == 10
@@ -258,7 +258,7 @@ def test_only_managers_and_admins_shuffle(db, staff, role):
     actor = make_popug(role=role)
     before = (assignees(), balances(), count(LedgerEntry))
     with pytest.raises(NotAllowed):
-        service.shuffle_open_tasks(actor=actor)
+        shuffle_now(actor=actor)
     db.session.rollback()
     assert (assignees(), balances(), count(LedgerEntry)) == before
     assert count(Shuffle) == 0

@@ -180,6 +180,13 @@ def get_popug(public_id: str) -> Popug:
     return popug
 
 
+def get_popug_by_id(popug_id: int) -> Popug:
+    popug = db.session.get(Popug, popug_id)
+    if popug is None:
+        raise NotFound("No such popug.")
+    return popug
+
+
 def list_popugs(page: int, per_page: int):
     return db.paginate(
         select(Popug).order_by(Popug.username), page=page, per_page=per_page, error_out=False

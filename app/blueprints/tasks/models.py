@@ -53,16 +53,42 @@ class Task(db.Model):
     assignee = relationship("Popug", foreign_keys=[assignee_id], lazy="raise")
 
 
+# A shuffle's states: pressed and waiting for the worker, being run by it (in one
+# transaction that is not yet committed), committed, or given up with a reason.
+QUEUED = "queued"
+RUNNING = "running"
+SHUFFLED = "done"
+FAILED = "failed"
+SHUFFLE_STATES = (QUEUED, RUNNING, SHUFFLED, FAILED)
+# Shuffles still to be run: few rows, read on every board and by the worker's poll.
+_WAITING = {
+    dialect + "_where": text("status IN ('queued', 'running')")
+    for dialect in ("postgresql", "sqlite")
+}
+
+
 class Shuffle(db.Model):
-    """One press of "Shuffle open tasks" and what it did."""
+    """One press of "Shuffle open tasks": recorded as queued by the press, run by the job
+    worker, and what it did."""
 
     __tablename__ = "shuffles"
+    __table_args__ = (
+        CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status"),
+        Index("ix_shuffles_waiting", "id", **_WAITING),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     public_id: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid4()))
     actor_id: Mapped[int] = mapped_column(ForeignKey("popugs.id"))
     form_token: Mapped[str | None] = mapped_column(String(64), unique=True)
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    status: Mapped[str] = mapped_column(String(8), default=QUEUED)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    # When the worker last began to run it, and how many times it began (a worker killed
+    # mid-shuffle leaves it running: the next worker begins it again).
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(String(500))
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     tasks_count: Mapped[int] = mapped_column(Integer, default=0)
     popugs_count: Mapped[int] = mapped_column(Integer, default=0)

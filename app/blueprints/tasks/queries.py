@@ -1,14 +1,16 @@
 """Read-side queries of tasks, for tasks' pages and for other blueprints (analytics)."""
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 from sqlalchemy import bindparam, func, select
 
+from app import clock
 from app.blueprints.auth import service as auth
 from app.extensions import db
 from app.paging import Page, paged, peek_page
 
-from .models import DONE, OPEN, Shuffle, Task
+from .models import DONE, OPEN, QUEUED, RUNNING, SHUFFLED, Shuffle, Task
 
 FILTERS = ("all", "open", "done", "mine")
 
@@ -60,8 +62,54 @@ def row_of(public_id: str):
 
 
 def last_shuffle_id() -> int:
-    """A cheap version number of assignments: the id of the latest shuffle (0 if none)."""
-    return db.session.scalar(select(func.coalesce(func.max(Shuffle.id), 0)))
+    """A cheap version number of assignments: the id of the latest done shuffle (0 if none)."""
+    return db.session.scalar(
+        select(func.coalesce(func.max(Shuffle.id), 0)).where(Shuffle.status == SHUFFLED)
+    )
+
+
+def waiting_shuffle():
+    """(public_id, status) of the oldest shuffle that is queued or running, or None: the
+    board and My tasks say that one is under way (read through a tiny partial index)."""
+    return db.session.execute(
+        select(Shuffle.public_id, Shuffle.status)
+        .where(Shuffle.status.in_((QUEUED, RUNNING)))
+        .order_by(Shuffle.id)
+        .limit(1)
+    ).first()
+
+
+@dataclass(frozen=True)
+class ShuffleProgress:
+    """How far a shuffle has got, as time: seconds it waited for the worker, seconds it
+    has run, and the estimate, the seconds the last done shuffle took (None: no shuffle
+    was done before it). A shuffle is one transaction: it has no share of tasks done."""
+
+    waited_s: int
+    elapsed_s: int
+    estimate_s: int | None
+
+    @property
+    def percent(self) -> int | None:
+        if not self.estimate_s:
+            return None
+        return min(99, int(100 * self.elapsed_s / self.estimate_s))
+
+
+def shuffle_progress(shuffle) -> ShuffleProgress:
+    now = clock.now()
+    last = db.session.execute(
+        select(Shuffle.duration_ms)
+        .where(Shuffle.status == SHUFFLED, Shuffle.id < shuffle.id)
+        .order_by(Shuffle.id.desc())
+        .limit(1)
+    ).scalar()
+    begun = shuffle.started_at or now
+    return ShuffleProgress(
+        waited_s=int(((shuffle.started_at or now) - shuffle.requested_at).total_seconds()),
+        elapsed_s=int((now - begun).total_seconds()) if shuffle.started_at else 0,
+        estimate_s=max(1, round(last / 1000)) if last else None,
+    )
 
 
 _MINE_OPEN = (Task.assignee_id == bindparam("me"), Task.status == OPEN)

@@ -4,7 +4,6 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from app import audit
 from app.blueprints.accounting import service as accounting
 from app.blueprints.auth.decorators import ACCESS, can, role_required
 from app.errors import NotAllowed, NotFound, ServiceError
@@ -30,6 +29,7 @@ def _board_context(args) -> dict:
         "complete_form": CompleteForm(),
         # Its form token is for the shuffle button, which only managers and admins see.
         "shuffle_form": ShuffleForm() if can("shuffle") else None,
+        "waiting_shuffle": queries.waiting_shuffle(),
     }
 
 
@@ -106,6 +106,7 @@ def my_tasks():
         done_tasks=queries.recently_done_of(current_user.id),
         complete_form=CompleteForm(),
         shuffle_version=queries.last_shuffle_id(),
+        waiting_shuffle=queries.waiting_shuffle(),
     )
 
 
@@ -180,40 +181,38 @@ def confirm_shuffle():
 @bp.post("/tasks/shuffle")
 @role_required(*ACCESS["shuffle"])
 def shuffle():
+    """Record the press and answer at once with the shuffle's page; the job worker runs it."""
     form = ShuffleForm()
     if not form.validate_on_submit():
         flash("The form expired; reload the page and try again.", "error")
         return redirect(url_for("tasks.index"))
     try:
-        result = service.shuffle_open_tasks(actor=current_user, form_token=form.form_token.data)
+        press = service.request_shuffle(actor=current_user, form_token=form.form_token.data)
     except service.AlreadyShuffled as duplicate:
         db.session.rollback()
-        result = duplicate.shuffle
+        shuffle = duplicate.shuffle
     except ServiceError as error:
         db.session.rollback()
         flash(error.message, "error")
         return redirect_after_post(url_for("tasks.index"))
     else:
-        audit.record(
-            current_user,
-            "tasks.shuffle",
-            f"{result.tasks_count} open tasks among {result.popugs_count} popugs",
-        )
+        shuffle = press.shuffle
         db.session.commit()
-    flash(
-        f"Reassigned {result.tasks_count} open tasks among {result.popugs_count} popugs.",
-        "success",
-    )
-    return redirect_after_post(url_for("tasks.show_shuffle", public_id=result.public_id))
+        if press.joined:
+            flash("A shuffle was already waiting to start; your press joined it.", "info")
+    return redirect_after_post(url_for("tasks.show_shuffle", public_id=shuffle.public_id))
 
 
 @bp.get("/shuffles/<public_id>")
 @role_required(*ACCESS["shuffle"])
 def show_shuffle(public_id: str):
+    """A shuffle's state; while it waits or runs, htmx re-fetches the state every second."""
     shuffle = service.get_shuffle(public_id)
     return render(
         "tasks/shuffle.html",
-        "tasks/shuffle.html",
+        "tasks/_shuffle_state.html",
         shuffle=shuffle,
+        progress=queries.shuffle_progress(shuffle),
         actor_name=queries.assignee_names_by_id([shuffle.actor_id]).get(shuffle.actor_id, "?"),
+        poll_seconds=max(1, round(current_app.config["JOBS_POLL_SECONDS"] * 2)),
     )

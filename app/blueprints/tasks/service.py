@@ -23,14 +23,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 
-from app import clock
+from app import audit, clock
 from app.blueprints.accounting import service as accounting
 from app.blueprints.auth import service as auth
 from app.db import advisory_lock, is_postgres, try_advisory_lock
 from app.errors import NotAllowed, NotFound, ServiceError
 from app.extensions import db
 
-from .models import DONE, OPEN, Shuffle, Task
+from .models import DONE, FAILED, OPEN, QUEUED, RUNNING, SHUFFLED, Shuffle, Task
 
 TITLE_MAX = 200
 JIRA_MAX = 32
@@ -46,6 +46,12 @@ REWARD_DOLLARS = (20, 40)
 TASKS_LOCK = "tasks"
 SHUFFLERS = ("admin", "manager")
 NOBODY_ELIGIBLE = "Nobody can take tasks right now: there is no active worker or accountant."
+NO_OPEN_TASKS = "There are no open tasks to shuffle."
+# Presses of the shuffle button queue one after the other (PostgreSQL; SQLite serialises
+# writers), so at most one shuffle waits to start.
+SHUFFLE_QUEUE_LOCK = "shuffle-queue"
+# How many times the job worker begins a shuffle whose worker stopped before it is failed.
+SHUFFLE_ATTEMPTS = 3
 SHUFFLE_RUNNING = (
     "Open tasks are being shuffled right now, so this task is probably no longer yours. "
     "No reward was paid; look at your tasks again in a moment."
@@ -301,33 +307,102 @@ def preview_shuffle() -> ShufflePreview:
     )
 
 
-def shuffle_open_tasks(*, actor, form_token: str | None = None) -> Shuffle:
-    """Reassign every open task to a random eligible popug and charge each task's fee to
-    its new assignee: an UPDATE of tasks, an INSERT … SELECT of ledger entries and an
-    UPDATE of balances (one statement on PostgreSQL), all in the caller's transaction.
+@dataclass(frozen=True)
+class ShufflePress:
+    shuffle: Shuffle
+    joined: bool  # the press joined a shuffle that was already waiting to start
 
-    Shuffles are serialised by a lock, and a repeated `form_token` raises AlreadyShuffled
-    with the first result instead of shuffling again.
+
+def _check_something_to_shuffle() -> int:
+    """The number of eligible popugs; refuses when there is nobody or nothing to shuffle."""
+    pool_size = db.session.scalar(
+        select(func.count()).select_from(auth.eligible_assignees().subquery("eligible"))
+    )
+    if not pool_size:
+        raise ServiceError(NOBODY_ELIGIBLE)
+    if not db.session.scalar(select(Task.id).where(Task.status == OPEN).limit(1)):
+        raise ServiceError(NO_OPEN_TASKS)
+    return pool_size
+
+
+def request_shuffle(*, actor, form_token: str | None = None) -> ShufflePress:
+    """Record a press of "Shuffle open tasks" as a queued shuffle, for the job worker to run
+    (a million open tasks take longer than a request may).
+
+    A press while a shuffle waits to start joins it: it will move every open task anyway.
+    A press while one runs queues one more, so at most one shuffle ever waits. A repeated
+    `form_token` raises AlreadyShuffled with the first press's shuffle. With nothing to
+    shuffle the press is refused at once.
     """
     if actor.role not in SHUFFLERS:
         raise NotAllowed("Only managers and admins shuffle tasks.")
     check_form_token(form_token)
-    started = time.perf_counter()
-    advisory_lock(TASKS_LOCK)
+    advisory_lock(SHUFFLE_QUEUE_LOCK)  # presses one after the other
     if form_token:
         first = db.session.scalar(select(Shuffle).where(Shuffle.form_token == form_token))
         if first is not None:
             raise AlreadyShuffled(first)
-    pool = auth.eligible_assignees().subquery("eligible")
-    pool_size = db.session.scalar(select(func.count()).select_from(pool))
-    if not pool_size:
-        raise ServiceError(NOBODY_ELIGIBLE)
-    if not db.session.scalar(select(Task.id).where(Task.status == OPEN).limit(1)):
-        raise ServiceError("There are no open tasks to shuffle.")
-
-    shuffle = Shuffle(actor_id=actor.id, form_token=form_token or None, started_at=clock.now())
+    _check_something_to_shuffle()
+    waiting = db.session.scalar(
+        select(Shuffle).where(Shuffle.status == QUEUED).order_by(Shuffle.id).limit(1)
+    )
+    if waiting is not None:
+        return ShufflePress(waiting, joined=True)
+    shuffle = Shuffle(
+        actor_id=actor.id, form_token=form_token or None, status=QUEUED, requested_at=clock.now()
+    )
     db.session.add(shuffle)
     db.session.flush()
+    return ShufflePress(shuffle, joined=False)
+
+
+def claim_next_shuffle() -> Shuffle | None:
+    """The oldest shuffle still to run, marked running (the job worker's claim, committed
+    before the shuffle itself runs, so pages show it running).
+
+    Only the worker holding the runner lock claims, so a shuffle found still running was
+    begun by a worker that stopped mid-shuffle (its transaction rolled back, nothing
+    changed): it is begun again, and after SHUFFLE_ATTEMPTS beginnings marked failed.
+    """
+    shuffle = db.session.scalar(
+        select(Shuffle)
+        .where(Shuffle.status.in_((QUEUED, RUNNING)))
+        .order_by(Shuffle.id)
+        .limit(1)
+        .with_for_update()
+    )
+    if shuffle is None:
+        return None
+    if shuffle.status == RUNNING and shuffle.attempts >= SHUFFLE_ATTEMPTS:
+        fail_shuffle(
+            shuffle.id,
+            f"A worker stopped while running it, {shuffle.attempts} times; nothing was "
+            "changed. Press the button again to retry.",
+        )
+        return claim_next_shuffle()
+    shuffle.status = RUNNING
+    shuffle.attempts += 1
+    shuffle.started_at = clock.now()
+    db.session.flush()
+    return shuffle
+
+
+def run_shuffle(shuffle_id: int) -> Shuffle:
+    """Run a claimed shuffle: reassign every open task to a random eligible popug and charge
+    each task's fee to its new assignee — an UPDATE of tasks, an INSERT … SELECT of ledger
+    entries and an UPDATE of balances (one statement on PostgreSQL) — and mark the shuffle
+    done, all in the caller's transaction: everything or nothing.
+
+    Shuffles run one after the other (TASKS_LOCK). A shuffle that is no longer running
+    once the lock is held (another worker finished it) is returned as it is, never run twice.
+    """
+    started = time.perf_counter()
+    advisory_lock(TASKS_LOCK)
+    shuffle = db.session.get(Shuffle, shuffle_id, with_for_update=True, populate_existing=True)
+    if shuffle is None or shuffle.status != RUNNING:
+        return shuffle
+    pool_size = _check_something_to_shuffle()
+    pool = auth.eligible_assignees().subquery("eligible")
 
     if is_postgres():
         # One statement: move every open task (the eligible ids as one array, an InitPlan
@@ -361,9 +436,27 @@ def shuffle_open_tasks(*, actor, form_token: str | None = None) -> Shuffle:
         )
     if charged["entries"] != moved:  # every moved task is charged exactly once
         raise RuntimeError(f"shuffle moved {moved} tasks but charged {charged['entries']}")
+    shuffle.status = SHUFFLED
     shuffle.tasks_count = moved
     shuffle.popugs_count = pool_size
+    shuffle.finished_at = clock.now()
     shuffle.duration_ms = int((time.perf_counter() - started) * 1000)
+    audit.record(
+        auth.get_popug_by_id(shuffle.actor_id),
+        "tasks.shuffle",
+        f"{moved} open tasks among {pool_size} popugs",
+        address="job worker",
+    )
+    db.session.flush()
+    return shuffle
+
+
+def fail_shuffle(shuffle_id: int, reason: str) -> Shuffle:
+    """Give a shuffle up with a reason people can read (its own transaction rolled back)."""
+    shuffle = db.session.get(Shuffle, shuffle_id, populate_existing=True)
+    shuffle.status = FAILED
+    shuffle.error = reason[:500]
+    shuffle.finished_at = clock.now()
     db.session.flush()
     return shuffle
 

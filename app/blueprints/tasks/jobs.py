@@ -1,0 +1,52 @@
+"""The shuffle job: what the job worker (app/worker.py) runs for each queued shuffle.
+
+Thin, like a route: claim and commit (pages now show the shuffle running), run the service
+in one transaction and commit, or record why it failed. No business rules here.
+"""
+
+import logging
+
+from app.db import write_intent
+from app.errors import ServiceError
+from app.extensions import db
+
+from . import service
+
+log = logging.getLogger(__name__)
+UNEXPECTED = "It stopped on an unexpected error; nothing was changed. Press the button again."
+
+
+def run_next_shuffle():
+    """Claim the oldest shuffle still to run and run it. Returns the shuffle as it ended
+    (done or failed), or None when none was waiting. The caller holds the runner lock."""
+    with write_intent():
+        claimed = service.claim_next_shuffle()
+        claimed_id = claimed.id if claimed is not None else None
+        db.session.commit()
+    if claimed_id is None:
+        return None
+    try:
+        with write_intent():
+            shuffle = service.run_shuffle(claimed_id)
+            db.session.commit()
+    except ServiceError as error:  # nothing to shuffle any more, nobody eligible
+        db.session.rollback()
+        with write_intent():
+            shuffle = service.fail_shuffle(claimed_id, error.message)
+            db.session.commit()
+    except Exception:
+        db.session.rollback()
+        log.exception("shuffle %s failed", claimed_id)
+        with write_intent():
+            shuffle = service.fail_shuffle(claimed_id, UNEXPECTED)
+            db.session.commit()
+    log.info(
+        "shuffle %s %s: %s open tasks among %s popugs in %s ms%s",
+        shuffle.id,
+        shuffle.status,
+        shuffle.tasks_count,
+        shuffle.popugs_count,
+        shuffle.duration_ms,
+        f" ({shuffle.error})" if shuffle.error else "",
+    )
+    return shuffle

@@ -128,19 +128,24 @@ def seed_history(url: str, popugs: int, entries: int, days: int) -> dict:
             conn.exec_driver_sql("PRAGMA cache_size = -1048576")
             seed_popugs(conn, popugs, first_worker=FIRST_ASSIGNABLE + max(1, popugs // 20))
             conn.exec_driver_sql(
-                _series(tasks) + "INSERT INTO tasks (id, public_id, title, jira_id, description, "
-                "status, assignee_id, creator_id, fee, reward, form_token, created_at, "
-                "completed_at) SELECT i, printf('10000000-0000-4000-8000-%012d', i), "
-                "'Bench task number ' || i, CASE WHEN i % 3 = 0 THEN 'UBERPOP-' || i END, '', "
+                _series(tasks) + "INSERT INTO tasks (id, status, assignee_id, creator_id, fee, "
+                "reward, created_at, completed_at) SELECT i, "
                 "CASE WHEN done THEN 'done' ELSE 'open' END, "
                 f"{FIRST_ASSIGNABLE} + abs(random()) % {assignable}, 1 + abs(random()) % {popugs}, "
-                "(10 + abs(random()) % 11) * 100, (20 + abs(random()) % 21) * 100, NULL, "
+                "(10 + abs(random()) % 11) * 100, (20 + abs(random()) % 21) * 100, "
                 "created_at, CASE WHEN done THEN strftime('%Y-%m-%d %H:%M:%f', created_at, "
                 "'+' || (60 + abs(random()) % 7140) || ' seconds') || '000' END "
                 f"FROM (SELECT i, strftime('%Y-%m-%d %H:%M:%f', '{_ts(start)}', "
                 f"'+' || CAST((i - 1) * {spacing!r} AS INTEGER) || ' seconds') || '000' "
                 f"AS created_at, (i % 10 <> 0 AND (i - 1) * {spacing!r} < "
                 f"{(last_done - start).total_seconds()!r}) AS done FROM series)"
+            )
+            # Each task's texts: its own table, one row per task (app/blueprints/tasks/models.py).
+            conn.exec_driver_sql(
+                "INSERT INTO task_texts (task_id, public_id, title, jira_id, description, "
+                "form_token) SELECT id, printf('10000000-0000-4000-8000-%012d', id), "
+                "'Bench task number ' || id, CASE WHEN id % 3 = 0 THEN 'UBERPOP-' || id END, '', "
+                "NULL FROM tasks ORDER BY id"
             )
             # Fees and rewards in time order, so ids grow with time as in production.
             conn.exec_driver_sql(
@@ -385,7 +390,7 @@ def seed_close(url: str, accounts: int) -> None:
         popugs = accounts + FIRST_ASSIGNABLE - 1
         with engine.begin() as conn:
             seed_popugs(conn, popugs, first_worker=FIRST_ASSIGNABLE)
-            tasks, entries = [], []
+            tasks, texts, entries = [], [], []
             task_id = 0
             for offset in range(CLOSE_DAYS):
                 day = first_day + timedelta(days=offset)
@@ -395,15 +400,13 @@ def seed_close(url: str, accounts: int) -> None:
                         task_id += 1
                         fee, reward = rng.randint(10, 20) * 100, rng.randint(20, 40) * 100
                         tasks.append(
+                            (task_id, "done" if done else "open", account_id, fee, reward, _ts(at))
+                        )
+                        texts.append(
                             (
                                 task_id,
                                 f"20000000-0000-4000-8000-{task_id:012d}",
                                 f"Close bench task {task_id}",
-                                "done" if done else "open",
-                                account_id,
-                                fee,
-                                reward,
-                                _ts(at),
                             )
                         )
                         entries.append(
@@ -421,10 +424,14 @@ def seed_close(url: str, accounts: int) -> None:
                                 )
                             )
             conn.exec_driver_sql(
-                "INSERT INTO tasks (id, public_id, title, jira_id, description, status, "
-                "assignee_id, creator_id, fee, reward, created_at) "
-                "VALUES (?, ?, ?, NULL, '', ?, ?, 1, ?, ?, ?)",
+                "INSERT INTO tasks (id, status, assignee_id, creator_id, fee, reward, created_at) "
+                "VALUES (?, ?, ?, 1, ?, ?, ?)",
                 tasks,
+            )
+            conn.exec_driver_sql(
+                "INSERT INTO task_texts (task_id, public_id, title, jira_id, description) "
+                "VALUES (?, ?, ?, NULL, '')",
+                texts,
             )
             conn.exec_driver_sql(
                 "INSERT INTO ledger_entries (account_id, kind, amount, task_id, business_day, "

@@ -116,13 +116,18 @@ def seed(path: Path, tasks: int, *, reward_index: bool) -> dict:
     con.execute(
         f"""WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {tasks}),
         t(i, done) AS (SELECT i, {end} - {YEAR_S} + (i * {YEAR_S}) / {tasks} FROM n)
-        INSERT INTO tasks (id, public_id, title, jira_id, description, status, assignee_id,
-                           creator_id, fee, reward, created_at, completed_at)
-        SELECT i, 'task-' || i, 'Bench task number ' || i, 'UBERPOP-' || i, '', 'done',
-               2 + (i * 37) % {POPUGS - 1}, 1,
+        INSERT INTO tasks (id, status, assignee_id, creator_id, fee, reward, created_at,
+                           completed_at)
+        SELECT i, 'done', 2 + (i * 37) % {POPUGS - 1}, 1,
                (10 + (i * 40503) % 11) * 100, (20 + (i * 2654435761) % 21) * 100,
                {sql_time("done - 60 * (10 + (i * 7) % 590)")}, {sql_time("done")}
         FROM t"""
+    )
+    # Each task's texts, in their own table (one row per task).
+    con.execute(
+        """INSERT INTO task_texts (task_id, public_id, title, jira_id, description)
+        SELECT id, 'task-' || id, 'Bench task number ' || id, 'UBERPOP-' || id, ''
+        FROM tasks ORDER BY id"""
     )
     con.execute("COMMIT")
     con.execute("BEGIN")

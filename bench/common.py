@@ -334,16 +334,24 @@ def seed(engine: Engine, population: Population) -> dict:
         # Exactly `done` tasks are done, spread evenly over the ids (a Bresenham step).
         conn.execute(
             text(
-                f"{prefix}INSERT INTO tasks (id, public_id, title, jira_id, description, status, "
-                "assignee_id, creator_id, fee, reward, form_token, created_at, completed_at) "
-                f"SELECT i, {sql.uuid('i', '10000000')}, 'Seeded task ' || {sql.text('i')}, "
-                f"CASE WHEN i % 3 = 0 THEN 'UBERPOP-' || {sql.text('i')} END, '', status, "
+                f"{prefix}INSERT INTO tasks (id, status, "
+                "assignee_id, creator_id, fee, reward, created_at, completed_at) "
+                f"SELECT i, status, "
                 f"{p.first_assignable} + {sql.rand(p.assignable)}, 1 + i % {p.popugs}, "
-                f"(10 + {sql.rand(11)}) * 100, (20 + {sql.rand(21)}) * 100, NULL, created_at, "
+                f"(10 + {sql.rand(11)}) * 100, (20 + {sql.rand(21)}) * 100, created_at, "
                 f"CASE WHEN status = 'done' THEN {sql.plus_seconds('created_at', 20)} END "
                 f"FROM (SELECT i, {created} AS created_at, "
                 f"CASE WHEN (i * {d}) / {n} > ((i - 1) * {d}) / {n} THEN 'done' ELSE 'open' END "
                 f"AS status FROM {series}) AS numbered"
+            )
+        )
+        conn.execute(
+            text(
+                f"{prefix}INSERT INTO task_texts (task_id, public_id, title, jira_id, description, "
+                f"form_token) SELECT i, {sql.uuid('i', '10000000')}, "
+                f"'Seeded task ' || {sql.text('i')}, "
+                f"CASE WHEN i % 3 = 0 THEN 'UBERPOP-' || {sql.text('i')} END, '', NULL "
+                f"FROM {series}"
             )
         )
         conn.exec_driver_sql(
@@ -370,13 +378,14 @@ def seed(engine: Engine, population: Population) -> dict:
                 )
         rows = {
             table: conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar()
-            for table in ("popugs", "accounts", "tasks", "ledger_entries")
+            for table in ("popugs", "accounts", "tasks", "task_texts", "ledger_entries")
         }
     settle(engine)
     expected = {
         "popugs": p.popugs,
         "accounts": p.popugs,
         "tasks": p.tasks,
+        "task_texts": p.tasks,
         "ledger_entries": p.tasks + p.done_tasks,
     }
     if rows != expected:

@@ -11,15 +11,19 @@ the server of --database-url, default TEST_DATABASE_URL, and dropped afterwards)
 30,000 done) with their accounts and ledger by set-based SQL (bench/common.py), then served by
 `gunicorn --workers 4` with ATES_ENV=production, a generated SECRET_KEY,
 RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379 and cheap argon2 costs (ARGON2_*; the seeded
-hashes use the same costs, so signing in does not rehash).
+hashes use the same costs, so signing in does not rehash), with the job worker that runs the
+shuffles, `flask --app wsgi jobs work`, beside it in the same environment (as the Procfile
+has them); the worker is stopped with SIGTERM after the run (a shuffle it is running ends).
 
 The load generator (standard library only: threads and http.client on 127.0.0.1) signs in
 popugs through the sign-in form, then for --duration seconds runs --clients threads that mix:
 the Tasks board (plain and filtered pages), My tasks, creating tasks (CSRF token taken from
 the page), marking their own open tasks done, My account, and the accounting overview (as
-accountants); a manager presses "Shuffle open tasks" every 10 s, and an accountant presses
-"Close the day" once half-way through. Production cookies are `Secure`; the client sends
-them over plain HTTP to loopback itself, as the TLS proxy in front of gunicorn would.
+accountants); a manager presses "Shuffle open tasks" every 10 s (the press only queues the
+shuffle; the job worker runs it) and follows the redirect to the shuffle's page, and an
+accountant presses "Close the day" once half-way through. Production cookies are `Secure`;
+the client sends them over plain HTTP to loopback itself, as the TLS proxy in front of
+gunicorn would.
 
 Then the same load shape (same threads, mix, shuffle timer and duration) runs against a bare
 Flask + Jinja page (a 50-row table from memory) under the same gunicorn settings.
@@ -28,8 +32,10 @@ Reported: requests per second, median / 95th / 99th percentile per endpoint, 4xx
 refusals, e.g. a task reassigned by a shuffle just before "Mark done") and errors (any 5xx or
 failed connection). After the run: `flask --app wsgi accounting verify` exit code, and the
 money identity sum(balances) + sum(payouts) == rewards − fees, i.e. sum(balances) equals the
-sum of all ledger entries. Figures go into the "## Load" section of bench/README.md.
-Goals: zero 5xx, zero failed money checks, mixed throughput at least half the bare page's.
+sum of all ledger entries; the shuffles by state (done, failed, still queued or running when
+the worker stopped), with how long each waited in the queue and ran. Figures go into the
+"## Load" section of bench/README.md. Goals: zero 5xx, zero failed shuffles, zero failed money
+checks, mixed throughput at least half the bare page's.
 """
 
 from __future__ import annotations
@@ -51,7 +57,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -124,6 +130,7 @@ class Client:
         self.lock = lock
         self.csrf = ""
         self.done_paths: list[str] = []
+        self.location = ""  # the Location header of the last response, if any
 
     def request(
         self,
@@ -142,6 +149,7 @@ class Client:
             all_headers["Content-Type"] = "application/x-www-form-urlencoded"
         started = time.perf_counter()
         status, text = 0, ""
+        self.location = ""
         try:
             conn = http.client.HTTPConnection(HOST, self.port, timeout=120)
             try:
@@ -149,6 +157,7 @@ class Client:
                 response = conn.getresponse()
                 text = response.read().decode("utf-8", "replace")
                 status = response.status
+                self.location = response.getheader("Location") or ""
                 for cookie in response.headers.get_all("Set-Cookie") or []:
                     name, _, rest = cookie.partition("=")
                     value = rest.split(";", 1)[0]
@@ -257,8 +266,10 @@ def client_loop(run: Run, workers: list[Client], accountants: list[Client], seed
 
 
 def shuffle_loop(run: Run, manager: Client, stop) -> None:
-    """The manager presses "Shuffle open tasks" every `run.shuffle_every` seconds (the next
-    press waits for the previous one to finish, as a person would)."""
+    """The manager presses "Shuffle open tasks" every `run.shuffle_every` seconds. The press
+    only queues the shuffle (the job worker runs it) and redirects to the shuffle's page,
+    which the manager opens, as the browser does; the next press is on the timer (a press
+    while a shuffle waits joins it, one while a shuffle runs queues the next)."""
     if not run.shuffle_every:
         return
     next_at = time.monotonic() + run.shuffle_every / 2
@@ -266,8 +277,13 @@ def shuffle_loop(run: Run, manager: Client, stop) -> None:
         next_at = max(next_at + run.shuffle_every, time.monotonic())
         form = {"csrf_token": manager.csrf, "form_token": secrets.token_urlsafe(18)}
         status, _ = manager.request("shuffle", "POST", "/tasks/shuffle", form)
+        location = urlsplit(manager.location)
         run.events.append(f"shuffle at {time.monotonic() - run.started:.0f} s: {status}")
-        manager.request(None, "GET", "/")  # a fresh page, as the browser follows the redirect
+        if status in (302, 303) and location.path:  # the browser follows the redirect
+            page = location.path + (f"?{location.query}" if location.query else "")
+            manager.request(None, "GET", page)
+        else:
+            manager.request(None, "GET", "/")  # a fresh page
 
 
 def close_day_once(run: Run, accountant: Client, stop) -> None:
@@ -529,6 +545,48 @@ class Gunicorn:
         self.log.close()
 
 
+class JobWorker:
+    """`flask --app wsgi jobs work` (the Procfile's worker) beside gunicorn, in the same
+    environment and directory; stopped with SIGTERM, which lets a running shuffle end."""
+
+    READY = "job worker running"  # logged once it holds the runner lock
+
+    def __init__(self, env: dict, cwd: Path):
+        self.log = tempfile.NamedTemporaryFile(prefix="ates-load-jobs-", suffix=".log")
+        self.proc = subprocess.Popen(
+            [str(VENV_BIN / "flask"), "--app", "wsgi", "jobs", "work"],
+            cwd=cwd,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the job worker exited:\n{self.output()[-5000:]}")
+            if self.READY in self.output():
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"the job worker did not start:\n{self.final_log[-5000:]}")
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
+
+    def stop(self) -> None:
+        """SIGTERM, then wait for the shuffle it may be running; its log stays readable as
+        `final_log`. Shuffles still queued stay queued (they change nothing)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=300)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()  # a running shuffle rolls back
+                self.proc.wait()
+        self.final_log = self.output()
+        self.log.close()
+
+
 BARE_APP = '''
 from flask import Flask, render_template_string
 
@@ -626,11 +684,22 @@ def money_checks(url: str) -> dict:
                 ),
                 "tasks": int(one("SELECT count(*) FROM tasks").scalar()),
                 "shuffles": int(one("SELECT count(*) FROM shuffles").scalar()),
+                "shuffle_states": dict(
+                    one("SELECT status, count(*) FROM shuffles GROUP BY status ORDER BY status")
+                    .tuples()
+                    .all()
+                ),
+                "shuffle_errors": list(
+                    one("SELECT error FROM shuffles WHERE status = 'failed' ORDER BY id").scalars()
+                ),
                 "closed_days": int(one("SELECT count(*) FROM billing_days").scalar()),
+                # Done shuffles: (ms waited in the queue, ms run by the worker, tasks moved).
                 "shuffle_ms": [
-                    (int(ms), int(n))
-                    for ms, n in one(
-                        "SELECT duration_ms, tasks_count FROM shuffles ORDER BY id"
+                    (int(waited), int(ms), int(n))
+                    for waited, ms, n in one(
+                        "SELECT round(extract(epoch FROM started_at - requested_at) * 1000), "
+                        "duration_ms, tasks_count FROM shuffles WHERE status = 'done' "
+                        "ORDER BY id"
                     ).all()
                 ],
             }
@@ -851,6 +920,11 @@ def main() -> int:
         )
 
         server = Gunicorn("wsgi:app", env, ROOT, args.gunicorn_threads)
+        try:
+            jobs = JobWorker(env, ROOT)
+        except BaseException:
+            server.stop()
+            raise
         renicer = Renicer(url, name, args.priority)
         try:
             too_big = Client(server.port, [], threading.Lock())
@@ -866,6 +940,7 @@ def main() -> int:
             meter = CpuMeter(
                 {
                     "gunicorn workers": lambda: children_of(server.proc.pid),
+                    "job worker": lambda: {jobs.proc.pid},
                     "PostgreSQL": renicer.backends,
                     "this script": lambda: {os.getpid()},
                 }
@@ -873,10 +948,12 @@ def main() -> int:
             drive(mixed, args.clients, workers, accountants, manager, accountants[-1], meter)
         finally:
             server.stop()
+            jobs.stop()
             renicer.close()
         server_log_errors = [
             line for line in server.final_log.splitlines() if "Traceback" in line or "ERROR" in line
         ]
+        jobs_log_errors = [line for line in jobs.final_log.splitlines() if "Traceback" in line]
         verify = flask(env, "accounting", "verify")
         money = money_checks(url)
 
@@ -891,6 +968,7 @@ def main() -> int:
             meter = CpuMeter(
                 {
                     "gunicorn workers": lambda: children_of(server.proc.pid),
+                    "job worker": set,
                     "PostgreSQL": set,
                     "this script": lambda: {os.getpid()},
                 }
@@ -907,6 +985,7 @@ def main() -> int:
     verify_line = verify_text.splitlines()[0] if verify_text else "no output"
     goals = {
         "zero 5xx": mixed_total["errors"] == 0,
+        "zero failed shuffles": not money["shuffle_states"].get("failed"),
         "accounting verify passes": verify.returncode == 0,
         "balances + payouts == rewards - fees": money["identity_holds"],
         "mixed >= 1/2 of bare": ratio >= 0.5,
@@ -968,7 +1047,8 @@ def main() -> int:
         "",
         f"Shares of the machine's {os.cpu_count()} cores during each run (from /proc), and in "
         "brackets CPU milliseconds per request. PostgreSQL: the backends connected to the "
-        "load database, shuffles included (not its background writers); this script: the "
+        "load database, shuffles included (not its background writers); job worker: the "
+        "`flask jobs work` process (the shuffles' Python side); this script: the "
         "load generator.",
         "",
         "### Money and errors after the run",
@@ -979,12 +1059,17 @@ def main() -> int:
         f"{money['fees']:,} = {money['rewards'] - money['fees']:,} cents; "
         f"sum(balances) == sum(ledger) ({money['entries']:,}); accounts off their ledger: "
         f"{money['mismatched_accounts']}. After the run: {money['tasks']:,} tasks, "
-        f"{money['shuffles']} shuffles, {money['closed_days']} closed day(s).",
-        "- Shuffles (server-side duration ms / open tasks moved): "
-        + (", ".join(f"{ms:,} / {n:,}" for ms, n in money["shuffle_ms"]) or "none")
-        + ".",
+        f"{money['shuffles']} shuffles ("
+        + (", ".join(f"{n} {state}" for state, n in money["shuffle_states"].items()) or "none")
+        + f"), {money['closed_days']} closed day(s).",
+        "- Shuffles run by the job worker (ms waited in the queue / ms run / open tasks "
+        "moved): "
+        + (", ".join(f"{w:,} / {ms:,} / {n:,}" for w, ms, n in money["shuffle_ms"]) or "none")
+        + "."
+        + (f" Failed: {'; '.join(money['shuffle_errors'])}." if money["shuffle_errors"] else ""),
         f"- A 2 MB sign-in POST to gunicorn: {status_413}.",
-        f"- Tracebacks or errors in the gunicorn log: {len(server_log_errors)}.",
+        f"- Tracebacks or errors in the gunicorn log: {len(server_log_errors)}; "
+        f"tracebacks in the job worker's log: {len(jobs_log_errors)}.",
         "",
         "Goals: "
         + ", ".join(f"{k}: {'met' if v else '**not met**'}" for k, v in goals.items())
@@ -995,6 +1080,8 @@ def main() -> int:
     print(section)
     if server_log_errors:
         print("\n".join(server_log_errors[:40]))
+    if jobs_log_errors:
+        print(jobs.final_log[-5000:])
     if not args.no_readme:
         write_readme(section)
     return 0 if all(goals.values()) else 1

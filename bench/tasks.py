@@ -162,7 +162,8 @@ def bench_creations(app, count: int, actor_id: int) -> dict:
             created = db.session.scalar(select(func.count()).select_from(Task)) - before_tasks
             unpaired = conn.execute(
                 text(
-                    "SELECT count(*) FROM tasks t WHERE t.title LIKE :pattern AND "
+                    "SELECT count(*) FROM tasks t JOIN task_texts x ON x.task_id = t.id "
+                    "WHERE x.title LIKE :pattern AND "
                     "(SELECT count(*) FROM ledger_entries l WHERE l.task_id = t.id "
                     "AND l.kind = 'assign_fee') <> 1"
                 ),

@@ -2,6 +2,8 @@
 
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import flask_migrate
@@ -46,12 +48,11 @@ def keep_logging():
             logger.disabled = False
 
 
-@pytest.fixture(scope="module")
-def empty_database_url(tmp_path_factory):
-    """A brand-new empty database: a SQLite file, or a fresh PostgreSQL database (created
-    once per module: CREATE and DROP DATABASE are slow on a busy server)."""
+@contextmanager
+def _empty_database(directory: Path) -> Iterator[str]:
+    """A brand-new empty database: a SQLite file, or a fresh PostgreSQL database."""
     if not ON_POSTGRES:
-        yield f"sqlite:///{tmp_path_factory.mktemp('migrations') / 'migrated.sqlite3'}"
+        yield f"sqlite:///{directory / 'migrated.sqlite3'}"
         return
     server = make_url(TestConfig.SQLALCHEMY_DATABASE_URI)
     name = f"ates_migrations_{uuid.uuid4().hex[:12]}"
@@ -64,6 +65,13 @@ def empty_database_url(tmp_path_factory):
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def empty_database_url(tmp_path_factory):
+    """Created once per module: CREATE and DROP DATABASE are slow on a busy server."""
+    with _empty_database(tmp_path_factory.mktemp("migrations")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +156,72 @@ def test_partial_indexes_are_partial_in_the_migrated_database(migrated):
             for index in table.indexes:
                 model_where = _where(index.dialect_kwargs, dialect)
                 assert migrated_where.get(index.name) == model_where, index.name
+
+
+# The schema before issue 14 (shuffles run inside the request; a task in one table).
+BEFORE_ISSUE_14 = "5b1f0c2e9d47"
+OLD_ROWS = [
+    "INSERT INTO popugs (id, public_id, username, email, role, beak_hash, active, "
+    "session_epoch, created_at) VALUES (1, 'p-1', 'boss', 'boss@uberpopug.inc', 'manager', "
+    "'x', true, 0, '2024-03-03 09:00:00'), (2, 'p-2', 'kesha', 'kesha@uberpopug.inc', "
+    "'worker', 'x', true, 0, '2024-03-03 09:00:00')",
+    "INSERT INTO tasks (id, public_id, title, jira_id, description, status, assignee_id, "
+    "creator_id, fee, reward, form_token, created_at, completed_at) VALUES "
+    "(1, 't-1', 'Feed the parrot', 'UBERPOP-1', 'Seeds\nand water', 'open', 2, 1, 1000, "
+    "2000, 'tok-1', '2024-03-03 10:00:00', NULL), (2, 't-2', 'Clean the cage', NULL, '', "
+    "'done', 2, 1, 1500, 3000, NULL, '2024-03-03 10:01:00', '2024-03-03 11:00:00')",
+    "INSERT INTO shuffles (id, public_id, actor_id, form_token, started_at, duration_ms, "
+    "tasks_count, popugs_count) VALUES (1, 's-1', 1, 'tok-s', '2024-03-03 10:30:00', 1500, "
+    "1, 1)",
+]
+
+
+def test_the_migrations_move_the_data_of_the_previous_schema(tmp_path, keep_logging):
+    """A database holding tasks and a shuffle from before issue 14 upgrades to the head with
+    every text and time where the models read it, and downgrades back without loss."""
+    with _empty_database(tmp_path) as url:
+        config = type("OldData", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": url})
+        app = create_app(config)
+        with app.app_context():
+            flask_migrate.upgrade(directory=str(MIGRATIONS), revision=BEFORE_ISSUE_14)
+            with db.engine.begin() as conn:
+                for statement in OLD_ROWS:
+                    conn.execute(text(statement))
+            flask_migrate.upgrade(directory=str(MIGRATIONS))
+            with db.engine.connect() as conn:
+                texts = conn.execute(
+                    text(
+                        "SELECT t.id, x.public_id, x.title, x.jira_id, x.description, "
+                        "x.form_token, t.status FROM tasks t JOIN task_texts x "
+                        "ON x.task_id = t.id ORDER BY t.id"
+                    )
+                ).all()
+                shuffle = conn.execute(
+                    text(
+                        "SELECT status, requested_at, started_at, finished_at, attempts "
+                        "FROM shuffles"
+                    )
+                ).one()
+            assert [tuple(row) for row in texts] == [
+                (1, "t-1", "Feed the parrot", "UBERPOP-1", "Seeds\nand water", "tok-1", "open"),
+                (2, "t-2", "Clean the cage", None, "", None, "done"),
+            ]
+            status, requested, started, finished, attempts = shuffle
+            assert (status, attempts) == ("done", 1)
+            assert str(requested).startswith("2024-03-03 10:30:00")
+            assert str(started).startswith("2024-03-03 10:30:00")
+            assert str(finished).startswith("2024-03-03 10:30:01.5")
+            with db.engine.connect() as conn:
+                assert _schema_differences(conn) == []
+
+            flask_migrate.downgrade(directory=str(MIGRATIONS), revision=BEFORE_ISSUE_14)
+            with db.engine.connect() as conn:
+                back = conn.execute(
+                    text("SELECT id, public_id, title, jira_id, form_token FROM tasks ORDER BY id")
+                ).all()
+            assert [tuple(row) for row in back] == [
+                (1, "t-1", "Feed the parrot", "UBERPOP-1", "tok-1"),
+                (2, "t-2", "Clean the cage", None, None),
+            ]
+            db.session.remove()
+            db.engine.dispose()

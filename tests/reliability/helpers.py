@@ -190,14 +190,20 @@ def seed(
             prefix, series = _series(pg, open_tasks + done)
             conn.execute(
                 text(
-                    f"{prefix}INSERT INTO tasks (id, public_id, title, jira_id, description, "
+                    f"{prefix}INSERT INTO tasks (id, "
                     "status, assignee_id, creator_id, fee, reward, created_at, completed_at) "
-                    f"SELECT i, 'task-uuid-' || {_txt(pg, 'i')}, 'Seeded task ' || "
-                    f"{_txt(pg, 'i')}, NULL, '', CASE WHEN i <= {done} THEN 'done' ELSE 'open' "
+                    f"SELECT i, CASE WHEN i <= {done} THEN 'done' ELSE 'open' "
                     f"END, CASE WHEN i <= {done} THEN 3 + (i - 1) % {assignable} "
                     f"ELSE 3 + {_rand(pg, assignable)} END, 1, (10 + {_rand(pg, 11)}) * 100, "
                     f"(20 + {_rand(pg, 21)}) * 100, {at}, "
                     f"CASE WHEN i <= {done} THEN {at} END FROM {series}"
+                )
+            )
+            conn.execute(
+                text(
+                    f"{prefix}INSERT INTO task_texts (task_id, public_id, title, jira_id, "
+                    f"description) SELECT i, 'task-uuid-' || {_txt(pg, 'i')}, 'Seeded task ' || "
+                    f"{_txt(pg, 'i')}, NULL, '' FROM {series}"
                 )
             )
             conn.execute(

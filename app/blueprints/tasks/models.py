@@ -1,8 +1,18 @@
 from datetime import datetime
 from uuid import uuid4
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from app import clock
 from app.db import UTCDateTime
@@ -17,40 +27,52 @@ _DONE_ONLY = {
 }
 
 
-class Task(db.Model):
-    """A task. Its fee and reward are fixed at creation; it always has an assignee."""
-
-    __tablename__ = "tasks"
-    __table_args__ = (
-        CheckConstraint("status IN ('open', 'done')", name="status"),
-        CheckConstraint("fee > 0 AND reward > 0", name="prices"),
-        # A shuffle gives each open task a new assignee, which is never a HOT update on
-        # PostgreSQL: every moved task adds an entry to each index whose rows it is in. So
-        # `tasks` has few indexes, and those over done tasks only leave open tasks out.
-        # (The board pages by id, newest first, and filters open or done tasks on the way.)
-        Index("ix_tasks_assignee_status_id", "assignee_id", "status", "id"),
-        # Analytics: days' first and last completions, and the highest reward completed in
-        # a day by a few index seeks per day.
-        Index("ix_tasks_completed_at", "completed_at", **_DONE_ONLY),
-        Index("ix_tasks_reward_completed_at", "reward", "completed_at", "id", **_DONE_ONLY),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    public_id: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid4()))
-    title: Mapped[str] = mapped_column(String(200))
-    jira_id: Mapped[str | None] = mapped_column(String(32))
-    description: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(8), default=OPEN)
-    assignee_id: Mapped[int] = mapped_column(ForeignKey("popugs.id"))
-    creator_id: Mapped[int] = mapped_column(ForeignKey("popugs.id"))
-    fee: Mapped[int] = mapped_column(BigInteger)
-    reward: Mapped[int] = mapped_column(BigInteger)
+# A task is kept in two tables joined one to one. `tasks` holds what a shuffle reads and
+# rewrites (status, assignee, prices, times): narrow rows. `task_texts` holds what people
+# read (public id, title, Jira ID, description, form token), and a shuffle never touches
+# it. A new assignee is never a HOT update on PostgreSQL, so each moved task writes a new
+# row version and an entry into every index of its table: `tasks` has few indexes, and
+# those over done tasks only leave open tasks out. (The board pages by id, newest first,
+# and filters open or done tasks on the way.)
+TASKS = db.Table(
+    "tasks",
+    Column("id", Integer, primary_key=True),
+    Column("status", String(8), nullable=False, default=OPEN),
+    Column("assignee_id", ForeignKey("popugs.id"), nullable=False),
+    Column("creator_id", ForeignKey("popugs.id"), nullable=False),
+    Column("fee", BigInteger, nullable=False),
+    Column("reward", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, default=clock.now),
+    Column("completed_at", UTCDateTime),
+    CheckConstraint("status IN ('open', 'done')", name="status"),
+    CheckConstraint("fee > 0 AND reward > 0", name="prices"),
+    Index("ix_tasks_assignee_status_id", "assignee_id", "status", "id"),
+    # Analytics: days' first and last completions, and the highest reward completed in a
+    # day by a few index seeks per day.
+    Index("ix_tasks_completed_at", "completed_at", **_DONE_ONLY),
+    Index("ix_tasks_reward_completed_at", "reward", "completed_at", "id", **_DONE_ONLY),
+)
+TASK_TEXTS = db.Table(
+    "task_texts",
+    Column("task_id", ForeignKey("tasks.id"), primary_key=True, autoincrement=False),
+    Column("public_id", String(36), nullable=False, unique=True, default=lambda: str(uuid4())),
+    Column("title", String(200), nullable=False),
+    Column("jira_id", String(32)),
+    Column("description", Text, nullable=False, default=""),
     # One-time token of the form that created it: a resubmitted form finds this task.
-    form_token: Mapped[str | None] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
-    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    Column("form_token", String(64), unique=True),
+)
 
-    assignee = relationship("Popug", foreign_keys=[assignee_id], lazy="raise")
+
+class Task(db.Model):
+    """A task (both of its tables). Its fee and reward are fixed at creation; it always
+    has an assignee. Statements that need only `tasks` (a shuffle, completing, counts)
+    use TASKS itself, so they do not join the texts."""
+
+    __table__ = TASKS.join(TASK_TEXTS, TASKS.c.id == TASK_TEXTS.c.task_id)
+    id = column_property(TASKS.c.id, TASK_TEXTS.c.task_id)
+
+    assignee = relationship("Popug", foreign_keys=[TASKS.c.assignee_id], lazy="raise")
 
 
 # A shuffle's states: pressed and waiting for the worker, being run by it (in one

@@ -10,7 +10,7 @@ from app.blueprints.auth import service as auth
 from app.extensions import db
 from app.paging import Page, paged, peek_page
 
-from .models import DONE, OPEN, QUEUED, RUNNING, SHUFFLED, Shuffle, Task
+from .models import DONE, OPEN, QUEUED, RUNNING, SHUFFLED, TASKS, Shuffle, Task
 
 FILTERS = ("all", "open", "done", "mine")
 
@@ -112,7 +112,7 @@ def shuffle_progress(shuffle) -> ShuffleProgress:
     )
 
 
-_MINE_OPEN = (Task.assignee_id == bindparam("me"), Task.status == OPEN)
+_MINE_OPEN = (TASKS.c.assignee_id == bindparam("me"), TASKS.c.status == OPEN)
 
 
 @lru_cache(maxsize=1)
@@ -120,7 +120,7 @@ def _my_open_tasks():
     """(the page's statement, the count's statement) of a popug's open tasks."""
     return (
         paged(_rows().where(*_MINE_OPEN).order_by(Task.id.desc())),
-        select(func.count()).select_from(Task).where(*_MINE_OPEN),
+        select(func.count()).select_from(TASKS).where(*_MINE_OPEN),
     )
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import Integer, bindparam, column, func, select, text
 from app.db import UTCDateTime
 from app.extensions import db
 
-from .models import Task
+from .models import TASK_TEXTS, TASKS
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def _day_bounds(count: int):
 def _winners(count: int):
     """The statement for `count` days, built once per length: building it is most of the
     cost otherwise (the SQL itself takes about a millisecond for a month of days)."""
-    tasks = Task.__table__
+    tasks = TASKS
     lower = tasks.alias("lower_task")
     probe_task = tasks.alias("probe_task")
     earliest = tasks.alias("earliest")
@@ -176,12 +176,13 @@ def _winners(count: int):
         select(
             probe.c.day_index,
             tasks.c.id,
-            tasks.c.jira_id,
-            tasks.c.title,
+            TASK_TEXTS.c.jira_id,
+            TASK_TEXTS.c.title,
             tasks.c.reward,
             tasks.c.completed_at,
         )
         .select_from(probe)
         .join(tasks, tasks.c.id == winner_id)
+        .join(TASK_TEXTS, TASK_TEXTS.c.task_id == tasks.c.id)
         .where(probe.c.hit)
     )

@@ -26,11 +26,22 @@ from sqlalchemy.exc import IntegrityError
 from app import audit, clock
 from app.blueprints.accounting import service as accounting
 from app.blueprints.auth import service as auth
-from app.db import advisory_lock, is_postgres, try_advisory_lock
+from app.db import advisory_lock, is_postgres, sqlite_cache, try_advisory_lock
 from app.errors import NotAllowed, NotFound, ServiceError
 from app.extensions import db
 
-from .models import DONE, FAILED, OPEN, QUEUED, RUNNING, SHUFFLED, Shuffle, Task
+from .models import (
+    DONE,
+    FAILED,
+    OPEN,
+    QUEUED,
+    RUNNING,
+    SHUFFLED,
+    TASK_TEXTS,
+    TASKS,
+    Shuffle,
+    Task,
+)
 
 TITLE_MAX = 200
 JIRA_MAX = 32
@@ -52,6 +63,9 @@ NO_OPEN_TASKS = "There are no open tasks to shuffle."
 SHUFFLE_QUEUE_LOCK = "shuffle-queue"
 # How many times the job worker begins a shuffle whose worker stopped before it is failed.
 SHUFFLE_ATTEMPTS = 3
+# SQLite's page cache while a shuffle runs: it holds the pages a shuffle of a million open
+# tasks dirties (tasks, the assignee index, the new ledger entries and their indexes).
+SQLITE_SHUFFLE_CACHE_MB = 1024
 SHUFFLE_RUNNING = (
     "Open tasks are being shuffled right now, so this task is probably no longer yours. "
     "No reward was paid; look at your tasks again in a moment."
@@ -145,7 +159,7 @@ def create_task(
     data = validate_task_input(title, jira_id, description)
     check_form_token(form_token)
     if form_token:
-        existing = db.session.scalar(select(Task.id).where(Task.form_token == form_token))
+        existing = _task_of_form(form_token)
         if existing:
             raise AlreadySubmitted(existing)
     assignee_id = random_assignee()
@@ -168,12 +182,18 @@ def create_task(
         with db.session.begin_nested():
             db.session.add(task)
     except IntegrityError:  # the same form, submitted concurrently, won the race
-        existing = db.session.scalar(select(Task.id).where(Task.form_token == form_token))
+        existing = _task_of_form(form_token)
         if existing is None:
             raise
         raise AlreadySubmitted(existing) from None
     accounting.charge_assign_fee(assignee_id, fee, task_id=task.id)
     return task
+
+
+def _task_of_form(form_token: str):
+    return db.session.scalar(
+        select(TASK_TEXTS.c.task_id).where(TASK_TEXTS.c.form_token == form_token)
+    )
 
 
 def get_task(public_id: str) -> Task:
@@ -207,10 +227,10 @@ def complete_task(public_id: str, *, actor) -> Task:
         raise ServiceError(SHUFFLE_RUNNING)
     completed_at = clock.now()
     reward = db.session.execute(
-        update(Task)
-        .where(Task.id == task.id, Task.status == OPEN, Task.assignee_id == actor.id)
+        update(TASKS)
+        .where(TASKS.c.id == task.id, TASKS.c.status == OPEN, TASKS.c.assignee_id == actor.id)
         .values(status=DONE, completed_at=completed_at)
-        .returning(Task.reward)
+        .returning(TASKS.c.reward)
         .execution_options(synchronize_session=False)
     ).scalar_one_or_none()
     if reward is None:
@@ -270,8 +290,8 @@ def _move_through_slots(pool) -> tuple[int, int]:
         execution_options={"preserve_rowcount": True},
     ).rowcount
     draws = (
-        select(Task.id.label("task_id"), _random_slot(pool_size).label("slot"))
-        .where(Task.status == OPEN)
+        select(TASKS.c.id.label("task_id"), _random_slot(pool_size).label("slot"))
+        .where(TASKS.c.status == OPEN)
         .cte("draws", nesting=True)
         .prefix_with("MATERIALIZED")
     )
@@ -281,10 +301,10 @@ def _move_through_slots(pool) -> tuple[int, int]:
         .subquery("moves")
     )
     moved = db.session.execute(
-        update(Task)
+        update(TASKS)
         # status is checked on the target row too (and re-checked by PostgreSQL for rows a
         # concurrent "Mark done" changed while the statement waited for their lock).
-        .where(Task.id == moves.c.task_id, Task.status == OPEN)
+        .where(TASKS.c.id == moves.c.task_id, TASKS.c.status == OPEN)
         .values(assignee_id=moves.c.popug_id)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -302,9 +322,19 @@ def preview_shuffle() -> ShufflePreview:
     """What a shuffle pressed now would do: move `open_tasks` tasks among `popugs` popugs."""
     eligible = auth.eligible_assignees().subquery("eligible")
     return ShufflePreview(
-        open_tasks=db.session.scalar(select(func.count(Task.id)).where(Task.status == OPEN)),
+        open_tasks=db.session.scalar(
+            select(func.count()).select_from(TASKS).where(TASKS.c.status == OPEN)
+        ),
         popugs=db.session.scalar(select(func.count()).select_from(eligible)),
     )
+
+
+# What accounting charges for each moved task: (task_id, popug_id, fee).
+_ASSIGNMENT = (
+    TASKS.c.id.label("task_id"),
+    TASKS.c.assignee_id.label("popug_id"),
+    TASKS.c.fee.label("fee"),
+)
 
 
 @dataclass(frozen=True)
@@ -320,7 +350,7 @@ def _check_something_to_shuffle() -> int:
     )
     if not pool_size:
         raise ServiceError(NOBODY_ELIGIBLE)
-    if not db.session.scalar(select(Task.id).where(Task.status == OPEN).limit(1)):
+    if not db.session.scalar(select(TASKS.c.id).where(TASKS.c.status == OPEN).limit(1)):
         raise ServiceError(NO_OPEN_TASKS)
     return pool_size
 
@@ -417,23 +447,20 @@ def run_shuffle(shuffle_id: int) -> Shuffle:
         # task without a popug.
         new_assignee = ids[cast(func.floor(func.random() * func.cardinality(ids)), Integer) + 1]
         charged = accounting.charge_assign_fees_in_bulk(
-            update(Task)
-            .where(Task.status == OPEN)
+            update(TASKS)
+            .where(TASKS.c.status == OPEN)
             .values(assignee_id=new_assignee)
-            .returning(
-                Task.id.label("task_id"), Task.assignee_id.label("popug_id"), Task.fee.label("fee")
-            ),
+            .returning(*_ASSIGNMENT),
             shuffle_id=shuffle.id,
         )
         moved = charged["assignments"]
     else:
-        moved, pool_size = _move_through_slots(pool)
-        charged = accounting.charge_assign_fees_in_bulk(
-            select(
-                Task.id.label("task_id"), Task.assignee_id.label("popug_id"), Task.fee.label("fee")
-            ).where(Task.status == OPEN),
-            shuffle_id=shuffle.id,
-        )
+        with sqlite_cache(SQLITE_SHUFFLE_CACHE_MB):
+            moved, pool_size = _move_through_slots(pool)
+            charged = accounting.charge_assign_fees_in_bulk(
+                select(*_ASSIGNMENT).where(TASKS.c.status == OPEN),
+                shuffle_id=shuffle.id,
+            )
     if charged["entries"] != moved:  # every moved task is charged exactly once
         raise RuntimeError(f"shuffle moved {moved} tasks but charged {charged['entries']}")
     shuffle.status = SHUFFLED

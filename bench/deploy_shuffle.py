@@ -1,0 +1,240 @@
+"""A shuffle pressed over HTTP in the README's production deployment, at scale (issue 14).
+
+    python bench/deploy_shuffle.py [--open-tasks 1000000] [--popugs 10000] [--done 100000]
+                                   [--database-url postgresql://postgres@127.0.0.1:5432/NAME]
+
+Seeds a fresh database (bench.common.seed; SQLite in a temporary directory without
+--database-url), migrated by `flask db upgrade`, then starts every process of the
+repository's `Procfile` exactly as written (only gunicorn's port is swapped for a free
+one) with nothing but ATES_ENV=production, DATABASE_URL and SECRET_KEY in the
+environment. Over plain HTTP on loopback, as the TLS proxy in front would:
+
+- a manager signs in, opens the confirmation page and presses "Shuffle open tasks";
+- the manager's page is polled as htmx polls it, once a second, until the shuffle is done;
+- meanwhile a worker reloads the Tasks board and My tasks, once a second each.
+
+Reported: how long the press took, every state the page showed, the shuffle's own server
+time ("Took N ms" on its page), the time from press to result, the slowest request of
+each kind, the worker process's peak memory (VmHWM), and `flask accounting verify`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import secrets
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (  # noqa: E402
+    ROOT,
+    Population,
+    bench_app,
+    describe_database,
+    fresh_database,
+    load,
+    machine,
+    seed,
+)
+from bench.load import Client, free_port  # noqa: E402
+
+HOST_PORT = "127.0.0.1:8000"
+MANAGER, WORKER = "popug-2", "popug-9999"  # Population: the managers follow the admin
+FORM_TOKEN_RE = re.compile(r'name="form_token" type="hidden" value="([^"]+)"')
+STATE_RE = re.compile(r'class="badge[^"]*">(Queued|Running|Done|Failed)<')
+HTMX = {"HX-Request": "true"}  # the state fragment, as the page's polling asks for it
+TOOK_RE = re.compile(r"<dt>Took</dt><dd>([\d,]+) ms</dd>")
+
+
+def procfile() -> dict[str, list[str]]:
+    lines = (ROOT / "Procfile").read_text().splitlines()
+    return {
+        name.strip(): shlex.split(command)
+        for name, _, command in (line.partition(":") for line in lines if line.strip())
+    }
+
+
+def vm_hwm_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def start_deployment(url: str, logs: Path) -> tuple[dict[str, subprocess.Popen], int]:
+    port = free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("ATES_", "MAIL_", "RATELIMIT_", "TEST_DATABASE", "FLASK_"))
+        and key not in ("DATABASE_URL", "SECRET_KEY")
+    }
+    env.update(ATES_ENV="production", DATABASE_URL=url, SECRET_KEY=secrets.token_hex(32))
+    processes = {}
+    for name, argv in procfile().items():
+        argv = [arg.replace(HOST_PORT, f"127.0.0.1:{port}") for arg in argv]
+        log = (logs / f"{name}.log").open("wb")
+        processes[name] = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    deadline = time.monotonic() + 60
+    probe = Client(port, [], threading.Lock())
+    while probe.request(None, "GET", "/sign-in")[0] != 200:
+        if time.monotonic() > deadline or processes["web"].poll() is not None:
+            raise RuntimeError((logs / "web.log").read_text())
+        time.sleep(0.2)
+    return processes, port
+
+
+def stop(processes: dict[str, subprocess.Popen]) -> None:
+    for process in processes.values():
+        process.send_signal(signal.SIGTERM)
+    for process in processes.values():
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def reader(client: Client, stop_reading: threading.Event, seen: dict) -> None:
+    """A worker reloading the board and My tasks once a second each, while it runs."""
+    while not stop_reading.is_set():
+        for path, label in (("/", "board"), ("/my-tasks", "my tasks")):
+            started = time.perf_counter()
+            status, page = client.request(None, "GET", path)
+            seconds = time.perf_counter() - started
+            seen.setdefault(label, []).append((status, seconds, 'id="shuffle-notice"' in page))
+        stop_reading.wait(1)
+
+
+def press_and_follow(port: int) -> dict:
+    manager = Client(port, [], threading.Lock())
+    worker = Client(port, [], threading.Lock())
+    assert manager.sign_in(MANAGER) and worker.sign_in(WORKER), "sign-in failed"
+    status, confirm = manager.request(None, "GET", "/tasks/shuffle")
+    token = FORM_TOKEN_RE.search(confirm)
+    assert status == 200 and token, "no confirmation page"
+    seen: dict = {}
+    stop_reading = threading.Event()
+    reading = threading.Thread(target=reader, args=(worker, stop_reading, seen))
+    reading.start()
+    pressed = time.perf_counter()
+    status, _ = manager.request(
+        None, "POST", "/tasks/shuffle", {"csrf_token": manager.csrf, "form_token": token.group(1)}
+    )
+    press_s = time.perf_counter() - pressed
+    location = manager.last_location
+    assert status == 303 and location, f"press answered {status}"
+    states, polls = [], []
+    try:
+        while True:
+            started = time.perf_counter()
+            status, fragment = manager.request(None, "GET", location, headers=HTMX)
+            polls.append(time.perf_counter() - started)
+            state = STATE_RE.search(fragment)
+            label = state.group(1) if state else f"HTTP {status}"
+            running = re.search(r"Running for (\d+) s", fragment)
+            states.append(f"{label} {running.group(1)} s" if running else label)
+            if label in ("Done", "Failed") or time.perf_counter() - pressed > 3600:
+                break
+            time.sleep(1)
+    finally:
+        stop_reading.set()
+        reading.join()
+    result_s = time.perf_counter() - pressed
+    _, page = manager.request(None, "GET", location)
+    took = TOOK_RE.search(page)
+    lead = re.search(r'class="lead">(.*?)</p>', page, re.S)
+    return {
+        "press_s": press_s,
+        "result_s": result_s,
+        "took_ms": int(took.group(1).replace(",", "")) if took else None,
+        "result": re.sub(r"<[^>]+>", "", lead.group(1)).strip() if lead else "?",
+        "states": states,
+        "slowest_poll_s": max(polls),
+        "reads": seen,
+    }
+
+
+def compress(states: list[str]) -> str:
+    """Queued, Queued, Running 0 s, Running 1 s, … as "Queued ×2 → Running 0…12 s → Done"."""
+    out: list[str] = []
+    for state in states:
+        kind = state.split()[0]
+        if out and out[-1].split()[0] == kind:
+            out[-1] = out[-1].split(" ×")[0] + f" ×{int((out[-1].split(' ×') + ['1'])[1]) + 1}"
+        else:
+            out.append(state)
+    return " → ".join(out)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", help="PostgreSQL URL (the database is created)")
+    parser.add_argument("--open-tasks", type=int, default=1_000_000)
+    parser.add_argument("--done", type=int, default=100_000)
+    parser.add_argument("--popugs", type=int, default=10_000)
+    args = parser.parse_args()
+    population = Population(args.popugs, args.open_tasks, args.done)
+    print(f"# bench/deploy_shuffle.py — {machine()} — load {load()}", flush=True)
+    with fresh_database(args.database_url, "ates_deploy_shuffle") as url:
+        env_url = url.replace("postgresql+psycopg://", "postgresql://")
+        migrate = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+            cwd=ROOT,
+            env={**os.environ, "DATABASE_URL": env_url, "ATES_ENV": "development"},
+            capture_output=True,
+            text=True,
+        )
+        assert migrate.returncode == 0, migrate.stderr
+        app = bench_app(url)
+        with app.app_context():
+            from app.extensions import db
+
+            seeded = seed(db.engine, population)
+            engine_name = describe_database(db.engine)
+            db.engine.dispose()
+        print(f"{engine_name}; seeded {population} in {seeded['seconds']:.1f} s", flush=True)
+        logs = Path(url.removeprefix("sqlite:///")).parent if "sqlite" in url else ROOT / "instance"
+        logs.mkdir(exist_ok=True)
+        processes, port = start_deployment(env_url, logs)
+        try:
+            figures = press_and_follow(port)
+            worker_mb = vm_hwm_mb(processes["worker"].pid)
+        finally:
+            stop(processes)
+        verify = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "accounting", "verify"],
+            cwd=ROOT,
+            env={**os.environ, "DATABASE_URL": env_url, "ATES_ENV": "development"},
+            capture_output=True,
+            text=True,
+        )
+    print(f"\n- press answered in {figures['press_s'] * 1000:.0f} ms (303 to the shuffle's page)")
+    print(f"- the page showed: {compress(figures['states'])}")
+    print(f"- result: “{figures['result']}” {figures['result_s']:.1f} s after the press")
+    print(f"- the shuffle's server time (its page's “Took”): {figures['took_ms']:,} ms")
+    print(f"- slowest poll of the shuffle's page: {figures['slowest_poll_s'] * 1000:.0f} ms")
+    for label, samples in figures["reads"].items():
+        slowest = max(seconds for _, seconds, _ in samples)
+        notices = sum(notice for _, _, notice in samples)
+        statuses = sorted({status for status, _, _ in samples})
+        print(
+            f"- a worker's {label}: {len(samples)} loads (HTTP {statuses}), slowest "
+            f"{slowest * 1000:.0f} ms, {notices} showed the shuffle notice"
+        )
+    print(f"- job worker's peak memory (VmHWM): {worker_mb:.0f} MB")
+    print(f"- `flask accounting verify`: exit {verify.returncode} {verify.stdout.strip()[:200]}")
+    return 0 if verify.returncode == 0 and figures["result"].startswith("Done") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -131,11 +131,12 @@ def test_fee_trail_problems_are_found(books):
         "WHERE kind = 'assign_fee' AND shuffle_id IS NULL AND task_id = :t",
         t=first.id,
     )
+    # the shuffle's fee for `second` (a line of its summed entry) charged again on its own
     sql(
         "INSERT INTO ledger_entries (account_id, kind, amount, task_id, shuffle_id, "
-        "business_day, created_at) SELECT account_id, kind, amount, task_id, shuffle_id, "
-        "business_day, created_at FROM ledger_entries "
-        "WHERE kind = 'assign_fee' AND shuffle_id IS NOT NULL AND task_id = :t",
+        "business_day, created_at) SELECT e.account_id, e.kind, l.amount, l.task_id, "
+        "e.shuffle_id, e.business_day, e.created_at FROM ledger_lines l "
+        "JOIN ledger_entries e ON e.id = l.entry_id WHERE l.task_id = :t",
         t=second.id,
     )
     problems = service.verify()
@@ -143,6 +144,24 @@ def test_fee_trail_problems_are_found(books):
     assert any(p.startswith(f"Task #{second.id}: 2 assign fees in shuffle #") for p in problems), (
         problems
     )
+
+
+def test_a_shuffles_lines_must_explain_its_entry(books):
+    entry_id = db.session.scalar(text("SELECT entry_id FROM ledger_lines"))
+    sql("UPDATE ledger_lines SET amount = amount - 100")
+    problems = service.verify()
+    assert (
+        f"Ledger entry #{entry_id}: a shuffle's fees of −$10.00 but its lines sum to −$11.00."
+        in problems
+    ), problems
+    sql("UPDATE ledger_lines SET amount = amount + 100")
+    sql("INSERT INTO ledger_lines (entry_id, task_id, amount) VALUES (:e, 99, -100)", e=10**6)
+    assert "Ledger line of task #99: entry #1000000 is not a shuffle's fees." in service.verify()
+
+
+def test_entries_must_be_on_existing_accounts(books):
+    sql("UPDATE ledger_entries SET account_id = 777 WHERE id = 1")
+    assert any(p.endswith("account #777 does not exist.") for p in service.verify())
 
 
 def test_recorded_day_totals_must_match_the_ledger(books):

@@ -30,7 +30,6 @@ from sqlalchemy import create_engine, func, select, text
 from app import clock, create_app
 from app.blueprints.accounting import mail
 from app.blueprints.accounting.models import (
-    ASSIGN_FEE,
     MAIL_PENDING,
     MAIL_SENT,
     PAYOUT,
@@ -62,6 +61,7 @@ from tests.reliability.helpers import (
     seed,
     waiting_on_advisory_lock,
 )
+from tests.tasks.helpers import fee_charges
 
 # Each fault runs on the database the suite runs on: a SQLite file in a SQLite run, a fresh
 # PostgreSQL database on the TEST_DATABASE_URL server in a PostgreSQL run.
@@ -110,7 +110,7 @@ def check_shuffle_state(url: str, before: dict, tasks: int) -> int:
             select(Shuffle).where(Shuffle.status == SHUFFLED).order_by(Shuffle.id)
         ).all()
         now = snapshot()
-        fees = count(LedgerEntry, LedgerEntry.kind == ASSIGN_FEE)
+        fees = len(fee_charges())
         assert fees == tasks * (1 + len(shuffles)), (fees, len(shuffles))
         if not shuffles:
             assert now == before, "a killed shuffle left tasks or balances changed"
@@ -118,14 +118,14 @@ def check_shuffle_state(url: str, before: dict, tasks: int) -> int:
         else:
             last = shuffles[-1]
             assert last.tasks_count == tasks
-            assert count(LedgerEntry, LedgerEntry.shuffle_id == last.id) == tasks
+            assert len(fee_charges(shuffle_id=last.id)) == tasks
             # every open task's fee in the last shuffle was charged to its current assignee
             misplaced = db.session.scalar(
                 text(
                     "SELECT count(*) FROM tasks t JOIN accounts a ON a.popug_id = t.assignee_id "
-                    "WHERE t.status = 'open' AND NOT EXISTS (SELECT 1 FROM ledger_entries e "
-                    "WHERE e.task_id = t.id AND e.shuffle_id = :s AND e.account_id = a.id "
-                    "AND e.kind = 'assign_fee')"
+                    "WHERE t.status = 'open' AND NOT EXISTS (SELECT 1 FROM ledger_lines l "
+                    "JOIN ledger_entries e ON e.id = l.entry_id WHERE l.task_id = t.id "
+                    "AND e.shuffle_id = :s AND e.account_id = a.id AND e.kind = 'assign_fee')"
                 ),
                 {"s": last.id},
             )
@@ -218,7 +218,12 @@ def test_shuffle_killed_while_its_update_runs(backend, database):
 # The statements that change rows, in order. On PostgreSQL the move of the tasks, their
 # ledger entries and the balances are one statement (WITH … UPDATE tasks …).
 SHUFFLE_STEPS = {
-    "sqlite": ["UPDATE tasks", "INSERT INTO ledger_entries", "UPDATE accounts"],
+    "sqlite": [
+        "UPDATE tasks",
+        "INSERT INTO ledger_entries",
+        "INSERT INTO ledger_lines",
+        "UPDATE accounts",
+    ],
     "postgresql": ["WITH assignments AS (UPDATE tasks"],
 }
 

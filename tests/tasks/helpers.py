@@ -6,7 +6,7 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
-from app.blueprints.accounting.models import ASSIGN_FEE, REWARD, Account, LedgerEntry
+from app.blueprints.accounting.models import ASSIGN_FEE, REWARD, Account, LedgerEntry, LedgerLine
 from app.blueprints.tasks.models import OPEN, Shuffle, Task
 from app.extensions import db
 
@@ -30,6 +30,40 @@ def account_ids() -> dict[int, int]:
 
 def ledger_entries(*where) -> list[LedgerEntry]:
     return list(db.session.scalars(select(LedgerEntry).where(*where).order_by(LedgerEntry.id)))
+
+
+def fee_charges(*, shuffle_id: int | None = None, task_id: int | None = None) -> list:
+    """Every assign fee charged per task, oldest first, as rows with the entry's `id`,
+    `account_id`, `shuffle_id`, `business_day` and the task's `task_id` and `amount`: an
+    entry that names its task, or a line of a shuffle's entry (one per popug, summed)."""
+    line_rows = (
+        select(
+            LedgerEntry.id,
+            LedgerEntry.account_id,
+            LedgerEntry.shuffle_id,
+            LedgerEntry.business_day,
+            LedgerLine.task_id,
+            LedgerLine.amount,
+        )
+        .join(LedgerLine, LedgerLine.entry_id == LedgerEntry.id)
+        .where(LedgerEntry.kind == ASSIGN_FEE)
+    )
+    entry_rows = select(
+        LedgerEntry.id,
+        LedgerEntry.account_id,
+        LedgerEntry.shuffle_id,
+        LedgerEntry.business_day,
+        LedgerEntry.task_id,
+        LedgerEntry.amount,
+    ).where(LedgerEntry.kind == ASSIGN_FEE, LedgerEntry.task_id.is_not(None))
+    rows = []
+    for query in (line_rows, entry_rows):
+        if shuffle_id is not None:
+            query = query.where(LedgerEntry.shuffle_id == shuffle_id)
+        rows += db.session.execute(query).all()
+    if task_id is not None:
+        rows = [row for row in rows if row.task_id == task_id]
+    return sorted(rows, key=lambda row: (row.id, row.task_id))
 
 
 def assert_books_balance() -> None:
@@ -72,7 +106,7 @@ def assert_fee_trail_consistent() -> None:
     db.session.expire_all()
     accounts = account_ids()
     tasks = {task.id: task for task in db.session.scalars(select(Task))}
-    fees = ledger_entries(LedgerEntry.kind == ASSIGN_FEE)
+    fees = fee_charges()
     creation = Counter(e.task_id for e in fees if e.shuffle_id is None)
     assert creation == Counter(list(tasks)), "each task needs exactly one creation fee entry"
     per_pair = Counter((e.task_id, e.shuffle_id) for e in fees if e.shuffle_id is not None)

@@ -9,7 +9,7 @@ import time
 from collections import Counter
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, select
 
 from app.blueprints.accounting.models import ASSIGN_FEE, REWARD, LedgerEntry
 from app.blueprints.auth import service as auth
@@ -25,6 +25,7 @@ from tests.tasks.helpers import (
     assert_fee_trail_consistent,
     balances,
     count,
+    fee_charges,
     ledger_entries,
     run_in_threads,
 )
@@ -173,7 +174,7 @@ def test_two_shuffles_and_a_stream_of_mark_done(app, admin, manager):
     assert count(Shuffle) == expected_shuffles
     # per shuffle: exactly the tasks it moved, one entry each, the open tasks' fees
     for shuffle in db.session.scalars(select(Shuffle)):
-        entries = ledger_entries(LedgerEntry.shuffle_id == shuffle.id)
+        entries = fee_charges(shuffle_id=shuffle.id)
         assert len(entries) == shuffle.tasks_count
         assert len({e.task_id for e in entries}) == shuffle.tasks_count
 
@@ -255,7 +256,7 @@ def test_two_shuffles_with_the_same_form_token_shuffle_once(app, admin, manager)
     assert count(Shuffle) == 5
     for shuffle in db.session.scalars(select(Shuffle)):
         assert shuffle.tasks_count == 20
-        assert count(LedgerEntry, LedgerEntry.shuffle_id == shuffle.id) == 20
+        assert len(fee_charges(shuffle_id=shuffle.id)) == 20
     assert_fee_trail_consistent()
 
 
@@ -313,13 +314,7 @@ def test_creates_during_shuffles_are_charged_once_each(app, manager, admin):
         )
     )
     assert set(creation.values()) == {1} and len(creation) == count(Task)
-    per_shuffle = dict(
-        db.session.execute(
-            select(LedgerEntry.shuffle_id, func.count())
-            .where(LedgerEntry.shuffle_id.is_not(None))
-            .group_by(LedgerEntry.shuffle_id)
-        ).all()
-    )
+    per_shuffle = Counter(e.shuffle_id for e in fee_charges() if e.shuffle_id is not None)
     for shuffle in db.session.scalars(select(Shuffle)):
         assert per_shuffle[shuffle.id] == shuffle.tasks_count
     assert_fee_trail_consistent()

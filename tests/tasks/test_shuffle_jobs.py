@@ -14,8 +14,8 @@ from app.blueprints.tasks.models import DONE, FAILED, QUEUED, RUNNING, SHUFFLED,
 from app.extensions import db
 from app.worker import runner_lock
 from tests.conftest import signed_in_client
-from tests.factories import make_popug, make_task, run_queued_shuffles
-from tests.tasks.helpers import assert_books_balance, assignees, count
+from tests.factories import make_task, run_queued_shuffles
+from tests.tasks.helpers import assert_books_balance, assignees, count, fee_charges
 
 HTMX = {"HX-Request": "true"}
 T0 = datetime(2024, 3, 3, 12, 0, tzinfo=UTC)
@@ -47,7 +47,7 @@ def test_the_press_only_queues_and_the_worker_runs_it(manager_client, manager, w
     assert ran.id == shuffle.id
     assert (shuffle.status, shuffle.attempts, shuffle.tasks_count) == (SHUFFLED, 1, 4)
     assert shuffle.finished_at >= shuffle.started_at >= shuffle.requested_at
-    assert count(LedgerEntry, LedgerEntry.shuffle_id == shuffle.id) == 4
+    assert len(fee_charges(shuffle_id=shuffle.id)) == 4
     assert_books_balance()
     body = page(manager_client, response.headers["Location"])
     assert "Reassigned 4 open tasks among 1 popugs." in body
@@ -100,7 +100,9 @@ def test_running_page_shows_time_against_the_last_shuffle(manager_client, manage
     assert 'http-equiv="refresh"' in body, "without JavaScript the page refreshes itself"
 
 
-def test_running_page_without_an_earlier_shuffle_shows_elapsed_time(manager_client, manager, worker):
+def test_running_page_without_an_earlier_shuffle_shows_elapsed_time(
+    manager_client, manager, worker
+):
     make_task(manager)
     clock.freeze(T0)
     response = press(manager_client, "tok-1")
@@ -237,4 +239,18 @@ def test_done_tasks_stay_done_and_the_shuffle_moves_only_open_ones(manager, work
     [shuffle] = run_queued_shuffles()
     assert shuffle.tasks_count == 1
     assert db.session.get(Task, done_task.id).status == DONE
-    assert count(LedgerEntry, LedgerEntry.task_id == open_task.id) == 2
+    assert len(fee_charges(task_id=open_task.id)) == 2
+    assert fee_charges(task_id=done_task.id)[-1].shuffle_id is None
+
+
+def test_my_account_explains_a_shuffles_summed_fee_task_by_task(app, manager, worker):
+    first = make_task(manager, title="Feed <the> parrot", jira_id="UBERPOP-7")
+    second = make_task(manager, title="Clean the cage")
+    service.request_shuffle(actor=manager)
+    db.session.commit()
+    run_queued_shuffles()
+    [entry] = db.session.scalars(select(LedgerEntry).where(LedgerEntry.shuffle_id.is_not(None)))
+    assert entry.amount == -(first.fee + second.fee) and entry.task_id is None
+    body = page(signed_in_client(app, worker), "/account")
+    assert "Shuffle: 2 tasks" in body
+    assert "UBERPOP-7 · Feed &lt;the&gt; parrot" in body and "Clean the cage" in body

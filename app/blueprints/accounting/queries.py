@@ -22,6 +22,7 @@ from .models import (
     Account,
     BillingDay,
     LedgerEntry,
+    LedgerLine,
     OutboxMessage,
     Payout,
 )
@@ -247,6 +248,23 @@ def audit_log(account_id: int, day: date, page: int, per_page: int) -> Page:
         per_page,
         entities=True,
     )
+
+
+def lines_of(entry_ids) -> dict[int, list[tuple[int, int]]]:
+    """{entry id: [(task id, amount), …]}: the tasks a shuffle's summed fee entries charged,
+    for a page of entries, in one query by primary key."""
+    ids = set(entry_ids)
+    if not ids:
+        return {}
+    lines: dict[int, list[tuple[int, int]]] = {}
+    rows = db.session.execute(
+        select(LedgerLine.entry_id, LedgerLine.task_id, LedgerLine.amount)
+        .where(LedgerLine.entry_id.in_(ids))
+        .order_by(LedgerLine.entry_id, LedgerLine.task_id)
+    )
+    for entry_id, task_id, amount in rows:
+        lines.setdefault(entry_id, []).append((task_id, amount))
+    return lines
 
 
 # --- payouts and e-mail ----------------------------------------------------------------

@@ -65,13 +65,17 @@ def my_account():
     if account is None:
         raise NotFound("You have no money account.")
     entries = queries.audit_log(account.id, day, _page(), AUDIT_LOG_PER_PAGE)
+    lines = queries.lines_of(entry.id for entry in entries.items if entry.task_id is None)
+    task_ids = [entry.task_id for entry in entries.items]
+    task_ids += [task_id for of_entry in lines.values() for task_id, _ in of_entry]
     context = {
         "account": account,
         "today": today,
         "day": day,
         "form": form,
         "entries": entries,
-        "labels": service.task_labels(entry.task_id for entry in entries.items),
+        "lines": lines,
+        "labels": service.task_labels(task_ids),
         "kinds": queries.KIND_LABELS,
     }
     page = render("accounting/my_account.html", "accounting/_audit_log.html", **context)

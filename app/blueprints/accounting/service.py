@@ -6,7 +6,24 @@ Other blueprints call these functions inside their own transaction; nothing here
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import BigInteger, and_, case, cast, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    MetaData,
+    Table,
+    and_,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    union_all,
+    update,
+)
 
 from app import clock
 from app.db import advisory_lock, is_postgres
@@ -23,6 +40,7 @@ from .models import (
     Account,
     BillingDay,
     LedgerEntry,
+    LedgerLine,
     OutboxMessage,
     Payout,
 )
@@ -123,75 +141,137 @@ def pay_reward(popug_id: int, reward: int, *, task_id: int) -> LedgerEntry:
 
 
 def charge_assign_fees_in_bulk(assignments, *, shuffle_id: int) -> dict:
-    """Charge one assign fee per row of `assignments`, set-based.
+    """Charge the assign fee of every row of `assignments`, set-based: one entry per popug
+    for the sum of their fees, with one ledger line per task naming it and its fee, and
+    each balance moved by its entry.
 
     `assignments` is a statement whose rows are (task_id, popug_id, fee). On PostgreSQL it
     may be an UPDATE … RETURNING (the shuffle's move of the tasks): then the move, the
-    INSERT … SELECT of ledger entries and the UPDATE of every touched balance by its summed
-    fees are ONE statement with one snapshot, so exactly the rows it changed are charged,
-    whatever other transactions commit meanwhile. On SQLite, whose single writer keeps the
-    rows stable, `assignments` is a SELECT and the INSERT and the UPDATE are two statements.
-    No row passes through Python either way.
-    Returns {"assignments": rows of `assignments`, "entries": n, "accounts": m}.
+    entries, the lines and the balances are ONE statement with one snapshot, so exactly the
+    rows it changed are charged, whatever other transactions commit meanwhile. On SQLite,
+    whose single writer keeps the rows stable, `assignments` is a SELECT read by separate
+    statements. No row passes through Python either way.
+    Returns {"assignments": rows of `assignments`, "entries": lines written (one per
+    task), "accounts": balances moved}.
     """
     advisory_lock(LEDGER_LOCK, shared=True)
     if is_postgres():
         return _charge_in_one_statement(assignments.cte("assignments"), shuffle_id)
-    rows = assignments.subquery("assignments")
-    entries = db.session.execute(
-        _insert_fees(rows, shuffle_id), execution_options={"preserve_rowcount": True}
-    ).rowcount  # INSERT rowcount is not kept otherwise
+    return _charge_in_steps(assignments.subquery("assignments"), shuffle_id)
+
+
+def _fee_entries(sums, shuffle_id: int):
+    """INSERT … SELECT of one assign-fee entry per row of `sums` (account_id, total), in
+    account order."""
+    return insert(LedgerEntry.__table__).from_select(
+        ["account_id", "kind", "amount", "task_id", "shuffle_id", "business_day", "created_at"],
+        select(
+            sums.c.account_id,
+            literal(ASSIGN_FEE),
+            -sums.c.total,
+            literal(None, Integer),
+            literal(shuffle_id),
+            literal(open_business_day(), LedgerEntry.business_day.type),
+            literal(clock.now(), LedgerEntry.created_at.type),
+        ).order_by(sums.c.account_id),
+    )
+
+
+def _insert_lines(select_lines):
+    return insert(LedgerLine.__table__).from_select(["entry_id", "task_id", "amount"], select_lines)
+
+
+# SQLite: this shuffle's entries keyed by entry id, so that the lines are read entry by
+# entry, each popug's tasks through the assignee index: already in primary-key order.
+_ENTRIES = Table(
+    "shuffle_entries",
+    MetaData(),
+    Column("entry_id", Integer, primary_key=True, autoincrement=False),
+    Column("popug_id", Integer, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _charge_in_steps(rows, shuffle_id: int) -> dict:
+    """SQLite: the entries (summed per account), a temporary map of them to their popugs,
+    the lines from it, the balances from the entries."""
+    ledger = LedgerEntry.__table__
+    first_id = db.session.scalar(select(func.coalesce(func.max(ledger.c.id), 0))) + 1
     sums = (
         select(Account.id.label("account_id"), func.sum(rows.c.fee).label("total"))
         .join(rows, Account.popug_id == rows.c.popug_id)
         .group_by(Account.id)
         .subquery("sums")
     )
-    accounts = db.session.execute(
-        update(Account)
-        .where(Account.id == sums.c.account_id)
-        .values(balance=Account.balance - sums.c.total)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    assigned = db.session.scalar(select(func.count()).select_from(rows))
-    return {"assignments": assigned, "entries": entries, "accounts": accounts}
-
-
-def _insert_fees(rows, shuffle_id: int):
-    """INSERT … SELECT of one assign-fee entry per row of `rows` (task_id, popug_id, fee)."""
-    return insert(LedgerEntry.__table__).from_select(
-        ["account_id", "kind", "amount", "task_id", "shuffle_id", "business_day", "created_at"],
-        select(
-            Account.id,
-            literal(ASSIGN_FEE),
-            -rows.c.fee,
-            rows.c.task_id,
-            literal(shuffle_id),
-            literal(open_business_day(), LedgerEntry.business_day.type),
-            literal(clock.now(), LedgerEntry.created_at.type),
-        ).join(Account, Account.popug_id == rows.c.popug_id),
+    counted = {"preserve_rowcount": True}  # INSERT rowcount is not kept otherwise
+    accounts = db.session.execute(_fee_entries(sums, shuffle_id), execution_options=counted)
+    new = select(ledger).where(ledger.c.id >= first_id).subquery("new_entries")
+    connection = db.session.connection()
+    _ENTRIES.create(connection)
+    db.session.execute(
+        insert(_ENTRIES).from_select(
+            ["entry_id", "popug_id"],
+            select(new.c.id, Account.popug_id).join(Account, Account.id == new.c.account_id),
+        )
     )
+    lines = db.session.execute(
+        _insert_lines(
+            select(_ENTRIES.c.entry_id, rows.c.task_id, -rows.c.fee)
+            .join(rows, rows.c.popug_id == _ENTRIES.c.popug_id)
+            .order_by(_ENTRIES.c.entry_id, rows.c.task_id)
+        ),
+        execution_options=counted,
+    ).rowcount
+    _ENTRIES.drop(connection)  # SQLite keeps temporary tables for the connection's lifetime
+    db.session.execute(
+        update(Account)
+        .where(Account.id == new.c.account_id)
+        .values(balance=Account.balance + new.c.amount)
+        .execution_options(synchronize_session=False)
+    )
+    assigned = db.session.scalar(select(func.count()).select_from(rows))
+    return {"assignments": assigned, "entries": lines, "accounts": accounts.rowcount}
 
 
 def _charge_in_one_statement(rows, shuffle_id: int) -> dict:
-    """PostgreSQL: WITH assignments AS (…), entries AS (INSERT … RETURNING), balances AS
-    (UPDATE … RETURNING) SELECT the three row counts."""
+    """PostgreSQL: WITH assignments AS (…), charged AS (… their accounts), sums, entries AS
+    (INSERT … RETURNING), lines AS (INSERT …), balances AS (UPDATE …) SELECT the counts."""
+    # The lines are sorted by (entry, task) so that their primary key grows at its right
+    # edge; a million of them sort in memory with this, not in temporary files.
+    db.session.execute(text("SET LOCAL work_mem = '256MB'"))
     ledger, accounts = LedgerEntry.__table__, Account.__table__
-    entries = _insert_fees(rows, shuffle_id).returning(ledger.c.account_id, ledger.c.amount)
-    entries = entries.cte("entries")
+    charged = (
+        select(accounts.c.id.label("account_id"), rows.c.task_id, rows.c.fee)
+        .join(rows, accounts.c.popug_id == rows.c.popug_id)
+        .cte("charged")
+    )
     sums = (
-        select(entries.c.account_id, func.sum(entries.c.amount).label("total"))
-        .group_by(entries.c.account_id)
-        .subquery("sums")
+        select(charged.c.account_id, func.sum(charged.c.fee).label("total"))
+        .group_by(charged.c.account_id)
+        .cte("sums")
+    )
+    entries = (
+        _fee_entries(sums, shuffle_id)
+        .returning(ledger.c.id, ledger.c.account_id, ledger.c.amount)
+        .cte("entries")
+    )
+    lines = (
+        _insert_lines(
+            select(entries.c.id, charged.c.task_id, -charged.c.fee)
+            .join(entries, entries.c.account_id == charged.c.account_id)
+            .order_by(entries.c.id, charged.c.task_id)
+        )
+        .returning(LedgerLine.__table__.c.task_id)
+        .cte("lines")
     )
     balances = (
         update(accounts)
-        .where(accounts.c.id == sums.c.account_id)
-        .values(balance=accounts.c.balance + sums.c.total)
+        .where(accounts.c.id == entries.c.account_id)
+        .values(balance=accounts.c.balance + entries.c.amount)
         .returning(accounts.c.id)
         .cte("balances")
     )
-    counts = {"assignments": rows, "entries": entries, "accounts": balances}
+    counts = {"assignments": rows, "entries": lines, "accounts": balances}
     row = db.session.execute(
         select(
             *(
@@ -454,8 +534,10 @@ def verify() -> list[str]:
       every closed day left no positive balance and no overpaid one behind: a paid
       account stood at exactly 0 at the close, an unpaid one at 0 or below;
     - each closed day's recorded totals equal its ledger entries;
-    - per task: exactly one assign fee from its creation, at most one per shuffle, at most
-      one reward; fees and rewards name their task, payouts name none.
+    - per task: exactly one assign fee from its creation, at most one per shuffle (an entry
+      naming it, or a line of a shuffle's entry), at most one reward; fees and rewards
+      name their task or, for a shuffle's summed entry, have lines that do and sum to it;
+      payouts name none; every entry is on an existing account.
     Set-based queries, a bounded number per check, whatever the size of the ledger.
     """
     problems: list[str] = []
@@ -496,22 +578,70 @@ def _check_balances() -> list[str]:
 
 
 def _check_entries() -> list[str]:
+    """Payouts name no task; rewards name theirs; an assign fee names its task, or is a
+    shuffle's entry for a popug whose lines name the tasks and sum to its amount; every
+    entry is on an existing account."""
+    summed = and_(
+        LedgerEntry.kind == ASSIGN_FEE,
+        LedgerEntry.task_id.is_(None),
+        LedgerEntry.shuffle_id.is_not(None),
+    )
     rows = db.session.execute(
         select(LedgerEntry.id, LedgerEntry.kind)
         .where(
             or_(
                 and_(LedgerEntry.kind == PAYOUT, LedgerEntry.task_id.is_not(None)),
-                and_(LedgerEntry.kind != PAYOUT, LedgerEntry.task_id.is_(None)),
+                and_(LedgerEntry.kind != PAYOUT, LedgerEntry.task_id.is_(None), ~summed),
             )
         )
         .order_by(LedgerEntry.id)
         .limit(PROBLEMS_PER_CHECK + 1)
     ).all()
-    return [
+    problems = [
         f"Ledger entry #{entry_id}: a {kind.replace('_', ' ')} "
         + ("must not name a task." if kind == PAYOUT else "must name its task.")
         for entry_id, kind in rows
     ]
+    lines = (
+        select(LedgerLine.entry_id, _total(LedgerLine.amount).label("total"))
+        .group_by(LedgerLine.entry_id)
+        .subquery("lines")
+    )
+    unexplained = db.session.execute(
+        select(LedgerEntry.id, LedgerEntry.amount, func.coalesce(lines.c.total, 0))
+        .outerjoin(lines, lines.c.entry_id == LedgerEntry.id)
+        .where(summed, LedgerEntry.amount != func.coalesce(lines.c.total, 0))
+        .order_by(LedgerEntry.id)
+        .limit(PROBLEMS_PER_CHECK + 1)
+    ).all()
+    problems += [
+        f"Ledger entry #{entry_id}: a shuffle's fees of {format_cents(int(amount))} but its "
+        f"lines sum to {format_cents(int(total))}."
+        for entry_id, amount, total in unexplained
+    ]
+    stray = db.session.execute(
+        select(LedgerLine.entry_id, LedgerLine.task_id)
+        .outerjoin(LedgerEntry, and_(LedgerEntry.id == LedgerLine.entry_id, summed))
+        .where(LedgerEntry.id.is_(None))
+        .order_by(LedgerLine.entry_id, LedgerLine.task_id)
+        .limit(PROBLEMS_PER_CHECK + 1)
+    ).all()
+    problems += [
+        f"Ledger line of task #{task_id}: entry #{entry_id} is not a shuffle's fees."
+        for entry_id, task_id in stray
+    ]
+    orphans = db.session.execute(
+        select(LedgerEntry.id, LedgerEntry.account_id)
+        .outerjoin(Account, Account.id == LedgerEntry.account_id)
+        .where(Account.id.is_(None))
+        .order_by(LedgerEntry.id)
+        .limit(PROBLEMS_PER_CHECK + 1)
+    ).all()
+    problems += [
+        f"Ledger entry #{entry_id}: account #{account_id} does not exist."
+        for entry_id, account_id in orphans
+    ]
+    return problems
 
 
 def _check_payouts() -> list[str]:
@@ -728,12 +858,21 @@ def _check_tasks() -> list[str]:
             )
         if int(rewards) > 1:
             problems.append(f"Task #{task_id}: {int(rewards)} rewards (at most 1).")
+    shuffle_fees = union_all(
+        select(LedgerEntry.task_id, LedgerEntry.shuffle_id).where(
+            LedgerEntry.kind == ASSIGN_FEE,
+            LedgerEntry.shuffle_id.is_not(None),
+            LedgerEntry.task_id.is_not(None),
+        ),
+        select(LedgerLine.task_id, LedgerEntry.shuffle_id).join(
+            LedgerEntry, LedgerEntry.id == LedgerLine.entry_id
+        ),
+    ).subquery("shuffle_fees")
     per_shuffle = db.session.execute(
-        select(LedgerEntry.task_id, LedgerEntry.shuffle_id, func.count())
-        .where(LedgerEntry.kind == ASSIGN_FEE, LedgerEntry.shuffle_id.is_not(None))
-        .group_by(LedgerEntry.task_id, LedgerEntry.shuffle_id)
+        select(shuffle_fees.c.task_id, shuffle_fees.c.shuffle_id, func.count())
+        .group_by(shuffle_fees.c.task_id, shuffle_fees.c.shuffle_id)
         .having(func.count() > 1)
-        .order_by(LedgerEntry.task_id, LedgerEntry.shuffle_id)
+        .order_by(shuffle_fees.c.task_id, shuffle_fees.c.shuffle_id)
         .limit(PROBLEMS_PER_CHECK + 1)
     ).all()
     problems += [

@@ -181,26 +181,29 @@ def _insert_lines(select_lines):
     return insert(LedgerLine.__table__).from_select(["entry_id", "task_id", "amount"], select_lines)
 
 
-# SQLite: this shuffle's entries keyed by entry id, so that the lines are read entry by
-# entry, each popug's tasks through the assignee index: already in primary-key order.
+# SQLite: this shuffle's entries keyed by their popug, looked up by each charged task.
 _ENTRIES = Table(
     "shuffle_entries",
     MetaData(),
-    Column("entry_id", Integer, primary_key=True, autoincrement=False),
-    Column("popug_id", Integer, nullable=False),
+    Column("popug_id", Integer, primary_key=True, autoincrement=False),
+    Column("entry_id", Integer, nullable=False),
     prefixes=["TEMPORARY"],
 )
 
 
 def _charge_in_steps(rows, shuffle_id: int) -> dict:
-    """SQLite: the entries (summed per account), a temporary map of them to their popugs,
-    the lines from it, the balances from the entries."""
+    """SQLite: the entries (fees summed per popug, then their accounts), a temporary map of
+    the popugs to their entries, the lines from it, the balances from the entries."""
     ledger = LedgerEntry.__table__
     first_id = db.session.scalar(select(func.coalesce(func.max(ledger.c.id), 0))) + 1
+    per_popug = (
+        select(rows.c.popug_id, func.sum(rows.c.fee).label("total"))
+        .group_by(rows.c.popug_id)
+        .subquery("per_popug")
+    )
     sums = (
-        select(Account.id.label("account_id"), func.sum(rows.c.fee).label("total"))
-        .join(rows, Account.popug_id == rows.c.popug_id)
-        .group_by(Account.id)
+        select(Account.id.label("account_id"), per_popug.c.total)
+        .join(per_popug, Account.popug_id == per_popug.c.popug_id)
         .subquery("sums")
     )
     counted = {"preserve_rowcount": True}  # INSERT rowcount is not kept otherwise
@@ -210,15 +213,15 @@ def _charge_in_steps(rows, shuffle_id: int) -> dict:
     _ENTRIES.create(connection)
     db.session.execute(
         insert(_ENTRIES).from_select(
-            ["entry_id", "popug_id"],
-            select(new.c.id, Account.popug_id).join(Account, Account.id == new.c.account_id),
+            ["popug_id", "entry_id"],
+            select(Account.popug_id, new.c.id).join(Account, Account.id == new.c.account_id),
         )
     )
     lines = db.session.execute(
         _insert_lines(
-            select(_ENTRIES.c.entry_id, rows.c.task_id, -rows.c.fee)
-            .join(rows, rows.c.popug_id == _ENTRIES.c.popug_id)
-            .order_by(_ENTRIES.c.entry_id, rows.c.task_id)
+            select(_ENTRIES.c.entry_id, rows.c.task_id, -rows.c.fee).join(
+                _ENTRIES, _ENTRIES.c.popug_id == rows.c.popug_id
+            )
         ),
         execution_options=counted,
     ).rowcount

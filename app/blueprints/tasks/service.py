@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     Column,
     Integer,
     MetaData,
@@ -275,13 +276,33 @@ def _random_slot(count):
     return (func.random() % count + count) % count  # SQLite: random() is a signed 64-bit int
 
 
-def _move_through_slots(pool) -> tuple[int, int]:
+# SQLite: each open task's new popug and its fee, drawn once, keyed by task (written in
+# task order), read by the move of the tasks and by accounting's charges.
+_MOVES = Table(
+    "shuffle_moves",
+    MetaData(),
+    Column("task_id", Integer, primary_key=True, autoincrement=False),
+    Column("popug_id", Integer, nullable=False),
+    Column("fee", BigInteger, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+# Moving every open task rewrites the assignee index at a random place twice per task; on
+# SQLite rebuilding it (a sort) is cheaper, and the transaction holds the write lock anyway
+# while readers keep their snapshot, index included. (PostgreSQL could only drop an index
+# by locking readers out: there it stays.)
+_ASSIGNEE_INDEX = next(index for index in TASKS.indexes if "assignee_id" in index.columns)
+
+
+def _shuffle_on_sqlite(pool, shuffle_id: int) -> tuple[int, int, dict]:
     """SQLite: number the eligible popugs in a temporary table keyed by slot, draw a slot per
     open task once (a MATERIALIZED CTE: SQLite would otherwise re-evaluate random() inside
-    the join), and move each task to its slot's popug. The slots and the draws come from
-    the same transaction, which holds SQLite's write lock, so every draw finds a popug."""
+    the join) into the moves, move each task to its popug, and charge the moves. The slots
+    and the draws come from the same transaction, which holds SQLite's write lock, so every
+    draw finds a popug and the moves stay exactly the open tasks.
+    Returns (tasks moved, eligible popugs, accounting's counts)."""
     connection = db.session.connection()
     _SLOTS.create(connection)
+    _MOVES.create(connection)
     pool_size = db.session.execute(
         insert(_SLOTS).from_select(
             ["slot", "popug_id"],
@@ -290,26 +311,34 @@ def _move_through_slots(pool) -> tuple[int, int]:
         execution_options={"preserve_rowcount": True},
     ).rowcount
     draws = (
-        select(TASKS.c.id.label("task_id"), _random_slot(pool_size).label("slot"))
+        select(TASKS.c.id, TASKS.c.fee, _random_slot(pool_size).label("slot"))
         .where(TASKS.c.status == OPEN)
         .cte("draws", nesting=True)
         .prefix_with("MATERIALIZED")
     )
-    moves = (
-        select(draws.c.task_id, _SLOTS.c.popug_id)
-        .join(_SLOTS, _SLOTS.c.slot == draws.c.slot)
-        .subquery("moves")
+    db.session.execute(
+        insert(_MOVES).from_select(
+            ["task_id", "popug_id", "fee"],
+            select(draws.c.id, _SLOTS.c.popug_id, draws.c.fee)
+            .join(_SLOTS, _SLOTS.c.slot == draws.c.slot)
+            .order_by(draws.c.id),
+        )
     )
+    _ASSIGNEE_INDEX.drop(connection)
     moved = db.session.execute(
         update(TASKS)
-        # status is checked on the target row too (and re-checked by PostgreSQL for rows a
-        # concurrent "Mark done" changed while the statement waited for their lock).
-        .where(TASKS.c.id == moves.c.task_id, TASKS.c.status == OPEN)
-        .values(assignee_id=moves.c.popug_id)
+        .where(TASKS.c.id == _MOVES.c.task_id)
+        .values(assignee_id=_MOVES.c.popug_id)
         .execution_options(synchronize_session=False)
     ).rowcount
-    _SLOTS.drop(connection)  # SQLite keeps temporary tables for the connection's lifetime
-    return moved, pool_size
+    _ASSIGNEE_INDEX.create(connection)
+    charged = accounting.charge_assign_fees_in_bulk(
+        select(_MOVES.c.task_id, _MOVES.c.popug_id, _MOVES.c.fee), shuffle_id=shuffle_id
+    )
+    # SQLite keeps temporary tables for the connection's lifetime
+    _MOVES.drop(connection)
+    _SLOTS.drop(connection)
+    return moved, pool_size, charged
 
 
 @dataclass(frozen=True)
@@ -329,7 +358,7 @@ def preview_shuffle() -> ShufflePreview:
     )
 
 
-# What accounting charges for each moved task: (task_id, popug_id, fee).
+# What accounting charges for each moved task (PostgreSQL): (task_id, popug_id, fee).
 _ASSIGNMENT = (
     TASKS.c.id.label("task_id"),
     TASKS.c.assignee_id.label("popug_id"),
@@ -456,11 +485,7 @@ def run_shuffle(shuffle_id: int) -> Shuffle:
         moved = charged["assignments"]
     else:
         with sqlite_cache(SQLITE_SHUFFLE_CACHE_MB):
-            moved, pool_size = _move_through_slots(pool)
-            charged = accounting.charge_assign_fees_in_bulk(
-                select(*_ASSIGNMENT).where(TASKS.c.status == OPEN),
-                shuffle_id=shuffle.id,
-            )
+            moved, pool_size, charged = _shuffle_on_sqlite(pool, shuffle.id)
     if charged["entries"] != moved:  # every moved task is charged exactly once
         raise RuntimeError(f"shuffle moved {moved} tasks but charged {charged['entries']}")
     shuffle.status = SHUFFLED

@@ -31,6 +31,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -47,7 +48,7 @@ from bench.common import (  # noqa: E402
 from bench.load import Client, free_port  # noqa: E402
 
 HOST_PORT = "127.0.0.1:8000"
-MANAGER, WORKER = "popug-2", "popug-9999"  # Population: the managers follow the admin
+MANAGER = "popug-2"  # Population: the managers follow the admin
 FORM_TOKEN_RE = re.compile(r'name="form_token" type="hidden" value="([^"]+)"')
 STATE_RE = re.compile(r'class="badge[^"]*">(Queued|Running|Done|Failed)<')
 HTMX = {"HX-Request": "true"}  # the state fragment, as the page's polling asks for it
@@ -115,10 +116,12 @@ def reader(client: Client, stop_reading: threading.Event, seen: dict) -> None:
         stop_reading.wait(1)
 
 
-def press_and_follow(port: int) -> dict:
+def press_and_follow(port: int, population: Population) -> dict:
     manager = Client(port, [], threading.Lock())
     worker = Client(port, [], threading.Lock())
-    assert manager.sign_in(MANAGER) and worker.sign_in(WORKER), "sign-in failed"
+    # the last popug is a worker, active unless its id is a multiple of 97
+    last = population.popugs - (population.popugs % 97 == 0)
+    assert manager.sign_in(MANAGER) and worker.sign_in(f"popug-{last}"), "sign-in failed"
     status, confirm = manager.request(None, "GET", "/tasks/shuffle")
     token = FORM_TOKEN_RE.search(confirm)
     assert status == 200 and token, "no confirmation page"
@@ -131,7 +134,7 @@ def press_and_follow(port: int) -> dict:
         None, "POST", "/tasks/shuffle", {"csrf_token": manager.csrf, "form_token": token.group(1)}
     )
     press_s = time.perf_counter() - pressed
-    location = manager.last_location
+    location = urlsplit(manager.location).path
     assert status == 303 and location, f"press answered {status}"
     states, polls = [], []
     try:
@@ -166,13 +169,19 @@ def press_and_follow(port: int) -> dict:
 
 def compress(states: list[str]) -> str:
     """Queued, Queued, Running 0 s, Running 1 s, … as "Queued ×2 → Running 0…12 s → Done"."""
-    out: list[str] = []
+    runs: list[list[str]] = []
     for state in states:
-        kind = state.split()[0]
-        if out and out[-1].split()[0] == kind:
-            out[-1] = out[-1].split(" ×")[0] + f" ×{int((out[-1].split(' ×') + ['1'])[1]) + 1}"
+        if runs and runs[-1][0].split()[0] == state.split()[0]:
+            runs[-1].append(state)
         else:
-            out.append(state)
+            runs.append([state])
+    out = []
+    for run in runs:
+        first, last = run[0], run[-1]
+        if first.startswith("Running") and len(run) > 1:
+            out.append(f"Running {first.split()[1]}…{last.split()[1]} s ({len(run)} polls)")
+        else:
+            out.append(first + (f" ×{len(run)}" if len(run) > 1 else ""))
     return " → ".join(out)
 
 
@@ -207,7 +216,7 @@ def main() -> int:
         logs.mkdir(exist_ok=True)
         processes, port = start_deployment(env_url, logs)
         try:
-            figures = press_and_follow(port)
+            figures = press_and_follow(port, population)
             worker_mb = vm_hwm_mb(processes["worker"].pid)
         finally:
             stop(processes)

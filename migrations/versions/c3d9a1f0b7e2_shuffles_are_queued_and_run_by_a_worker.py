@@ -23,8 +23,8 @@ branch_labels = None
 depends_on = None
 
 WAITING = {
-    "postgresql_where": sa.text("status IN ('queued', 'running')"),
-    "sqlite_where": sa.text("status IN ('queued', 'running')"),
+    "postgresql_where": sa.text("finished_at IS NULL"),
+    "sqlite_where": sa.text("finished_at IS NULL"),
 }
 
 

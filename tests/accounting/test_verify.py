@@ -160,7 +160,8 @@ def test_a_shuffles_lines_must_explain_its_entry(books):
 
 
 def test_entries_must_be_on_existing_accounts(books):
-    sql("UPDATE ledger_entries SET account_id = 777 WHERE id = 1")
+    first = db.session.scalar(text("SELECT min(id) FROM ledger_entries"))
+    sql("UPDATE ledger_entries SET account_id = 777 WHERE id = :id", id=first)
     assert any(p.endswith("account #777 does not exist.") for p in service.verify())
 
 

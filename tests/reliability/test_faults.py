@@ -40,7 +40,7 @@ from app.blueprints.accounting.models import (
     Payout,
 )
 from app.blueprints.tasks.models import FAILED, RUNNING, SHUFFLED, Shuffle, Task
-from app.blueprints.tasks.service import SHUFFLE_ATTEMPTS
+from app.blueprints.tasks.service import SHUFFLE_ATTEMPTS, SHUFFLE_QUEUE_LOCK
 from app.config import database_url
 from app.db import lock_key
 from app.extensions import db
@@ -553,13 +553,13 @@ def test_killed_database_connections_are_replaced(tmp_path):
             assert response.status_code == 200, response.get_data(as_text=True)[:500]
             assert task_title in response.get_data(as_text=True)
 
-            # In flight: the shuffle request waits for the tasks lock the test holds, and its
-            # connection is terminated while it waits.
+            # In flight: the shuffle press waits for the lock of the shuffle queue the test
+            # holds, and its connection is terminated while it waits.
             with admin.connect() as holder:
                 holder.execute(text("BEGIN"))
                 holder.execute(
                     text("SELECT pg_advisory_xact_lock(:k)"),
-                    {"k": lock_key("tasks")},
+                    {"k": lock_key(SHUFFLE_QUEUE_LOCK)},
                 )
                 results = {}
 
@@ -571,7 +571,7 @@ def test_killed_database_connections_are_replaced(tmp_path):
                 waiting = poll(
                     lambda: waiting_on_advisory_lock(admin, name), timeout=30, interval=0.02
                 )
-                assert waiting, "the shuffle request never waited for the lock"
+                assert waiting, "the shuffle press never waited for the lock"
                 with admin.connect() as killer:
                     killer.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": waiting})
                 thread.join(timeout=30)

@@ -28,6 +28,7 @@ from sqlalchemy import create_engine, text
 
 from app import create_app
 from app.blueprints.tasks.models import Shuffle
+from app.blueprints.tasks.service import SHUFFLE_QUEUE_LOCK
 from app.db import lock_key
 from app.extensions import db
 from tests import factories
@@ -130,10 +131,10 @@ def test_postgresql_restart_while_serving():
             page = client.get("/")
             assert page.status_code == 200, page.get_data(as_text=True)[:500]
 
-            # In flight: a shuffle waits for the tasks lock that another session holds
-            # when the server goes down.
+            # In flight: a shuffle press waits for the lock of the shuffle queue that
+            # another session holds when the server goes down.
             holder = admin.connect()
-            holder.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_key("tasks")})
+            holder.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_key(SHUFFLE_QUEUE_LOCK)})
             results = {}
             thread = threading.Thread(
                 target=lambda: results.update(
@@ -143,7 +144,7 @@ def test_postgresql_restart_while_serving():
             )
             thread.start()
             assert poll(lambda: waiting_on_advisory_lock(admin, "postgres"), timeout=30), (
-                "the shuffle request never waited for the lock"
+                "the shuffle press never waited for the lock"
             )
             holder.invalidate()  # its server process is about to go away
             admin.dispose()

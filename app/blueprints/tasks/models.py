@@ -84,9 +84,10 @@ RUNNING = "running"
 SHUFFLED = "done"
 FAILED = "failed"
 SHUFFLE_STATES = (QUEUED, RUNNING, SHUFFLED, FAILED)
-# Shuffles still to be run: few rows, read on every board and by the worker's poll.
+# Shuffles still to be run (queued or running: not finished), read on every board and by
+# the worker's poll.
 _WAITING = {
-    dialect + "_where": text("status IN ('queued', 'running')")
+    dialect + "_where": text("finished_at IS NULL")
     for dialect in ("postgresql", "sqlite")
 }
 

@@ -10,7 +10,7 @@ from app.blueprints.auth import service as auth
 from app.extensions import db
 from app.paging import Page, paged, peek_page
 
-from .models import DONE, OPEN, QUEUED, RUNNING, SHUFFLED, TASKS, Shuffle, Task
+from .models import DONE, OPEN, SHUFFLED, TASKS, Shuffle, Task
 
 FILTERS = ("all", "open", "done", "mine")
 
@@ -73,7 +73,7 @@ def waiting_shuffle():
     board and My tasks say that one is under way (read through a tiny partial index)."""
     return db.session.execute(
         select(Shuffle.public_id, Shuffle.status)
-        .where(Shuffle.status.in_((QUEUED, RUNNING)))
+        .where(Shuffle.finished_at.is_(None))  # queued or running
         .order_by(Shuffle.id)
         .limit(1)
     ).first()

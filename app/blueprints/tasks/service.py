@@ -425,7 +425,7 @@ def claim_next_shuffle() -> Shuffle | None:
     """
     shuffle = db.session.scalar(
         select(Shuffle)
-        .where(Shuffle.status.in_((QUEUED, RUNNING)))
+        .where(Shuffle.finished_at.is_(None))  # queued or running
         .order_by(Shuffle.id)
         .limit(1)
         .with_for_update()

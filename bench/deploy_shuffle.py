@@ -82,10 +82,10 @@ def start_deployment(url: str, logs: Path) -> tuple[dict[str, subprocess.Popen],
     processes = {}
     for name, argv in procfile().items():
         argv = [arg.replace(HOST_PORT, f"127.0.0.1:{port}") for arg in argv]
-        log = (logs / f"{name}.log").open("wb")
-        processes[name] = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
+        with (logs / f"{name}.log").open("wb") as log:  # the child keeps its own copy
+            processes[name] = subprocess.Popen(
+                argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
     deadline = time.monotonic() + 60
     probe = Client(port, [], threading.Lock())
     while probe.request(None, "GET", "/sign-in")[0] != 200:

@@ -184,3 +184,8 @@ def test_many_problems_are_capped(books):
     balance_problems = [p for p in problems if p.startswith("Account ")]
     assert len(balance_problems) == service.PROBLEMS_PER_CHECK
     assert "… and more like these (only the first 50 shown)." in problems
+
+
+def test_tasks_must_be_on_existing_popugs(books):
+    sql("UPDATE tasks SET assignee_id = 888 WHERE id = :id", id=books["second"].id)
+    assert f"Task #{books['second'].id}: its assignee #888 is not a popug." in service.verify()

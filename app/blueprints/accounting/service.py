@@ -61,6 +61,17 @@ def register_task_labeler(labeler) -> None:
     _task_labeler = labeler
 
 
+# Checks of their own records that other blueprints register (like the labeler), run by
+# `verify` after the books' own: tasks checks that every task's assignee is a popug.
+_extra_checks: list = []
+
+
+def register_check(check) -> None:
+    """`check() -> [problem, …]`, at most PROBLEMS_PER_CHECK + 1 of them."""
+    if check not in _extra_checks:
+        _extra_checks.append(check)
+
+
 def task_labels(task_ids) -> dict[int, tuple[str | None, str]]:
     ids = {task_id for task_id in task_ids if task_id is not None}
     return _task_labeler(ids) if ids and _task_labeler else {}
@@ -540,7 +551,8 @@ def verify() -> list[str]:
     - per task: exactly one assign fee from its creation, at most one per shuffle (an entry
       naming it, or a line of a shuffle's entry), at most one reward; fees and rewards
       name their task or, for a shuffle's summed entry, have lines that do and sum to it;
-      payouts name none; every entry is on an existing account.
+      payouts name none; every entry is on an existing account;
+    - and what other blueprints registered (register_check).
     Set-based queries, a bounded number per check, whatever the size of the ledger.
     """
     problems: list[str] = []
@@ -551,6 +563,7 @@ def verify() -> list[str]:
         _check_closing_balances,
         _check_day_totals,
         _check_tasks,
+        *_extra_checks,
     ):
         found = check()
         problems.extend(found[:PROBLEMS_PER_CHECK])

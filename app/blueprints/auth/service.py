@@ -245,6 +245,11 @@ def eligible_assignees():
     return select(Popug.id).where(Popug.active.is_(True), Popug.role.in_(ASSIGNABLE_ROLES))
 
 
+def popug_ids():
+    """SELECT of every popug's id (popugs are never deleted)."""
+    return select(Popug.id)
+
+
 def username_of(popug_id_column):
     """The username of the popug in `popug_id_column`, as a correlated scalar subquery: a
     page of tasks gets its assignees' names in the same statement as the tasks."""

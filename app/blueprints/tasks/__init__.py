@@ -9,3 +9,4 @@ from app.blueprints.accounting import service as _accounting  # noqa: E402
 from . import queries, routes  # noqa: E402,F401
 
 _accounting.register_task_labeler(queries.labels)
+_accounting.register_check(queries.check_assignees)

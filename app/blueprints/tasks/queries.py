@@ -6,6 +6,7 @@ from functools import lru_cache
 from sqlalchemy import bindparam, func, select
 
 from app import clock
+from app.blueprints.accounting import service as accounting
 from app.blueprints.auth import service as auth
 from app.extensions import db
 from app.paging import Page, paged, peek_page
@@ -157,3 +158,15 @@ def labels(task_ids) -> dict[int, tuple[str | None, str]]:
         select(Task.id, Task.jira_id, Task.title).where(Task.id.in_(task_ids))
     )
     return {task_id: (jira_id, title) for task_id, jira_id, title in rows}
+
+
+def check_assignees() -> list[str]:
+    """`accounting verify`: every task's assignee is a popug (`tasks.assignee_id` has no
+    foreign key; see the models)."""
+    rows = db.session.execute(
+        select(TASKS.c.id, TASKS.c.assignee_id)
+        .where(TASKS.c.assignee_id.not_in(auth.popug_ids()))
+        .order_by(TASKS.c.id)
+        .limit(accounting.PROBLEMS_PER_CHECK + 1)
+    ).all()
+    return [f"Task #{task}: its assignee #{popug} is not a popug." for task, popug in rows]

@@ -276,15 +276,17 @@ def _random_slot(count):
     return (func.random() % count + count) % count  # SQLite: random() is a signed 64-bit int
 
 
-# SQLite: each open task's new popug and its fee, drawn once, keyed by task (written in
-# task order), read by the move of the tasks and by accounting's charges.
+# SQLite: each open task's new popug and its fee, drawn once, keyed by (popug, task): the
+# order in which accounting sums each popug's fees and writes the lines of their entries
+# (each popug's entry id follows the previous popug's), so neither needs a sort.
 _MOVES = Table(
     "shuffle_moves",
     MetaData(),
+    Column("popug_id", Integer, primary_key=True, autoincrement=False),
     Column("task_id", Integer, primary_key=True, autoincrement=False),
-    Column("popug_id", Integer, nullable=False),
     Column("fee", BigInteger, nullable=False),
     prefixes=["TEMPORARY"],
+    sqlite_with_rowid=False,
 )
 # Moving every open task rewrites the assignee index at a random place twice per task; on
 # SQLite rebuilding it (a sort) is cheaper, and the transaction holds the write lock anyway
@@ -319,9 +321,9 @@ def _shuffle_on_sqlite(pool, shuffle_id: int) -> tuple[int, int, dict]:
     db.session.execute(
         insert(_MOVES).from_select(
             ["task_id", "popug_id", "fee"],
-            select(draws.c.id, _SLOTS.c.popug_id, draws.c.fee)
-            .join(_SLOTS, _SLOTS.c.slot == draws.c.slot)
-            .order_by(draws.c.id),
+            select(draws.c.id, _SLOTS.c.popug_id, draws.c.fee).join(
+                _SLOTS, _SLOTS.c.slot == draws.c.slot
+            ),
         )
     )
     _ASSIGNEE_INDEX.drop(connection)

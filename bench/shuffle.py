@@ -64,7 +64,7 @@ from app import clock  # noqa: E402
 from app.blueprints.accounting import service as accounting  # noqa: E402
 from app.blueprints.auth.models import Popug  # noqa: E402
 from app.blueprints.tasks import service as tasks_service  # noqa: E402
-from app.blueprints.tasks.models import OPEN, Task  # noqa: E402
+from app.blueprints.tasks.models import OPEN, TASKS  # noqa: E402
 from app.config import database_url  # noqa: E402
 from app.db import write_intent  # noqa: E402
 from app.extensions import db  # noqa: E402
@@ -383,12 +383,12 @@ def _per_task_loop(actor) -> None:
     """The original design: for each open task pick a random popug, UPDATE the task, and
     call accounting to charge the fee — one round trip (or several) per task."""
     for task_id, fee in db.session.execute(
-        select(Task.id, Task.fee).where(Task.status == OPEN).order_by(Task.id)
+        select(TASKS.c.id, TASKS.c.fee).where(TASKS.c.status == OPEN).order_by(TASKS.c.id)
     ).all():
         popug_id = tasks_service.random_assignee()
         db.session.execute(
-            update(Task)
-            .where(Task.id == task_id)
+            update(TASKS)
+            .where(TASKS.c.id == task_id)
             .values(assignee_id=popug_id)
             .execution_options(synchronize_session=False)
         )
@@ -425,16 +425,9 @@ def run_one(kind: str, url: str, candidate: str | None = None, priority: int = 0
         tracemalloc.start()
         with write_intent():  # BEGIN IMMEDIATE on SQLite, as the route's POST
             if kind == "hand":
-                with engine.connect() as conn:
-                    backend = _backend_pid(conn, pg)
-                    conn.rollback()  # the timed transaction starts below
-                    server_started = _server_cpu(backend)
-                    started, cpu_started = time.perf_counter(), time.process_time()
-                    conn.begin()
-                    shuffle_id = _shuffle_by_hand(conn, MANAGER_ID, day, pg)
-                    statements_done = time.perf_counter()
-                    conn.commit()
-                    server_cpu = _server_cpu(backend) - server_started
+                shuffle_id, timing = _timed_sql(
+                    engine, pg, lambda conn: _shuffle_by_hand(conn, MANAGER_ID, day, pg)
+                )
             else:
                 actor = db.session.get(Popug, MANAGER_ID)  # the route's current_user
                 service = _load_candidate(candidate) if kind == "candidate" else tasks_service
@@ -448,29 +441,62 @@ def run_one(kind: str, url: str, candidate: str | None = None, priority: int = 0
                     shuffle_id = None
                 statements_done = time.perf_counter()
                 db.session.commit()
-                server_cpu = _server_cpu(backend) - server_started
-            finished, cpu = time.perf_counter(), time.process_time() - cpu_started
-        traced_peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        rss_peak, hwm = peak_rss_mb(), vm_hwm_mb()
+                timing = _timing(started, statements_done, cpu_started, backend, server_started)
+        memory = _memory(rss_before)
         log.close()
         db.session.remove()
         with engine.connect() as conn:
             checked = _verify(conn, before, shuffle_id)
         engine.dispose()
+    return _figures(kind, timing, memory, before, log, checked)
+
+
+def _timing(started, statements_done, cpu_started, backend, server_started) -> dict:
+    """Wall, COMMIT and CPU seconds of a timed run that has just committed."""
+    finished = time.perf_counter()
     return {
-        "kind": kind,
         "seconds": finished - started,
         "commit_seconds": finished - statements_done,
-        "cpu_seconds": cpu,
-        "server_cpu_seconds": server_cpu,
+        "cpu_seconds": time.process_time() - cpu_started,
+        "server_cpu_seconds": _server_cpu(backend) - server_started,
+    }
+
+
+def _timed_sql(engine, pg: bool, work):
+    """`work(conn)` as one timed transaction on a connection of its own (the hand-written
+    and the lean runs). Returns (what `work` returned, its timing)."""
+    with engine.connect() as conn:
+        backend = _backend_pid(conn, pg)
+        conn.rollback()  # the timed transaction starts below
+        server_started = _server_cpu(backend)
+        started, cpu_started = time.perf_counter(), time.process_time()
+        conn.begin()
+        result = work(conn)
+        statements_done = time.perf_counter()
+        conn.commit()
+        return result, _timing(started, statements_done, cpu_started, backend, server_started)
+
+
+def _memory(rss_before: float) -> dict:
+    """Memory figures of the run that tracemalloc has followed since it started."""
+    traced_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return {
+        "rss_before_mb": rss_before,
+        "rss_peak_mb": peak_rss_mb(),
+        "vm_hwm_mb": vm_hwm_mb(),
+        "traced_peak_mb": traced_peak / 1024 / 1024,
+    }
+
+
+def _figures(kind: str, timing: dict, memory: dict, before: dict, log, checked: dict) -> dict:
+    return {
+        "kind": kind,
+        **timing,
         "tasks": before["open"],
         "statements": log.count,
         "by_statement": log.by_statement(110),
-        "rss_before_mb": rss_before,
-        "rss_peak_mb": rss_peak,
-        "vm_hwm_mb": hwm,
-        "traced_peak_mb": traced_peak / 1024 / 1024,
+        **memory,
         **checked,
     }
 
@@ -496,39 +522,13 @@ def _run_lean(url: str, priority: int) -> dict:
     rss_before = current_rss_mb()
     tracemalloc.start()
     with write_intent():  # BEGIN IMMEDIATE on SQLite, as the hand run
-        with engine.connect() as conn:
-            backend = _backend_pid(conn, pg)
-            conn.rollback()  # the timed transaction starts below
-            server_started = _server_cpu(backend)
-            started, cpu_started = time.perf_counter(), time.process_time()
-            conn.begin()
-            _shuffle_lean(conn, pg)
-            statements_done = time.perf_counter()
-            conn.commit()
-            server_cpu = _server_cpu(backend) - server_started
-        finished, cpu = time.perf_counter(), time.process_time() - cpu_started
-    traced_peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    rss_peak, hwm = peak_rss_mb(), vm_hwm_mb()
+        _, timing = _timed_sql(engine, pg, lambda conn: _shuffle_lean(conn, pg))
+    memory = _memory(rss_before)
     log.close()
     with engine.connect() as conn:
         checked = _verify(conn, before, None, lean=True)
     engine.dispose()
-    return {
-        "kind": "lean",
-        "seconds": finished - started,
-        "commit_seconds": finished - statements_done,
-        "cpu_seconds": cpu,
-        "server_cpu_seconds": server_cpu,
-        "tasks": before["open"],
-        "statements": log.count,
-        "by_statement": log.by_statement(110),
-        "rss_before_mb": rss_before,
-        "rss_peak_mb": rss_peak,
-        "vm_hwm_mb": hwm,
-        "traced_peak_mb": traced_peak / 1024 / 1024,
-        **checked,
-    }
+    return _figures("lean", timing, memory, before, log, checked)
 
 
 def in_child(function, *args):

@@ -29,17 +29,20 @@ def run_next_shuffle():
         with write_intent():
             shuffle = service.run_shuffle(claimed_id)
             db.session.commit()
+        return _logged(shuffle)
     except ServiceError as error:  # nothing to shuffle any more, nobody eligible
-        db.session.rollback()
-        with write_intent():
-            shuffle = service.fail_shuffle(claimed_id, error.message)
-            db.session.commit()
+        reason = error.message
     except Exception:
-        db.session.rollback()
         log.exception("shuffle %s failed", claimed_id)
-        with write_intent():
-            shuffle = service.fail_shuffle(claimed_id, UNEXPECTED)
-            db.session.commit()
+        reason = UNEXPECTED
+    db.session.rollback()
+    with write_intent():
+        shuffle = service.fail_shuffle(claimed_id, reason)
+        db.session.commit()
+    return _logged(shuffle)
+
+
+def _logged(shuffle):
     log.info(
         "shuffle %s %s: %s open tasks among %s popugs in %s ms%s",
         shuffle.id,

@@ -450,9 +450,9 @@ def claim_next_shuffle() -> Shuffle | None:
 
 def run_shuffle(shuffle_id: int) -> Shuffle:
     """Run a claimed shuffle: reassign every open task to a random eligible popug and charge
-    each task's fee to its new assignee — an UPDATE of tasks, an INSERT … SELECT of ledger
-    entries and an UPDATE of balances (one statement on PostgreSQL) — and mark the shuffle
-    done, all in the caller's transaction: everything or nothing.
+    each task's fee to its new assignee — an UPDATE of tasks, one summed fee entry per popug
+    with a ledger line per task, an UPDATE of balances (one statement on PostgreSQL) — and
+    mark the shuffle done, all in the caller's transaction: everything or nothing.
 
     Shuffles run one after the other (TASKS_LOCK). A shuffle that is no longer running
     once the lock is held (another worker finished it) is returned as it is, never run twice.

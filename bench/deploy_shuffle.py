@@ -45,7 +45,7 @@ from bench.common import (  # noqa: E402
     machine,
     seed,
 )
-from bench.load import Client, free_port  # noqa: E402
+from bench.load import Client, flask, free_port  # noqa: E402
 
 HOST_PORT = "127.0.0.1:8000"
 MANAGER = "popug-2"  # Population: the managers follow the admin
@@ -196,13 +196,8 @@ def main() -> int:
     print(f"# bench/deploy_shuffle.py — {machine()} — load {load()}", flush=True)
     with fresh_database(args.database_url, "ates_deploy_shuffle") as url:
         env_url = url.replace("postgresql+psycopg://", "postgresql://")
-        migrate = subprocess.run(
-            [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
-            cwd=ROOT,
-            env={**os.environ, "DATABASE_URL": env_url, "ATES_ENV": "development"},
-            capture_output=True,
-            text=True,
-        )
+        cli_env = {**os.environ, "DATABASE_URL": env_url, "ATES_ENV": "development"}
+        migrate = flask(cli_env, "db", "upgrade")
         assert migrate.returncode == 0, migrate.stderr
         app = bench_app(url)
         with app.app_context():
@@ -220,13 +215,7 @@ def main() -> int:
             worker_mb = vm_hwm_mb(processes["worker"].pid)
         finally:
             stop(processes)
-        verify = subprocess.run(
-            [sys.executable, "-m", "flask", "--app", "wsgi", "accounting", "verify"],
-            cwd=ROOT,
-            env={**os.environ, "DATABASE_URL": env_url, "ATES_ENV": "development"},
-            capture_output=True,
-            text=True,
-        )
+        verify = flask(cli_env, "accounting", "verify")
     print(f"\n- press answered in {figures['press_s'] * 1000:.0f} ms (303 to the shuffle's page)")
     print(f"- the page showed: {compress(figures['states'])}")
     print(f"- result: “{figures['result']}” {figures['result_s']:.1f} s after the press")

@@ -496,7 +496,30 @@ def flask(env: dict, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-class Gunicorn:
+class _Logged:
+    """A process of the deployment writing to a temporary log; stopped with SIGTERM, then
+    waited for (STOP_SECONDS, then killed); its log stays readable as `final_log`."""
+
+    STOP_SECONDS = 60
+    log: tempfile._TemporaryFileWrapper
+    proc: subprocess.Popen
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=self.STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()  # a running shuffle rolls back
+                self.proc.wait()
+        self.final_log = self.output()
+        self.log.close()
+
+
+class Gunicorn(_Logged):
     """`gunicorn --workers 4 --bind 127.0.0.1:<port> <app>`, stopped with SIGTERM."""
 
     def __init__(self, app: str, env: dict, cwd: Path, threads: int = 0):
@@ -529,27 +552,14 @@ class Gunicorn:
                 time.sleep(0.1)
         raise RuntimeError(f"gunicorn did not start:\n{self.output()[-5000:]}")
 
-    def output(self) -> str:
-        return Path(self.log.name).read_text(errors="replace")
-
-    def stop(self) -> None:
-        """Stop the server (SIGTERM, then wait); its log stays readable as `final_log`."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.final_log = self.output()
-        self.log.close()
 
 
-class JobWorker:
+class JobWorker(_Logged):
     """`flask --app wsgi jobs work` (the Procfile's worker) beside gunicorn, in the same
     environment and directory; stopped with SIGTERM, which lets a running shuffle end."""
 
     READY = "job worker running"  # logged once it holds the runner lock
+    STOP_SECONDS = 300  # a running shuffle ends first; shuffles still queued stay queued
 
     def __init__(self, env: dict, cwd: Path):
         self.log = tempfile.NamedTemporaryFile(prefix="ates-load-jobs-", suffix=".log")
@@ -569,23 +579,6 @@ class JobWorker:
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"the job worker did not start:\n{self.final_log[-5000:]}")
-
-    def output(self) -> str:
-        return Path(self.log.name).read_text(errors="replace")
-
-    def stop(self) -> None:
-        """SIGTERM, then wait for the shuffle it may be running; its log stays readable as
-        `final_log`. Shuffles still queued stay queued (they change nothing)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=300)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()  # a running shuffle rolls back
-                self.proc.wait()
-        self.final_log = self.output()
-        self.log.close()
-
 
 BARE_APP = '''
 from flask import Flask, render_template_string

@@ -29,12 +29,14 @@ def _board_context(args) -> dict:
         "complete_form": CompleteForm(),
         # Its form token is for the shuffle button, which only managers and admins see.
         "shuffle_form": ShuffleForm() if can("shuffle") else None,
-        "waiting_shuffle": queries.waiting_shuffle(),
     }
 
 
 def _board(form: TaskForm, status: int = 200, fragment: str = "tasks/_board.html"):
-    return render("tasks/index.html", fragment, form=form, **_board_context(request.args)), status
+    context = _board_context(request.args)
+    if not wants_fragment():  # the page's notice of a shuffle under way; fragments have none
+        context["waiting_shuffle"] = queries.waiting_shuffle()
+    return render("tasks/index.html", fragment, form=form, **context), status
 
 
 def _current_url_args():
@@ -106,7 +108,7 @@ def my_tasks():
         done_tasks=queries.recently_done_of(current_user.id),
         complete_form=CompleteForm(),
         shuffle_version=queries.last_shuffle_id(),
-        waiting_shuffle=queries.waiting_shuffle(),
+        waiting_shuffle=None if wants_fragment() else queries.waiting_shuffle(),
     )
 
 

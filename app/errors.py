@@ -14,6 +14,7 @@ TITLES = {
     404: "Not found",
     405: "Method not allowed",
     413: "Request too large",
+    415: "Forms only",
     429: "Too many attempts",
     500: "Something went wrong",
     503: "Temporarily unavailable",

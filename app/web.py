@@ -1,6 +1,6 @@
 """Request-wide behaviour: security headers, snapshot reads, template helpers."""
 
-from flask import Flask, abort, request
+from flask import Flask, abort, current_app, request
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -46,6 +46,23 @@ def refuse_nul_in_url() -> None:
         abort(400, "The address contains a NUL character, which no aTES page accepts.")
 
 
+FORM_BODY = "application/x-www-form-urlencoded"
+
+
+def refuse_non_form_bodies() -> None:
+    """One rule for every endpoint: a request that changes something sends its fields as
+    a plain form (what browsers and htmx send for every aTES form), or nothing at all (a bare
+    button). Any other body — JSON, multipart with its file parts, text — is refused with 415
+    before a form reads it, so every field a view or service sees is a string."""
+    if request.method in SAFE_METHODS or request.mimetype in ("", FORM_BODY):
+        return
+    if request.routing_exception is not None:
+        return  # no such page or method: its 404 or 405 says more
+    if (request.content_length or 0) > current_app.config["MAX_CONTENT_LENGTH"]:
+        abort(413)  # too large is the first thing wrong with it
+    abort(415, "aTES takes forms only: send the fields as application/x-www-form-urlencoded.")
+
+
 def security_headers(response):
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
@@ -79,6 +96,7 @@ def my_balance() -> int:
 
 def init_web(app: Flask) -> None:
     app.before_request(refuse_nul_in_url)
+    app.before_request(refuse_non_form_bodies)
     app.before_request(snapshot_reads)
     app.after_request(security_headers)
     app.after_request(add_vary)

@@ -9,6 +9,7 @@ list, so a new endpoint or parameter is fuzzed without touching this file.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import uuid
@@ -263,6 +264,12 @@ RAW_QUERY = [
 ]
 EXTRA_METHODS = ["PUT", "DELETE", "PATCH"]
 BODY_KINDS = ["form", "multipart", "json", "raw"]
+# What a JSON body may hold where a form has strings: numbers, nulls, lists, objects.
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=6,
+)
 
 
 @st.composite
@@ -315,13 +322,18 @@ def requests(draw, rule, fields, ids, today):
             "data": urlencode(form, doseq=True),
             "content_type": "application/x-www-form-urlencoded",
         }
-    elif kind == "multipart":
+    elif kind == "multipart":  # strings, and now and then a file part under a field's name
         data: dict = {}
         for name, value in form:
+            if draw(st.integers(0, 3)) == 0:
+                value = (value.encode(), f"{name}.txt")  # bytes and a file name: a file part
             data.setdefault(name, []).append(value)
         body = {"data": data, "content_type": "multipart/form-data"}
-    elif kind == "json":
-        body = {"data": json.dumps(dict(form)), "content_type": "application/json"}
+    elif kind == "json":  # the fields with strings or any JSON value, or not an object at all
+        document = {name: draw(st.one_of(st.just(value), JSON_VALUES)) for name, value in form}
+        if draw(st.integers(0, 3)) == 0:
+            document = draw(JSON_VALUES)
+        body = {"data": json.dumps(document), "content_type": "application/json"}
     else:
         garbage = draw(st.binary(max_size=200))
         ctype = draw(
@@ -387,6 +399,23 @@ def world(app):
     }
     ids["public_id"].append(shuffle.public_id)
     return {"popugs": popugs, "ids": ids}
+
+
+def sendable(body: dict) -> dict:
+    """The body with each file part (bytes, file name) as a fresh file: the test client
+    closes the files it sends, and a body is sent once per role."""
+    data = body["data"]
+    if not isinstance(data, dict):
+        return body
+
+    def fresh(value):
+        return (io.BytesIO(value[0]), value[1]) if isinstance(value, tuple) else value
+
+    files = {
+        name: [fresh(v) for v in value] if isinstance(value, list) else fresh(value)
+        for name, value in data.items()
+    }
+    return {**body, "data": files}
 
 
 def reset_world(world) -> None:
@@ -507,7 +536,7 @@ def test_hostile_requests_never_fail_the_server(app, world, endpoint):
         for role in ROLES:
             client = client_for(app, world, role)
             response = client.open(
-                path, method=method, query_string=query_string, headers=headers, **body
+                path, method=method, query_string=query_string, headers=headers, **sendable(body)
             )
             db.session.rollback()  # what the request left uncommitted is not saved
             g.pop("_login_user", None)
@@ -624,3 +653,69 @@ def test_a_missing_or_hostile_csrf_token_is_a_400_and_changes_nothing(
             assert "The form expired" in response.get_data(as_text=True), where
     db.session.rollback()
     assert _table_counts() == before
+
+
+# --- bodies that are not forms ---------------------------------------------------------
+
+# The review's reproductions (issue 16): each sent with a valid CSRF token in the header, as
+# a script would, to the endpoint named, and then to every other POST endpoint.
+NOT_FORMS = {
+    "json number": ({"data": json.dumps({"username": 123, "beak_shape": "x"})}, "json"),
+    "json object": ({"data": json.dumps({"username": {"a": 1}})}, "json"),
+    "json beak": ({"data": json.dumps({"username": "a", "beak_shape": 12345678})}, "json"),
+    "json list": ({"data": "[1, 2]"}, "json"),
+    "json string": ({"data": '"x"'}, "json"),
+    "json title": ({"data": json.dumps({"title": 5})}, "json"),
+    "json token": ({"data": json.dumps({"form_token": [1, 2]})}, "json"),
+    "json day": ({"data": json.dumps({"day": 20240101})}, "json"),
+    "file part": ({"data": {"username": (b"kesha", "u.txt"), "title": "t"}}, None),
+    "text": ({"data": "username=kesha"}, "text/plain"),
+}
+
+
+def _csrf_header(client) -> dict:
+    g.pop("csrf_token", None)  # requests share the test's app context: no other client's token
+    response = client.get("/sign-in")
+    if response.status_code == 302:  # signed in: the board has a form too
+        response = client.get(response.location)
+    page = response.get_data(as_text=True)
+    return {"X-CSRFToken": re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)[1]}
+
+
+@pytest.mark.parametrize("name", NOT_FORMS)
+def test_a_body_that_is_not_a_form_is_a_415_and_changes_nothing(csrf_app, name):
+    app_, popugs, task_id = csrf_app
+    body, kind = NOT_FORMS[name]
+    content_type = {"json": "application/json", None: "multipart/form-data"}.get(kind, kind)
+    before = _table_counts()
+    for rule in _post_endpoints(app_):
+        path = _fill_path(rule, task_id)
+        for role in ROLES:
+            client = (
+                app_.test_client() if role == "anonymous" else signed_in_client(app_, popugs[role])
+            )
+            for htmx in ({}, {"HX-Request": "true"}):
+                response = client.post(
+                    path,
+                    **sendable(body),
+                    content_type=content_type,
+                    headers={**_csrf_header(client), **htmx},
+                )
+                where = f"{role} POST {path} ({name}, {htmx})"
+                assert response.status_code == 415, f"{where}: {response.status_code}"
+                assert "send the fields as application/x-www-form-urlencoded" in response.text
+    db.session.rollback()
+    assert _table_counts() == before
+
+
+def test_a_form_and_an_empty_body_still_pass(csrf_app):
+    """The rule refuses only other bodies: a plain form signs in, a bare button signs out."""
+    app_, popugs, _ = csrf_app
+    client = app_.test_client()
+    signed_in = client.post(
+        "/sign-in",
+        data={"username": "csrf-worker", "beak_shape": factories.BEAK},
+        headers=_csrf_header(client),
+    )
+    assert signed_in.status_code == 302
+    assert client.post("/sign-out", headers=_csrf_header(client)).status_code == 302

@@ -16,6 +16,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
         hops = app.config["PROXY_FIX_X_FOR"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
+    from app import rate_limits  # noqa: F401 - registers the database:// limiter storage
     from app.db import render_migration_item  # also registers the engine events
     from app.errors import register_error_handlers
     from app.extensions import csrf, db, limiter, login_manager, migrate

@@ -45,7 +45,8 @@ class Config:
     ARGON2_MEMORY_COST = int(os.environ.get("ARGON2_MEMORY_COST", 65536))
     ARGON2_PARALLELISM = int(os.environ.get("ARGON2_PARALLELISM", 2))
 
-    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # Sign-in counters: the app's own database by default (app/rate_limits.py), or Redis.
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "database://")
     RATELIMIT_HEADERS_ENABLED = False
     SIGN_IN_LIMIT_PER_USERNAME = os.environ.get("SIGN_IN_LIMIT_PER_USERNAME", "5 per minute")
     SIGN_IN_LIMIT_PER_ADDRESS = os.environ.get("SIGN_IN_LIMIT_PER_ADDRESS", "20 per minute")
@@ -109,6 +110,12 @@ class ProductionConfig(Config):
             raise RuntimeError("SECRET_KEY must be set to a long random value in production.")
         if config.get("DEBUG"):
             raise RuntimeError("Refusing to run production with debug on.")
+        if config.get("RATELIMIT_STORAGE_URI", "").startswith("memory://"):
+            raise RuntimeError(
+                "RATELIMIT_STORAGE_URI=memory:// keeps each web worker's own sign-in counts "
+                "(every limit multiplied by the number of workers, forgotten on restart): "
+                "use database:// (the default) or redis://host:port in production."
+            )
 
 
 CONFIGS = {

@@ -27,4 +27,5 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# Sign-in counts its guesses itself (auth.routes), through the limiter's storage.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

@@ -62,6 +62,9 @@ def bench_config(url: str) -> type[Config]:
         ARGON2_MEMORY_COST = 8
         ARGON2_PARALLELISM = 1
         MAIL_SERVER = ""
+        # In-process work (seeding, timing services) signs nobody in; and Flask-Limiter
+        # keeps one storage per process, so this app must not swap the tests' one.
+        RATELIMIT_STORAGE_URI = "memory://"
 
     return BenchConfig
 

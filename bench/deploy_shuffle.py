@@ -70,7 +70,11 @@ def vm_hwm_mb(pid: int) -> float:
     return 0.0
 
 
-def start_deployment(url: str, logs: Path) -> tuple[dict[str, subprocess.Popen], int]:
+def start_deployment(
+    url: str, logs: Path, **settings: str
+) -> tuple[dict[str, subprocess.Popen], int]:
+    """The Procfile's processes on `url` with only ATES_ENV, DATABASE_URL and SECRET_KEY set
+    (and any further `settings`); their output in `logs`/<name>.log."""
     port = free_port()
     env = {
         key: value
@@ -79,6 +83,7 @@ def start_deployment(url: str, logs: Path) -> tuple[dict[str, subprocess.Popen],
         and key not in ("DATABASE_URL", "SECRET_KEY")
     }
     env.update(ATES_ENV="production", DATABASE_URL=url, SECRET_KEY=secrets.token_hex(32))
+    env.update(settings)
     processes = {}
     for name, argv in procfile().items():
         argv = [arg.replace(HOST_PORT, f"127.0.0.1:{port}") for arg in argv]

@@ -72,6 +72,27 @@ def test_production_accepts_a_long_random_key():
     assert config["SECRET_KEY"] == GOOD_KEY
 
 
+@pytest.mark.parametrize("uri", ["memory://", "memory://?x=1"])
+def test_production_refuses_per_worker_rate_limit_counts(uri):
+    with pytest.raises(RuntimeError, match="RATELIMIT_STORAGE_URI=memory://"):
+        ProductionConfig.prepare({"SECRET_KEY": GOOD_KEY, "RATELIMIT_STORAGE_URI": uri})
+
+
+def test_create_app_refuses_production_with_memory_rate_limits(app):
+    with pytest.raises(RuntimeError, match="memory://"):
+        create_app(_production(SECRET_KEY=GOOD_KEY, RATELIMIT_STORAGE_URI="memory://"))
+
+
+@pytest.mark.parametrize("uri", ["database://", "redis://127.0.0.1:6379"])
+def test_production_takes_a_shared_rate_limit_storage(uri):
+    ProductionConfig.prepare({"SECRET_KEY": GOOD_KEY, "RATELIMIT_STORAGE_URI": uri})
+
+
+def test_the_rate_limits_count_in_the_database_by_default():
+    assert ProductionConfig.RATELIMIT_STORAGE_URI == DevelopmentConfig.RATELIMIT_STORAGE_URI
+    assert ProductionConfig.RATELIMIT_STORAGE_URI == "database://"
+
+
 def test_production_cookies_are_secure():
     assert ProductionConfig.SESSION_COOKIE_SECURE is True
     assert ProductionConfig.REMEMBER_COOKIE_SECURE is True

@@ -11,7 +11,7 @@ from werkzeug.routing import IntegerConverter
 
 from app import create_app
 from app.config import ProductionConfig, TestConfig
-from app.extensions import db
+from app.extensions import db, limiter
 from tests.conftest import signed_in_client
 from tests.factories import make_popug
 
@@ -26,7 +26,6 @@ class CsrfConfig(TestConfig):
 class SecureProductionConfig(ProductionConfig):
     SECRET_KEY = "a-long-random-production-secret-0123456789"
     SQLALCHEMY_DATABASE_URI = TestConfig.SQLALCHEMY_DATABASE_URI
-    RATELIMIT_STORAGE_URI = "memory://"
 
 
 @pytest.fixture
@@ -191,8 +190,18 @@ def test_session_cookie_is_httponly_and_samesite_lax(client):
     assert "SameSite=Lax" in cookie
 
 
-def test_session_cookie_is_secure_in_production(app):
-    production = create_app(SecureProductionConfig)
+@pytest.fixture
+def production():
+    """An app with the production config. Flask-Limiter keeps one storage per process and
+    each app it is given replaces it: the suite's is put back afterwards."""
+    saved = limiter._storage, limiter._limiter
+    try:
+        yield create_app(SecureProductionConfig)
+    finally:
+        limiter._storage, limiter._limiter = saved
+
+
+def test_session_cookie_is_secure_in_production(app, production):
     try:
         response = production.test_client().get("/sign-in")
         cookie = _session_cookie_header(response)

@@ -1,7 +1,9 @@
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_url, login_user, logout_user
+from limits import RateLimitItem, parse
 
 from app import audit
 from app.errors import ServiceError
@@ -42,37 +44,48 @@ def is_local_path(target: str | None) -> bool:
     return not parts.scheme and not parts.netloc
 
 
-def _failed_sign_in(response) -> bool:
-    return response.status_code == 401
+TOO_MANY_SIGN_INS = "Too many sign-in attempts. Wait a minute, then try again."
 
 
-def _username_key() -> str:
-    return "sign-in:" + service.normalise_username(request.form.get("username", ""))[:64]
+def _sign_in_limits(username: str) -> list[tuple[RateLimitItem, tuple[str, ...]]]:
+    """The limits one guess counts against: its address, and the username it checks."""
+    config = current_app.config
+    return [
+        (parse(config["SIGN_IN_LIMIT_PER_ADDRESS"]), ("sign-in-address", get_remote_address())),
+        (parse(config["SIGN_IN_LIMIT_PER_USERNAME"]), ("sign-in-username", username[:64])),
+    ]
+
+
+def _count_guess(username: str) -> bool:
+    """Count a guess before it is verified, atomically in the limiter's storage (one
+    increment each, committed at once), so N guesses at the same moment cost N. False when
+    a limit is used up: the guess is not verified at all."""
+    return all(limiter.limiter.hit(item, *keys) for item, keys in _sign_in_limits(username))
+
+
+def _refund_guess(username: str) -> None:
+    """A guess that signed in gives its counts back: only failures use the limits up."""
+    for item, keys in _sign_in_limits(username):
+        key = item.key_for(*keys)
+        if limiter.storage.get(key) > 0:  # not a window that has just expired
+            limiter.storage.incr(key, item.get_expiry(), amount=-1)
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
-@limiter.limit(
-    lambda: current_app.config["SIGN_IN_LIMIT_PER_ADDRESS"],
-    methods=["POST"],
-    deduct_when=_failed_sign_in,
-    scope="sign-in-address",
-)
-@limiter.limit(
-    lambda: current_app.config["SIGN_IN_LIMIT_PER_USERNAME"],
-    key_func=_username_key,
-    methods=["POST"],
-    deduct_when=_failed_sign_in,
-    scope="sign-in-username",
-)
 def sign_in():
     if current_user.is_authenticated:
         return redirect(url_for("tasks.index"))
     form = SignInForm()
     next_path = request.args.get("next")
     if form.validate_on_submit():
-        popug = service.authenticate(form.username.data, form.beak_shape.data)
+        username = service.normalise_username(form.username.data)
+        db.session.rollback()  # SQLite: hold no lock while the counter's connection writes
+        if not _count_guess(username):
+            abort(429, TOO_MANY_SIGN_INS)
+        popug = service.authenticate(username, form.beak_shape.data)
         if popug is not None:
             db.session.commit()
+            _refund_guess(username)
             session.clear()  # a fresh session on sign-in (no fixation)
             login_user(popug)
             return redirect(next_path if is_local_path(next_path) else url_for("tasks.index"))

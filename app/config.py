@@ -33,6 +33,7 @@ def _bool(name: str, default: bool = False) -> bool:
 
 
 class Config:
+    ATES_ENV = "development"  # which of CONFIGS this is (demo data only outside production)
     SQLALCHEMY_DATABASE_URI = database_url(
         os.environ.get("DATABASE_URL"), f"sqlite:///{INSTANCE_DIR / 'ates.sqlite3'}"
     )
@@ -86,6 +87,7 @@ class DevelopmentConfig(Config):
 
 
 class TestConfig(Config):
+    ATES_ENV = "testing"
     TESTING = True
     SECRET_KEY = "test-secret-key-not-for-production"
     SQLALCHEMY_DATABASE_URI = database_url(
@@ -100,6 +102,7 @@ class TestConfig(Config):
 
 
 class ProductionConfig(Config):
+    ATES_ENV = "production"
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
 

@@ -1,6 +1,7 @@
 """`flask --app wsgi demo seed`: the demo organisation, loaded only into an empty database."""
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
@@ -42,6 +43,12 @@ def seed_demo() -> bool:
 @demo_cli.command("seed")
 def seed() -> None:
     """Load the demo organisation into an empty database (safe to run twice)."""
+    if current_app.config["ATES_ENV"] not in ("development", "testing"):
+        raise click.ClickException(
+            "demo seed creates popugs whose beak shapes are published (admin among them): "
+            "it runs only with ATES_ENV=development or testing. Create the first admin with "
+            "`flask --app wsgi popugs create --role admin …`."
+        )
     with write_intent():
         seeded = seed_demo()
         db.session.commit()

@@ -147,3 +147,12 @@ def test_demo_seed_leaves_an_existing_organisation_alone(runner):
     assert result.exit_code == 0
     assert "demo data not loaded" in result.output
     assert popugs() == 1
+
+
+def test_demo_seed_refuses_production(app, runner, monkeypatch):
+    """Its admin's beak shape is in the README: never into a production database."""
+    monkeypatch.setitem(app.config, "ATES_ENV", "production")
+    result = runner.invoke(args=["demo", "seed"])
+    assert result.exit_code != 0
+    assert "runs only with ATES_ENV=development or testing" in result.output
+    assert popugs() == 0

@@ -63,6 +63,14 @@ class Config:
     # rate limits and the audit trail see the client's address, not the proxy's.
     PROXY_FIX_X_FOR = int(os.environ.get("PROXY_FIX_X_FOR", 0))
 
+    # A signed-in session ends after this long without a request, and this long after
+    # sign-in whatever happens (app/blueprints/auth/sessions.py).
+    SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", 60))
+    SESSION_LIFETIME_HOURS = int(os.environ.get("SESSION_LIFETIME_HOURS", 12))
+    PERMANENT_SESSION_LIFETIME = SESSION_LIFETIME_HOURS * 3600
+    # Strict-Transport-Security's max-age; 0 sends no such header (development over HTTP).
+    HSTS_SECONDS = 0
+
     MAX_CONTENT_LENGTH = 1024 * 1024
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True
@@ -103,7 +111,10 @@ class TestConfig(Config):
 
 class ProductionConfig(Config):
     ATES_ENV = "production"
+    # Only over HTTPS, only for this host and path: no subdomain can set or shadow it.
+    SESSION_COOKIE_NAME = "__Host-session"
     SESSION_COOKIE_SECURE = True
+    HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", 365 * 24 * 3600))
     REMEMBER_COOKIE_SECURE = True
 
     @classmethod

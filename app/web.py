@@ -71,6 +71,9 @@ def security_headers(response):
     headers.setdefault("X-Frame-Options", "DENY")
     if request.endpoint != "static":
         headers.setdefault("Cache-Control", "no-store")
+    hsts = current_app.config["HSTS_SECONDS"]
+    if hsts:
+        headers.setdefault("Strict-Transport-Security", f"max-age={hsts}")
     return response
 
 

@@ -55,6 +55,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from app import clock  # noqa: E402
 from app.blueprints.accounting import mail, service  # noqa: E402
 from app.blueprints.accounting.models import BillingDay, Payout  # noqa: E402
+from app.blueprints.auth import sessions  # noqa: E402
 from app.db import write_intent  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.money import format_cents  # noqa: E402
@@ -293,6 +294,7 @@ def signed_in(app, popug_id: int):
     client = app.test_client()
     with client.session_transaction() as session:
         session["_user_id"] = f"00000000-0000-4000-8000-{popug_id:012d}.0"
+        sessions.begin(session)
         session["_fresh"] = True
     return client
 

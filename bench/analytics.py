@@ -46,6 +46,7 @@ from jinja2 import DictLoader  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
 from app import clock, create_app  # noqa: E402
+from app.blueprints.auth import sessions  # noqa: E402
 from app.config import Config  # noqa: E402
 
 TODAY = date(2026, 3, 3)
@@ -310,6 +311,7 @@ def measure(path: Path, runs: int, warmup: int) -> tuple[dict, dict]:
     client = app.test_client()
     with client.session_transaction() as session:
         session["_user_id"] = "popug-1.0"  # the seeded admin
+        sessions.begin(session)
         session["_fresh"] = True
     bare = bare_app(reports).test_client()
 

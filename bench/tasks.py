@@ -34,6 +34,7 @@ from flask import Flask, render_template  # noqa: E402
 from jinja2 import DictLoader  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 
+from app.blueprints.auth import sessions  # noqa: E402
 from app.blueprints.auth.models import Popug  # noqa: E402
 from app.blueprints.tasks import service as tasks_service  # noqa: E402
 from app.blueprints.tasks.models import OPEN, Task  # noqa: E402
@@ -189,6 +190,7 @@ def bench_route_creations(app, count: int, session_id: str) -> dict:
     client = app.test_client()
     with client.session_transaction() as session:
         session["_user_id"] = session_id
+        sessions.begin(session)
         session["_fresh"] = True
     started, cpu_started = time.perf_counter(), time.process_time()
     for n in range(count):
@@ -217,6 +219,7 @@ def bench_pages(app, rounds: int, session_id: str, total_tasks: int) -> dict:
     client = app.test_client()
     with client.session_transaction() as session:
         session["_user_id"] = session_id
+        sessions.begin(session)
         session["_fresh"] = True
     bare = bare_app(first_board_rows(app)).test_client()
     last_page = -(-total_tasks // ROWS)

@@ -5,6 +5,7 @@ from flask import g, has_app_context
 from flask.testing import FlaskClient
 
 from app import clock, create_app
+from app.blueprints.auth import sessions
 from app.config import TestConfig
 from app.extensions import db as _db
 from app.extensions import limiter
@@ -73,6 +74,7 @@ def signed_in_client(app, popug):
     with client.session_transaction() as session:
         session["_user_id"] = popug.get_id()
         session["_fresh"] = True
+        sessions.begin(session)
     return client
 
 

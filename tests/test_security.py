@@ -170,13 +170,14 @@ def test_security_headers(client, path, headers):
 
 def test_security_headers_on_signed_in_pages(admin_client):
     response = admin_client.get("/popugs")
+    assert "Strict-Transport-Security" not in response.headers  # plain HTTP outside production
     assert _policy(response)["script-src"] == "'self'"
     assert response.headers["Cache-Control"] == "no-store"
     assert "HX-Request" in response.headers["Vary"]
 
 
-def _session_cookie_header(response) -> str:
-    cookies = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")]
+def _session_cookie_header(response, name: str = "session") -> str:
+    cookies = [c for c in response.headers.getlist("Set-Cookie") if c.startswith(f"{name}=")]
     assert cookies, response.headers
     return cookies[-1]
 
@@ -204,8 +205,11 @@ def production():
 def test_session_cookie_is_secure_in_production(app, production):
     try:
         response = production.test_client().get("/sign-in")
-        cookie = _session_cookie_header(response)
+        # The __Host- prefix: browsers take it only Secure, for Path=/ and without a Domain.
+        cookie = _session_cookie_header(response, "__Host-session")
         assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+        assert "Path=/;" in cookie and "Domain" not in cookie
+        assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
     finally:
         with production.app_context():
             db.session.remove()

@@ -39,6 +39,7 @@ from app.blueprints.accounting.models import (
     OutboxMessage,
     Payout,
 )
+from app.blueprints.auth import sessions
 from app.blueprints.tasks.models import FAILED, RUNNING, SHUFFLED, Shuffle, Task
 from app.blueprints.tasks.service import SHUFFLE_ATTEMPTS, SHUFFLE_QUEUE_LOCK
 from app.config import database_url
@@ -478,6 +479,7 @@ def test_unreachable_database_gets_a_clean_503(signed_in, htmx):
     if signed_in:
         with client.session_transaction() as session:
             session["_user_id"] = "00000000-0000-4000-8000-000000000001.0"
+            sessions.begin(session)
             session["_fresh"] = True
     headers = {"HX-Request": "true"} if htmx else {}
     for method, path, data in [

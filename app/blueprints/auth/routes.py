@@ -1,6 +1,16 @@
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_url, login_user, logout_user
 from limits import RateLimitItem, parse
@@ -11,15 +21,22 @@ from app.extensions import db, limiter, login_manager
 from app.htmx import is_htmx, redirect_after_post, render, wants_fragment
 from app.paging import page_number
 
-from . import bp, service
+from . import bp, service, sessions
 from .decorators import role_required
 from .forms import EmptyForm, PopugForm, RoleForm, SignInForm
 
 SIGN_IN_FAILED = "Unknown username or wrong beak shape."
 
 
+SESSION_ENDED = "Your session has ended. Sign in again to continue."
+
+
 @login_manager.user_loader
 def load_user(session_id: str):
+    if not sessions.still_valid(session):
+        session.clear()
+        g.session_ended = True
+        return None
     return service.load_signed_in(session_id)
 
 
@@ -30,7 +47,8 @@ def sign_in_first():
     `next` only for pages (GET), so signing in never lands on a POST-only URL (405); htmx
     is told to navigate, or it would swap the sign-in page into a fragment.
     """
-    flash(login_manager.login_message, login_manager.login_message_category)
+    message = SESSION_ENDED if g.get("session_ended") else login_manager.login_message
+    flash(message, login_manager.login_message_category)
     page = request.url if request.method in ("GET", "HEAD") else None
     target = login_url(login_manager.login_view, next_url=page)
     return redirect_after_post(target) if is_htmx() else redirect(target)
@@ -88,6 +106,7 @@ def sign_in():
             _refund_guess(username)
             session.clear()  # a fresh session on sign-in (no fixation)
             login_user(popug)
+            sessions.begin(session)
             return redirect(next_path if is_local_path(next_path) else url_for("tasks.index"))
         form.form_errors.append(SIGN_IN_FAILED)
         return render_template("auth/sign_in.html", form=form), 401

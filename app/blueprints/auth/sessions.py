@@ -1,0 +1,42 @@
+"""How long a signed-in session lasts: it ends after SESSION_IDLE_MINUTES without a request
+and SESSION_LIFETIME_HOURS after sign-in, whichever comes first, whatever the cookie's own
+expiry says (a copied cookie stops working too). The times are kept in the signed session
+cookie, so ending a session needs no table and no write per request."""
+
+from flask import current_app
+
+from app import clock
+
+SIGNED_IN_AT = "signed_in_at"
+SEEN_AT = "seen_at"
+# `seen_at` is written again only after this many seconds, so most responses carry no new
+# cookie; the idle timeout is that much less exact.
+SEEN_EVERY_SECONDS = 60
+
+
+def _now() -> int:
+    return int(clock.now().timestamp())
+
+
+def begin(session) -> None:
+    """Start a signed-in session's clocks (at sign-in; tests and benchmarks that write a
+    session id into a cookie call it too)."""
+    session.permanent = True  # the cookie's Max-Age: PERMANENT_SESSION_LIFETIME
+    session[SIGNED_IN_AT] = session[SEEN_AT] = _now()
+
+
+def still_valid(session) -> bool:
+    """Whether the session may go on, noting that it was seen now. A session without its
+    clocks (written before they existed, or not by aTES) has ended."""
+    config = current_app.config
+    now = _now()
+    signed_in_at, seen_at = session.get(SIGNED_IN_AT), session.get(SEEN_AT)
+    if not isinstance(signed_in_at, int) or not isinstance(seen_at, int):
+        return False
+    if now - seen_at > config["SESSION_IDLE_MINUTES"] * 60:
+        return False
+    if now - signed_in_at > config["SESSION_LIFETIME_HOURS"] * 3600:
+        return False
+    if now - seen_at >= SEEN_EVERY_SECONDS:
+        session[SEEN_AT] = now
+    return True

@@ -1,0 +1,87 @@
+"""Sessions that end (issue 16, item 6): after SESSION_IDLE_MINUTES without a request and
+SESSION_LIFETIME_HOURS after sign-in, whatever the cookie says, a copied cookie included."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app import clock
+from tests.factories import make_popug
+
+from .test_routes import is_sign_in_redirect, sign_in
+
+SIGNED_IN = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def kesha_client(app, client):
+    make_popug(role="worker", username="kesha")
+    clock.freeze(SIGNED_IN)
+    assert sign_in(client, "kesha").status_code == 302
+    return client
+
+
+def at(minutes: float) -> None:
+    clock.freeze(SIGNED_IN + timedelta(minutes=minutes))
+
+
+def test_defaults_are_an_hour_idle_and_twelve_hours_in_all(app):
+    assert app.config["SESSION_IDLE_MINUTES"] == 60
+    assert app.config["SESSION_LIFETIME_HOURS"] == 12
+    assert app.config["PERMANENT_SESSION_LIFETIME"] == 12 * 3600  # the cookie's Max-Age
+
+
+def test_the_cookie_expires_with_the_session(kesha_client):
+    """Even the browser drops it after the lifetime (Max-Age), not only the server."""
+    clock.freeze(None)
+    response = sign_in(kesha_client, "kesha")  # signed in already: to the board, new cookie
+    assert response.status_code == 302
+    cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("session="))
+    assert "Max-Age=43200" in cookie or "Expires=" in cookie
+
+
+def test_a_session_ends_after_an_hour_without_a_request(kesha_client):
+    at(59)
+    assert kesha_client.get("/").status_code == 200
+    at(59 + 61)  # 61 minutes after the last request
+    ended = kesha_client.get("/my-tasks")
+    assert is_sign_in_redirect(ended)
+    page = kesha_client.get(ended.headers["Location"]).text
+    assert "Your session has ended. Sign in again to continue." in page
+    assert is_sign_in_redirect(kesha_client.get("/"))  # it stays ended
+
+
+def test_requests_keep_a_session_alive_until_its_lifetime(kesha_client):
+    for minutes in range(30, 12 * 60, 30):  # a request every half hour, all day
+        at(minutes)
+        assert kesha_client.get("/").status_code == 200, minutes
+    at(12 * 60 + 1)
+    assert is_sign_in_redirect(kesha_client.get("/"))
+
+
+def test_a_copied_cookie_ends_with_its_idle_time(app, kesha_client):
+    """A cookie copied at 9:00 and replayed at 10:30 has ended, though its owner's own
+    cookie, used meanwhile, goes on."""
+    copied = kesha_client.get_cookie("session").value
+    at(50)
+    assert kesha_client.get("/").status_code == 200
+    at(90)
+    assert kesha_client.get("/").status_code == 200
+    thief = app.test_client()
+    thief.set_cookie("session", copied)
+    assert is_sign_in_redirect(thief.get("/"))
+
+
+def test_a_session_without_its_clocks_has_ended(app):
+    """A cookie from before sessions had times (or not written by aTES's sign-in)."""
+    kesha = make_popug(role="worker", username="kesha")
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = kesha.get_id()
+    assert is_sign_in_redirect(client.get("/"))
+
+
+def test_htmx_requests_of_an_ended_session_go_to_sign_in(kesha_client):
+    at(2 * 60)
+    response = kesha_client.get("/", headers={"HX-Request": "true"})
+    assert response.headers.get("HX-Redirect", "").startswith("/sign-in")

@@ -20,6 +20,7 @@ from app.errors import NotAllowed, ServiceError
 from app.extensions import db
 from tests.conftest import signed_in_client
 from tests.factories import make_popug, make_task, shuffle_now
+from tests.reliability.helpers import poll, waiting_on_advisory_lock
 from tests.tasks.helpers import (
     assert_books_balance,
     assert_fee_trail_consistent,
@@ -408,36 +409,86 @@ def _in_app(app, target):
 
 
 def test_a_popug_deactivated_as_a_shuffle_starts(app, admin, manager):
-    """An admin deactivates a popug (committed by another transaction) between the
-    shuffle's first statements and its UPDATE of tasks: the shuffle must still move every
-    open task, to active popugs only, and charge each once. The hook makes the interleaving
-    deterministic; the deactivation runs in its own app context, session and connection."""
+    """An admin deactivates a popug (another request) just as the shuffle's UPDATE of tasks
+    begins, a shuffle that has already counted them eligible. The deactivation waits for
+    the shuffle (TASKS_LOCK), then hands over every open task the popug holds, those the
+    shuffle gave them included: no task is left on them, each move is charged once."""
     popugs = [make_popug(role="worker") for _ in range(3)]
     for n in range(30):
         make_task(manager, title=f"Task {n:02d}")
     victim_public_id, victim_id = popugs[1].public_id, popugs[1].id
     admin_public_id = admin.public_id
-    fired = []
+    handed_over = []
 
-    def deactivate_before_the_update(conn, cursor, statement, parameters, context, many):
-        # the shuffle's move: its own statement on SQLite, the start of its one on PostgreSQL
-        if fired or "UPDATE TASKS SET" not in " ".join(statement.upper().split()):
-            return
-        fired.append(statement)
-        with app.app_context():  # another request, committed before the UPDATE runs
-            auth.set_active(victim_public_id, False, actor=auth.get_popug(admin_public_id))
+    def deactivate():
+        with app.app_context():
+            victim = auth.set_active(
+                victim_public_id, False, actor=auth.get_popug(admin_public_id)
+            )
+            handed_over.append(victim.tasks_handed_over)
             db.session.commit()
 
-    event.listen(db.engine, "before_cursor_execute", deactivate_before_the_update)
+    admin_request = threading.Thread(target=_in_app, args=(app, deactivate))
+
+    def deactivate_during_the_update(conn, cursor, statement, parameters, context, many):
+        if admin_request.is_alive() or handed_over or "UPDATE TASKS SET" not in " ".join(
+            statement.upper().split()
+        ):
+            return
+        admin_request.start()
+        # until it waits for the shuffle's TASKS_LOCK
+        assert poll(lambda: waiting_on_advisory_lock(db.engine, db.engine.url.database), timeout=10)
+
+    event.listen(db.engine, "before_cursor_execute", deactivate_during_the_update)
     try:
         result = shuffle_now(actor=manager)
         db.session.commit()
     finally:
-        event.remove(db.engine, "before_cursor_execute", deactivate_before_the_update)
-    assert fired
+        event.remove(db.engine, "before_cursor_execute", deactivate_during_the_update)
+    admin_request.join(30)
     assert result.tasks_count == 30
     db.session.expire_all()
-    now = set(db.session.scalars(select(Task.assignee_id)))
-    assert victim_id not in now
-    assert now <= {p.id for p in popugs}
+    assert handed_over and handed_over[0] > 0  # the shuffle gave them some: all moved on
+    open_now = set(db.session.scalars(select(Task.assignee_id).where(Task.status == OPEN)))
+    assert victim_id not in open_now
+    assert open_now <= {p.id for p in popugs}
+    assert_fee_trail_consistent()
+
+
+def test_tasks_created_while_their_drawn_popug_is_deactivated_go_to_someone_else(
+    app, admin, manager
+):
+    """Creators draw an assignee while an admin's deactivation of that popug is flushed but
+    not committed (its open tasks already handed over). The drawn row is locked FOR SHARE:
+    such a creator waits for the deactivation and then takes the other popug, so no task
+    lands on the deactivated one after the hand-over."""
+    victim, other = make_popug(role="worker"), make_popug(role="worker")
+    db.session.commit()
+    victim_id, victim_public_id = victim.id, victim.public_id
+    admin_public_id, manager_public_id = admin.public_id, manager.public_id
+    deactivated, creators_started = threading.Event(), threading.Event()
+
+    def deactivate():
+        auth.set_active(victim_public_id, False, actor=auth.get_popug(admin_public_id))
+        deactivated.set()
+        creators_started.wait(10)
+        time.sleep(0.5)  # the creators draw, and those that drew the victim wait for it
+        db.session.commit()
+
+    def create(n):
+        def run():
+            deactivated.wait(10)
+            creators_started.set()
+            manager_ = auth.get_popug(manager_public_id)
+            service.create_task(title=f"During {n}", jira_id=None, description="", actor=manager_)
+            db.session.commit()
+
+        return run
+
+    errors = run_in_threads(app, [deactivate] + [create(n) for n in range(12)])
+    assert errors == []
+    db.session.expire_all()
+    on = Counter(db.session.scalars(select(Task.assignee_id).where(Task.status == OPEN)))
+    assert victim_id not in on
+    assert on == {other.id: 12}
     assert_fee_trail_consistent()

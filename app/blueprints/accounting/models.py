@@ -77,6 +77,10 @@ class LedgerEntry(db.Model):
     # also 40 % of a shuffle's ledger INSERT on PostgreSQL (1.4 s at 63,000 open tasks).
     task_id: Mapped[int | None] = mapped_column(Integer)
     shuffle_id: Mapped[int | None] = mapped_column(Integer)
+    # A fee charged because the task was handed over from this popug (deactivated, or no
+    # longer in a role that takes tasks) to the entry's. Not a creation's fee, nor a
+    # shuffle's: verify counts each kind apart.
+    handed_over_from: Mapped[int | None] = mapped_column(Integer)
     business_day: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 

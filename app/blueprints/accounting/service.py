@@ -109,7 +109,9 @@ def open_business_day() -> date:
     return max(today, closed + timedelta(days=1)) if closed else today
 
 
-def _post(popug_id: int, kind: str, amount: int, *, task_id=None, shuffle_id=None) -> LedgerEntry:
+def _post(
+    popug_id: int, kind: str, amount: int, *, task_id=None, shuffle_id=None, handed_over_from=None
+) -> LedgerEntry:
     """Append a ledger entry and move the balance by the same amount, in this transaction."""
     if not isinstance(amount, int) or amount == 0:
         raise ValueError("ledger amounts are non-zero integer cents")
@@ -129,6 +131,7 @@ def _post(popug_id: int, kind: str, amount: int, *, task_id=None, shuffle_id=Non
         amount=amount,
         task_id=task_id,
         shuffle_id=shuffle_id,
+        handed_over_from=handed_over_from,
         business_day=open_business_day(),
         created_at=clock.now(),
     )
@@ -137,11 +140,14 @@ def _post(popug_id: int, kind: str, amount: int, *, task_id=None, shuffle_id=Non
     return entry
 
 
-def charge_assign_fee(popug_id: int, fee: int, *, task_id: int) -> LedgerEntry:
-    """Debit a task's assign fee from its new assignee."""
+def charge_assign_fee(
+    popug_id: int, fee: int, *, task_id: int, handed_over_from: int | None = None
+) -> LedgerEntry:
+    """Debit a task's assign fee from its new assignee: at its creation, or when it is
+    handed over from the popug `handed_over_from`."""
     if fee <= 0:
         raise ServiceError("An assign fee must be positive.")
-    return _post(popug_id, ASSIGN_FEE, -fee, task_id=task_id)
+    return _post(popug_id, ASSIGN_FEE, -fee, task_id=task_id, handed_over_from=handed_over_from)
 
 
 def pay_reward(popug_id: int, reward: int, *, task_id: int) -> LedgerEntry:
@@ -835,32 +841,23 @@ def _check_day_totals() -> list[str]:
 
 
 def _check_tasks() -> list[str]:
+    creation = and_(  # the fee charged when the task was created: neither shuffled nor handed over
+        LedgerEntry.kind == ASSIGN_FEE,
+        LedgerEntry.shuffle_id.is_(None),
+        LedgerEntry.handed_over_from.is_(None),
+    )
     per_task = db.session.execute(
         select(
             LedgerEntry.task_id,
             _total(case((LedgerEntry.kind == REWARD, 1), else_=0)).label("rewards"),
-            _total(
-                case(
-                    (and_(LedgerEntry.kind == ASSIGN_FEE, LedgerEntry.shuffle_id.is_(None)), 1),
-                    else_=0,
-                )
-            ).label("creations"),
+            _total(case((creation, 1), else_=0)).label("creations"),
         )
         .where(LedgerEntry.task_id.is_not(None))
         .group_by(LedgerEntry.task_id)
         .having(
             or_(
                 _total(case((LedgerEntry.kind == REWARD, 1), else_=0)) > 1,
-                _total(
-                    case(
-                        (
-                            and_(LedgerEntry.kind == ASSIGN_FEE, LedgerEntry.shuffle_id.is_(None)),
-                            1,
-                        ),
-                        else_=0,
-                    )
-                )
-                != 1,
+                _total(case((creation, 1), else_=0)) != 1,
             )
         )
         .order_by(LedgerEntry.task_id)

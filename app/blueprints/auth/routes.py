@@ -172,6 +172,15 @@ def create_popug():
     return _popugs_page(form, 422)
 
 
+def _handed_over(popug) -> str:
+    """What the change did to the popug's open tasks, for the page and the audit trail."""
+    count = popug.tasks_handed_over
+    if not count:
+        return ""
+    tasks = "open task" if count == 1 else "open tasks"
+    return f"{count} {tasks} handed over to others, each charged its fee"
+
+
 def _row_action(public_id: str, action):
     try:
         popug = action()
@@ -203,8 +212,10 @@ def change_role(public_id: str):
     def act():
         before = service.get_popug(public_id).role
         popug = service.change_role(public_id, form.role.data, actor=current_user)
-        audit.record(current_user, "popug.role", f"{popug.username}: {before} → {popug.role}")
-        flash(f"{popug.username} is now {popug.role}.", "success")
+        moved = _handed_over(popug)
+        change = f"{popug.username}: {before} → {popug.role}"
+        audit.record(current_user, "popug.role", f"{change}; {moved}" if moved else change)
+        flash(f"{popug.username} is now {popug.role}." + (f" {moved}." if moved else ""), "success")
         return popug
 
     return _row_action(public_id, act)
@@ -228,10 +239,14 @@ def _set_active(public_id: str, active: bool):
 
     def act():
         popug = service.set_active(public_id, active, actor=current_user)
+        moved = _handed_over(popug)
         audit.record(
-            current_user, "popug.activate" if active else "popug.deactivate", popug.username
+            current_user,
+            "popug.activate" if active else "popug.deactivate",
+            f"{popug.username}; {moved}" if moved else popug.username,
         )
-        flash(f"{popug.username} is {'active' if active else 'deactivated'}.", "success")
+        state = "active" if active else "deactivated"
+        flash(f"{popug.username} is {state}." + (f" {moved}." if moved else ""), "success")
         return popug
 
     return _row_action(public_id, act)

@@ -206,12 +206,38 @@ def _other_active_admins(popug: Popug) -> int:
     )
 
 
+# Called in the same transaction when a popug stops being able to take tasks (deactivated,
+# or given a role tasks do not land on), with their id, after the change is flushed; each
+# returns how many of their open tasks it moved to others, or raises ServiceError to refuse
+# the change. tasks registers its own (auth does not import tasks).
+_TASK_HANDOVERS = []
+
+
+def register_task_handover(handover) -> None:
+    _TASK_HANDOVERS.append(handover)
+
+
+def _takes_tasks(popug: Popug) -> bool:
+    return popug.active and popug.role in ASSIGNABLE_ROLES
+
+
+def _hand_over_tasks(popug: Popug, could_take_tasks: bool) -> None:
+    """Move the open tasks of a popug who just stopped being able to take them. The count
+    is kept on the popug as `tasks_handed_over` for the page and the audit trail."""
+    popug.tasks_handed_over = 0
+    if could_take_tasks and not _takes_tasks(popug):
+        db.session.flush()
+        popug.tasks_handed_over = sum(handover(popug.id) for handover in _TASK_HANDOVERS)
+
+
 def change_role(public_id: str, role: str, *, actor: Popug) -> Popug:
-    """Change a popug's role; the last active admin cannot be demoted."""
+    """Change a popug's role; the last active admin cannot be demoted. A worker or
+    accountant made manager or admin hands their open tasks over (see _TASK_HANDOVERS)."""
     _require_admin(actor)
     role = validate_role(role)
     advisory_lock(ADMINS_LOCK)
     popug = get_popug(public_id)
+    could_take_tasks = _takes_tasks(popug)
     if (
         popug.role == "admin"
         and role != "admin"
@@ -221,15 +247,18 @@ def change_role(public_id: str, role: str, *, actor: Popug) -> Popug:
         raise ServiceError("The last active admin cannot be demoted.", field="role")
     popug.role = role
     db.session.flush()
+    _hand_over_tasks(popug, could_take_tasks)
     return popug
 
 
 def set_active(public_id: str, active: bool, *, actor: Popug) -> Popug:
-    """Deactivate or reactivate a popug. Deactivation ends its sessions and stops new
-    tasks landing on it; its history stays. The last active admin cannot be deactivated."""
+    """Deactivate or reactivate a popug. Deactivation ends its sessions, stops new tasks
+    landing on it and hands its open tasks over (see _TASK_HANDOVERS); its history stays.
+    The last active admin cannot be deactivated."""
     _require_admin(actor)
     advisory_lock(ADMINS_LOCK)
     popug = get_popug(public_id)
+    could_take_tasks = _takes_tasks(popug)
     if not active and popug.role == "admin" and popug.active and not _other_active_admins(popug):
         raise ServiceError("The last active admin cannot be deactivated.")
     if popug.active != active:
@@ -237,6 +266,7 @@ def set_active(public_id: str, active: bool, *, actor: Popug) -> Popug:
         if not active:
             end_sessions(popug)
     db.session.flush()
+    _hand_over_tasks(popug, could_take_tasks)
     return popug
 
 

@@ -5,8 +5,10 @@ from flask import Blueprint
 bp = Blueprint("tasks", __name__)
 
 from app.blueprints.accounting import service as _accounting  # noqa: E402
+from app.blueprints.auth import service as _auth  # noqa: E402
 
-from . import queries, routes  # noqa: E402,F401
+from . import queries, routes, service  # noqa: E402,F401
 
 _accounting.register_task_labeler(queries.labels)
 _accounting.register_check(queries.check_assignees)
+_auth.register_task_handover(service.hand_over_open_tasks)

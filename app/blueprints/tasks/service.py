@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Table,
+    bindparam,
     cast,
     func,
     insert,
@@ -140,8 +141,53 @@ def draw_prices(rng: random.Random | None = None) -> tuple[int, int]:
 
 
 def random_assignee() -> int | None:
-    """A random eligible popug's id, chosen by the database."""
-    return db.session.scalar(auth.eligible_assignees().order_by(func.random()).limit(1))
+    """A random eligible popug's id, chosen by the database. On PostgreSQL its row is
+    locked (FOR SHARE) until commit, so a concurrent deactivation or role change of that
+    popug waits for this task and then hands it over with the popug's others; a popug
+    whose change committed first is passed over (its row, locked, no longer qualifies, and
+    the lock sits below the LIMIT: the next drawn row is taken)."""
+    return db.session.scalar(
+        auth.eligible_assignees().order_by(func.random()).limit(1).with_for_update(read=True)
+    )
+
+
+NOBODY_TO_HAND_OVER_TO = (
+    "Nobody else can take this popug's {count} open tasks: there is no other active worker "
+    "or accountant. Add or activate one first."
+)
+
+
+def hand_over_open_tasks(popug_id: int) -> int:
+    """Move each open task of a popug who can no longer take tasks to a random eligible
+    popug (never them: their change is flushed), charging the new assignee the task's fee
+    with an entry naming the task, as any assignment does. In the caller's transaction,
+    after the shuffles before it (TASKS_LOCK): a shuffle that ran meanwhile may have given
+    them tasks, and those move too. Refused when there are tasks and nobody to take them.
+    Returns how many tasks moved."""
+    advisory_lock(TASKS_LOCK)
+    tasks = db.session.execute(
+        select(TASKS.c.id, TASKS.c.fee)
+        .where(TASKS.c.assignee_id == popug_id, TASKS.c.status == OPEN)
+        .order_by(TASKS.c.id)
+        .with_for_update()
+    ).all()
+    if not tasks:
+        return 0
+    pool = db.session.scalars(auth.eligible_assignees()).all()
+    if not pool:
+        raise ServiceError(NOBODY_TO_HAND_OVER_TO.format(count=len(tasks)))
+    rng = random.SystemRandom()
+    moves = [(task_id, rng.choice(pool), fee) for task_id, fee in tasks]
+    db.session.execute(
+        update(TASKS)
+        .where(TASKS.c.id == bindparam("task"))
+        .values(assignee_id=bindparam("popug"))
+        .execution_options(synchronize_session=False),
+        [{"task": task_id, "popug": new_popug} for task_id, new_popug, _ in moves],
+    )
+    for task_id, new_popug, fee in moves:
+        accounting.charge_assign_fee(new_popug, fee, task_id=task_id, handed_over_from=popug_id)
+    return len(moves)
 
 
 def create_task(

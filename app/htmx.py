@@ -1,6 +1,9 @@
 """The one place that decides "fragment or full page" for a request."""
 
 from flask import redirect, render_template, request
+from flask_login import current_user
+
+from app.db import SAFE_METHODS
 
 
 def is_htmx() -> bool:
@@ -20,10 +23,14 @@ def render(page: str, fragment: str, **context) -> str:
     """Render the partial for htmx, the whole page otherwise (both include the partial).
 
     A fragment also carries pending flash messages, swapped out-of-band into the page's
-    flash area.
+    flash area, and after an action the signed-in popug's balance into the top bar (the
+    action may have moved it: a task created that landed on them, a reward, a payout).
     """
     if wants_fragment():
-        return render_template(fragment, **context) + render_template("_flashes_oob.html")
+        parts = [render_template(fragment, **context), render_template("_flashes_oob.html")]
+        if request.method not in SAFE_METHODS and current_user.is_authenticated:
+            parts.append(render_template("_my_balance.html", oob=True))
+        return "".join(parts)
     return render_template(page, **context)
 
 

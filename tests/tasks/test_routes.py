@@ -18,6 +18,7 @@ from tests.factories import make_popug, make_task, run_queued_shuffles, shuffle_
 from tests.tasks.helpers import assert_books_balance, assignees, balances, count
 
 HTMX = {"HX-Request": "true"}
+TOP_BAR_BALANCE = re.compile(r'<span id="my-balance" hx-swap-oob="true"[^>]*>(<span[^>]*>[^<]*)')
 ROW = re.compile(r'<tr id="task-([0-9a-f-]{36})"')
 T0 = datetime(2024, 3, 3, 8, 0, tzinfo=UTC)
 
@@ -175,6 +176,19 @@ def test_create_with_htmx_returns_the_new_row_and_a_fresh_form(worker_client, wo
     token = re.search(r'<input [^>]*name="form_token"[^>]*value="([^"]+)"', form)
     assert token and token.group(1) != "tok-h"
     assert "Task created and assigned to worker-one." in body  # flash, out of band
+
+
+def test_htmx_create_landing_on_its_creator_updates_the_top_bar_balance(worker_client, worker):
+    """The creator is the only one tasks land on: charged the fee, and the top bar says so
+    without a page load."""
+    response = worker_client.post(
+        "/tasks", data={"title": "My own chore", "form_token": "tok-b"}, headers=HTMX
+    )
+    assert response.status_code == 200
+    task = db.session.scalar(select(Task).where(Task.title == "My own chore"))
+    assert task.assignee_id == worker.id
+    balance = TOP_BAR_BALANCE.search(text(response))
+    assert balance and format_cents(-task.fee) in balance.group(1)
 
 
 def test_htmx_create_refreshes_the_board_the_popug_is_on(worker_client, worker, manager):
@@ -359,7 +373,7 @@ def test_mark_done_with_htmx_updates_row_and_balance(worker_client, worker, mana
     assert row and "row-done" in row.group(1)
     assert 'badge-done">done<' in body
     assert "Mark done" not in body
-    balance = re.search(r'<span id="my-balance" hx-swap-oob="true"[^>]*>(<span[^>]*>[^<]*)', body)
+    balance = TOP_BAR_BALANCE.search(body)
     assert balance, body
     assert format_cents(task.reward - task.fee) in balance.group(1)
     assert f"paid you {format_cents(task.reward)}" in body  # flash, out of band

@@ -4,7 +4,6 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from app.blueprints.accounting import service as accounting
 from app.blueprints.auth.decorators import ACCESS, can, role_required
 from app.errors import NotAllowed, NotFound, ServiceError
 from app.extensions import db
@@ -149,14 +148,11 @@ def complete_task(public_id: str):
 
 
 def _row(public_id: str):
-    """htmx: the task's row in its current state and the top bar's balance, out of band."""
+    """htmx: the task's row in its current state (and, as after every action, the top
+    bar's balance out of band)."""
     task = queries.row_of(public_id)
     return render(
-        "tasks/my_tasks.html",
-        "tasks/_completed.html",
-        task=task,
-        complete_form=CompleteForm(),
-        balance=accounting.balance_of(current_user.id),
+        "tasks/my_tasks.html", "tasks/_task_row.html", task=task, complete_form=CompleteForm()
     )
 
 

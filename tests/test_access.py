@@ -48,6 +48,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "tasks.show_shuffle": SHUFFLERS,
     "accounting.my_account": EVERYONE,
     "accounting.overview": MONEY,
+    "accounting.popug_account": MONEY,
     "accounting.download_balances": MONEY,
     "accounting.confirm_close_day": MONEY,
     "accounting.close_day": MONEY,

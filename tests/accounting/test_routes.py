@@ -156,6 +156,63 @@ def test_every_role_has_its_own_account_page(app, admin_client, manager_client, 
         assert "No money moved on your account on 2026-03-02." in page.data.decode()
 
 
+# --- a popug's account, for accountants and admins ---------------------------------------
+
+
+def _audit_rows(html: str) -> list[str]:
+    return [text_of(row) for row in re.findall(r"<tr>\s*<td class=\"nowrap\">.*?</tr>", html, re.S)]
+
+
+@pytest.mark.parametrize("role", ["accountant", "admin"])
+def test_a_popugs_account_is_their_my_account_under_their_name(app, worker, role, day):
+    client = signed_in_client(app, make_popug(role=role))
+    page = client.get(f"/accounting/popugs/{worker.public_id}")
+    assert page.status_code == 200
+    html = page.data.decode()
+    assert "<h1>worker-one’s account</h1>" in html
+    assert text_by_id(html, "account-balance") == "$3.00"
+    assert text_by_id(html, "earnings-today") == "+$3.00"
+    assert _audit_rows(html) == _audit_rows(signed_in_client(app, worker).get("/account").text)
+    assert len(_audit_rows(html)) == 3
+    assert "Count seeds" not in html  # the accountant's own entry
+    # the day picker stays on this popug's account
+    assert f'action="/accounting/popugs/{worker.public_id}"' in html
+    earlier = client.get(f"/accounting/popugs/{worker.public_id}?day=2026-01-01").text
+    assert "No money moved on this account on 2026-01-01." in earlier
+
+
+def test_a_popugs_account_pages_on_their_own_account(app, worker, accountant_client):
+    freeze("2026-03-02 08:00")
+    for n in range(52):
+        make_task_for(worker, fee=1000, reward=2000, title=f"Task number {n:02d}")
+    first = accountant_client.get(f"/accounting/popugs/{worker.public_id}").text
+    assert first.count("Task number") == 50
+    older = re.search(r'<a href="([^"]*)" rel="next">Older →</a>', first)[1]
+    assert older.startswith(f"/accounting/popugs/{worker.public_id}?")
+    assert accountant_client.get(older.replace("&amp;", "&")).text.count("Task number") == 2
+
+
+@pytest.mark.parametrize("role", ["worker", "manager"])
+def test_workers_and_managers_cannot_open_a_popugs_account(app, worker, role, day):
+    client = signed_in_client(app, worker if role == "worker" else make_popug(role=role))
+    assert client.get(f"/accounting/popugs/{worker.public_id}").status_code == 403
+
+
+def test_an_unknown_popugs_account_is_404(accountant_client, day):
+    assert accountant_client.get("/accounting/popugs/no-such-popug").status_code == 404
+
+
+def test_all_balances_and_the_payouts_of_a_day_link_to_each_account(
+    accountant_client, worker, day
+):
+    link = f'<a href="/accounting/popugs/{worker.public_id}">worker-one</a>'
+    assert link in accountant_client.get("/accounting").text
+    freeze("2026-03-02 18:00")
+    service.close_day(date(2026, 3, 2))
+    db.session.commit()
+    assert link in accountant_client.get("/accounting/payouts/2026-03-02").text
+
+
 # --- Overview --------------------------------------------------------------------------
 
 

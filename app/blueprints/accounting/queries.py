@@ -154,7 +154,9 @@ def _balances_query(sort: str, direction: str):
     order = [Account.username.desc() if descending else Account.username.asc()]
     if sort == "balance":  # ties by username, in the same direction
         order.insert(0, Account.balance.desc() if descending else Account.balance.asc())
-    return select(Account.username, Account.email, Account.balance).order_by(*order, Account.id)
+    return select(
+        Account.username, Account.email, Account.balance, Account.owner_public_id
+    ).order_by(*order, Account.id)
 
 
 def balances(sort: str, direction: str, page: int, per_page: int):
@@ -165,7 +167,8 @@ def balances(sort: str, direction: str, page: int, per_page: int):
 
 
 def all_balances(sort: str, direction: str):
-    """Every popug's (username, e-mail, balance), in the same order as `balances`, streamed."""
+    """Every popug's (username, e-mail, balance, public id), in the order of `balances`,
+    streamed."""
     return db.session.execute(_balances_query(sort, direction).execution_options(yield_per=1000))
 
 
@@ -236,6 +239,11 @@ def balance_of_popug(popug_id_column):
 
 def account_of(popug_id: int) -> Account | None:
     return db.session.scalar(select(Account).where(Account.popug_id == popug_id))
+
+
+def account_of_owner(owner_public_id: str) -> Account | None:
+    """The account of the popug with this public id (accounting keeps its own copy)."""
+    return db.session.scalar(select(Account).where(Account.owner_public_id == owner_public_id))
 
 
 def audit_log(account_id: int, day: date, page: int, per_page: int) -> Page:
@@ -322,6 +330,7 @@ def payouts_of(day: date, page: int, per_page: int) -> Page:
         select(
             Account.username,
             Account.email,
+            Account.owner_public_id,
             Payout.amount,
             OutboxMessage.status.label("mail_status"),
             OutboxMessage.attempts.label("mail_attempts"),

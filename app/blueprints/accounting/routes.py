@@ -51,24 +51,26 @@ def _parse_day(value: str | None) -> date | None:
 # --- My account ------------------------------------------------------------------------
 
 
-@bp.get("/account")
-@role_required(*ACCESS["my_account"])
-def my_account():
-    """The signed-in popug's own account; no parameter can name another account."""
+def _account_page(popug_id: int, *, heading: str, endpoint: str, **params):
+    """A popug's account: balance, earnings today, and the audit log of a chosen day, paged.
+    `endpoint` and `params` make this very page's URL (the day picker and pager)."""
     today = clock.business_day()
     form = DayForm(request.args)
     valid = form.validate()
     day = form.day.data if valid and form.day.data else today
     if valid:
         form.day.data = day
-    account = queries.account_summary(current_user.id, today, day)
+    account = queries.account_summary(popug_id, today, day)
     if account is None:
-        raise NotFound("You have no money account.")
+        raise NotFound("This popug has no money account.")
     entries = queries.audit_log(account.id, day, _page(), AUDIT_LOG_PER_PAGE)
     lines = queries.lines_of(entry.id for entry in entries.items if entry.task_id is None)
     task_ids = [entry.task_id for entry in entries.items]
     task_ids += [task_id for of_entry in lines.values() for task_id, _ in of_entry]
     context = {
+        "heading": heading,
+        "endpoint": endpoint,
+        "params": params,
         "account": account,
         "today": today,
         "day": day,
@@ -80,6 +82,28 @@ def my_account():
     }
     page = render("accounting/my_account.html", "accounting/_audit_log.html", **context)
     return page, 200 if valid else 422
+
+
+@bp.get("/account")
+@role_required(*ACCESS["my_account"])
+def my_account():
+    """The signed-in popug's own account; no parameter can name another account."""
+    return _account_page(current_user.id, heading="My account", endpoint="accounting.my_account")
+
+
+@bp.get("/accounting/popugs/<public_id>")
+@role_required(*ACCESS["accounting"])
+def popug_account(public_id: str):
+    """Any popug's account, as they see it in My account (accountants and admins)."""
+    account = queries.account_of_owner(public_id)
+    if account is None:
+        raise NotFound("No such popug.")
+    return _account_page(
+        account.popug_id,
+        heading=f"{account.username}’s account",
+        endpoint="accounting.popug_account",
+        public_id=public_id,
+    )
 
 
 # --- Accounting overview ---------------------------------------------------------------
@@ -175,7 +199,7 @@ def download_balances():
             buffer = io.StringIO()
             writer = csv.writer(buffer)
             writer.writerow(["Username", "E-mail", "Balance", "Balance (cents)"])
-            for count, (username, email, balance) in enumerate(rows, 1):
+            for count, (username, email, balance, _) in enumerate(rows, 1):
                 writer.writerow(
                     [_csv_cell(username), _csv_cell(email), format_cents(balance), int(balance)]
                 )

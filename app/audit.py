@@ -26,7 +26,11 @@ ACTIONS = {
 
 class AuditEvent(db.Model):
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_at", "at"),)
+    __table_args__ = (
+        Index("ix_audit_events_at", "at"),
+        # A popug's page lists the events about them, newest first.
+        Index("ix_audit_events_subject_id", "subject_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
@@ -34,15 +38,20 @@ class AuditEvent(db.Model):
     action: Mapped[str] = mapped_column(String(32))
     details: Mapped[str] = mapped_column(String(500))
     address: Mapped[str] = mapped_column(String(64))
+    # The popug the event is about (created, re-roled, deactivated), if any: a plain id.
+    subject_id: Mapped[int | None] = mapped_column(Integer)
 
     @property
     def label(self) -> str:
         return ACTIONS.get(self.action, self.action)
 
 
-def record(actor, action: str, details: str, *, address: str | None = None) -> None:
+def record(
+    actor, action: str, details: str, *, address: str | None = None, subject=None
+) -> None:
     """Add an audit event for `actor` (None: the command line) to the current transaction;
-    `address` defaults to the request's client, else "command line"."""
+    `address` defaults to the request's client, else "command line"; `subject` is the popug
+    the event is about, if any."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     if address is None:
@@ -54,13 +63,18 @@ def record(actor, action: str, details: str, *, address: str | None = None) -> N
             action=action,
             details=details[:500],
             address=address[:64],
+            subject_id=subject.id if subject is not None else None,
         )
     )
 
 
-def page_of_events(page: int, per_page: int = 50):
+def page_of_events(page: int, per_page: int = 50, *, about: int | None = None):
+    """A page of events, newest first; `about`: only those about this popug id."""
+    query = select(AuditEvent).order_by(AuditEvent.id.desc())
+    if about is not None:
+        query = query.where(AuditEvent.subject_id == about)
     return db.paginate(
-        select(AuditEvent).order_by(AuditEvent.id.desc()),
+        query,
         page=page,
         per_page=per_page,
         error_out=False,

@@ -33,6 +33,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "auth.sign_in": EVERYONE | {ANONYMOUS},
     "auth.sign_out": EVERYONE,
     "auth.list_popugs": ADMIN,
+    "auth.show_popug": ADMIN,
     "auth.create_popug": ADMIN,
     "auth.change_role": ADMIN,
     "auth.deactivate_popug": ADMIN,

@@ -173,6 +173,10 @@ OLD_ROWS = [
     "INSERT INTO shuffles (id, public_id, actor_id, form_token, started_at, duration_ms, "
     "tasks_count, popugs_count) VALUES (1, 's-1', 1, 'tok-s', '2024-03-03 10:30:00', 1500, "
     "1, 1)",
+    "INSERT INTO audit_events (id, at, actor_username, action, details, address) VALUES "
+    "(1, '2024-03-03 09:00:00', 'system', 'popug.create', 'kesha as worker', 'command line'), "
+    "(2, '2024-03-03 09:01:00', 'boss', 'popug.role', 'kesha: worker → accountant', 'x'), "
+    "(3, '2024-03-03 10:30:00', 'boss', 'tasks.shuffle', '1 open tasks among 1 popugs', 'x')",
 ]
 
 
@@ -211,6 +215,11 @@ def test_the_migrations_move_the_data_of_the_previous_schema(tmp_path, keep_logg
             assert str(requested).startswith("2024-03-03 10:30:00")
             assert str(started).startswith("2024-03-03 10:30:00")
             assert str(finished).startswith("2024-03-03 10:30:01.5")
+            with db.engine.connect() as conn:
+                subjects = conn.execute(
+                    text("SELECT id, subject_id FROM audit_events ORDER BY id")
+                ).all()
+            assert [tuple(row) for row in subjects] == [(1, 2), (2, 2), (3, None)]
             with db.engine.connect() as conn:
                 assert _schema_differences(conn) == []
 

@@ -13,6 +13,7 @@ from app.blueprints.auth import service
 from app.blueprints.auth.models import Popug
 from app.errors import ServiceError
 from app.extensions import db
+from app.money import format_cents
 from tests.conftest import signed_in_client
 from tests.factories import BEAK, make_popug
 
@@ -358,7 +359,7 @@ def test_create_popug_via_form(admin_client):
     assert response.headers["Location"] == "/popugs"
     page = admin_client.get("/popugs").get_data(as_text=True)
     assert "Popug kiwi created as accountant." in page
-    assert "<td>kiwi</td>" in page and "kiwi@uberpopug.inc" in page
+    assert ">kiwi</a></td>" in page and "kiwi@uberpopug.inc" in page
     kiwi = db.session.scalar(select(Popug).where(Popug.username == "kiwi"))
     assert kiwi.role == "accountant" and kiwi.active
     assert accounting.balance_of(kiwi.id) == 0
@@ -542,10 +543,10 @@ def test_popugs_pagination(app, admin_client):
     assert "(61)" in first
     assert "Page 1 of 2" in first and 'href="/popugs?page=2"' in first
     assert "Page 2 of 2" in second
-    assert "<td>p-000</td>" in first and "<td>p-049</td>" in first
-    assert "<td>p-050</td>" not in first
-    assert "<td>p-050</td>" in second and "<td>p-059</td>" in second
-    assert "<td>root-admin</td>" in second
+    assert ">p-000</a></td>" in first and ">p-049</a></td>" in first
+    assert ">p-050</a></td>" not in first
+    assert ">p-050</a></td>" in second and ">p-059</a></td>" in second
+    assert ">root-admin</a></td>" in second
     assert second.count('<tr id="popug-') == 11
 
 
@@ -565,3 +566,59 @@ def test_non_admins_cannot_manage_popugs(app, worker, manager):
         assert client.post(f"/popugs/{worker.public_id}/deactivate").status_code == 403
     assert popug_count() == 2
     assert service.get_popug(worker.public_id).active is True
+
+
+# --- a popug's page (admins) --------------------------------------------------------------
+
+
+def test_a_popugs_page_shows_role_tasks_balance_and_the_audit_trail_about_them(app, admin):
+    from app.blueprints.tasks import service as tasks_service
+
+    admin_client = signed_in_client(app, admin)
+    created = admin_client.post(
+        "/popugs",
+        data={
+            "username": "kiwi",
+            "email": "kiwi@uberpopug.inc",
+            "role": "worker",
+            "beak_shape": "small and green",
+        },
+    )
+    assert created.status_code in (302, 303)
+    kiwi = service.get_popug_by_id(
+        db.session.scalar(select(Popug.id).where(Popug.username == "kiwi"))
+    )
+    manager = make_popug(role="manager")
+    tasks = [tasks_service.create_task(title=f"T{n}", jira_id=None, description="", actor=manager)
+             for n in range(3)]
+    tasks_service.complete_task(tasks[0].public_id, actor=kiwi)
+    make_popug(role="worker", username="gosha")  # someone else, whose events do not show
+    db.session.commit()
+    admin_client.post(f"/popugs/{kiwi.public_id}/role", data={"role": "accountant"})
+    page = admin_client.get("/popugs")
+    assert f'<a href="/popugs/{kiwi.public_id}">kiwi</a>' in page.text
+    html = admin_client.get(f"/popugs/{kiwi.public_id}").text
+    assert "<h1>kiwi</h1>" in html
+    assert 'badge-role">accountant<' in html and "kiwi@uberpopug.inc" in html
+    cards = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    assert "Open tasks 2" in cards and "Done tasks 1" in cards
+    balance = -sum(t.fee for t in tasks) + tasks[0].reward
+    assert f'href="/accounting/popugs/{kiwi.public_id}"' in html
+    assert format_cents(balance) in cards
+    events = re.findall(r"<tr><td class=\"nowrap\">.*?</tr>", html)
+    assert [re.findall(r"<td[^>]*>([^<]*)</td>", e)[2:4] for e in events] == [
+        ["Changed role", "kiwi: worker → accountant"],
+        ["Created popug", "kiwi as worker"],
+    ]
+    assert "gosha" not in html
+
+
+@pytest.mark.parametrize("role", ["worker", "accountant", "manager"])
+def test_only_admins_open_a_popugs_page(app, role):
+    kesha = make_popug(role="worker", username="kesha")
+    client = signed_in_client(app, make_popug(role=role))
+    assert client.get(f"/popugs/{kesha.public_id}").status_code == 403
+
+
+def test_an_unknown_popugs_page_is_404(admin_client):
+    assert admin_client.get(f"/popugs/{uuid.uuid4()}").status_code == 404

@@ -35,6 +35,6 @@ def create(username: str, email: str, role: str, beak_shape: str) -> None:
         except ServiceError as error:
             db.session.rollback()
             raise click.ClickException(error.message) from None
-        audit.record(None, "popug.create", f"{popug.username} as {popug.role}")
+        audit.record(None, "popug.create", f"{popug.username} as {popug.role}", subject=popug)
         db.session.commit()
     click.echo(f"Created {popug.role} {popug.username} ({popug.public_id}).")

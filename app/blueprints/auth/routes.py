@@ -16,6 +16,7 @@ from flask_login import current_user, login_required, login_url, login_user, log
 from limits import RateLimitItem, parse
 
 from app import audit
+from app.blueprints.accounting import service as accounting
 from app.errors import ServiceError
 from app.extensions import db, limiter, login_manager
 from app.htmx import is_htmx, redirect_after_post, render, wants_fragment
@@ -165,7 +166,9 @@ def create_popug():
             db.session.rollback()
             getattr(form, error.field or "username").errors.append(error.message)
         else:
-            audit.record(current_user, "popug.create", f"{popug.username} as {popug.role}")
+            audit.record(
+                current_user, "popug.create", f"{popug.username} as {popug.role}", subject=popug
+            )
             db.session.commit()
             flash(f"Popug {popug.username} created as {popug.role}.", "success")
             return redirect_after_post(url_for("auth.list_popugs"))
@@ -214,7 +217,8 @@ def change_role(public_id: str):
         popug = service.change_role(public_id, form.role.data, actor=current_user)
         moved = _handed_over(popug)
         change = f"{popug.username}: {before} → {popug.role}"
-        audit.record(current_user, "popug.role", f"{change}; {moved}" if moved else change)
+        details = f"{change}; {moved}" if moved else change
+        audit.record(current_user, "popug.role", details, subject=popug)
         flash(f"{popug.username} is now {popug.role}." + (f" {moved}." if moved else ""), "success")
         return popug
 
@@ -244,12 +248,27 @@ def _set_active(public_id: str, active: bool):
             current_user,
             "popug.activate" if active else "popug.deactivate",
             f"{popug.username}; {moved}" if moved else popug.username,
+            subject=popug,
         )
         state = "active" if active else "deactivated"
         flash(f"{popug.username} is {state}." + (f" {moved}." if moved else ""), "success")
         return popug
 
     return _row_action(public_id, act)
+
+
+@bp.get("/popugs/<public_id>")
+@role_required("admin")
+def show_popug(public_id: str):
+    """One popug for admins: who they are, their tasks and money, the audit trail about them."""
+    popug = service.get_popug(public_id)
+    return render_template(
+        "auth/popug.html",
+        popug=popug,
+        facts=service.facts_about(popug.id),
+        balance=accounting.balance_of(popug.id),
+        events=audit.page_of_events(page_number(request.args), about=popug.id),
+    )
 
 
 @bp.get("/audit")

@@ -217,6 +217,22 @@ def register_task_handover(handover) -> None:
     _TASK_HANDOVERS.append(handover)
 
 
+# Figures other blueprints keep about a popug, shown on the admin's popug page: each is
+# called with the popug's id and returns {label: number} (tasks: open and done tasks).
+_POPUG_FACTS = []
+
+
+def register_popug_facts(facts) -> None:
+    _POPUG_FACTS.append(facts)
+
+
+def facts_about(popug_id: int) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for facts in _POPUG_FACTS:
+        found.update(facts(popug_id))
+    return found
+
+
 def _takes_tasks(popug: Popug) -> bool:
     return popug.active and popug.role in ASSIGNABLE_ROLES
 

@@ -12,3 +12,4 @@ from . import queries, routes, service  # noqa: E402,F401
 _accounting.register_task_labeler(queries.labels)
 _accounting.register_check(queries.check_assignees)
 _auth.register_task_handover(service.hand_over_open_tasks)
+_auth.register_popug_facts(queries.task_counts_of)

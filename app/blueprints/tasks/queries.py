@@ -148,6 +148,18 @@ def recently_done_of(popug_id: int, limit: int = 20) -> list:
     return db.session.execute(_recently_done(), {"me": popug_id, "limit": limit}).all()
 
 
+def task_counts_of(popug_id: int) -> dict[str, int]:
+    """How many open and done tasks a popug holds (the assignee index counts both)."""
+    counts = dict(
+        db.session.execute(
+            select(TASKS.c.status, func.count())
+            .where(TASKS.c.assignee_id == popug_id)
+            .group_by(TASKS.c.status)
+        ).all()
+    )
+    return {"Open tasks": counts.get(OPEN, 0), "Done tasks": counts.get(DONE, 0)}
+
+
 def assignee_names_by_id(popug_ids) -> dict[int, str]:
     return auth.usernames(popug_ids)
 

@@ -26,14 +26,17 @@ OUT = devserver.ROOT / "docs" / "screenshots"
 VIEWPORTS = {"desktop": {"width": 1440, "height": 900}, "phone": {"width": 360, "height": 740}}
 MAX_HEIGHT = {"desktop": 1800, "phone": 2400}  # long pages: their start, not all of them
 
-# (file name, who looks at it, navigation link)
+# (file name, who looks at it, navigation link, then the link followed from that page)
 PAGES = [
-    ("board", "kesha", "Tasks"),
-    ("my-tasks", "kesha", "My tasks"),
-    ("my-account", "kesha", "My account"),
-    ("accounting", "admin", "Accounting"),
-    ("analytics", "admin", "Analytics"),
-    ("popugs", "admin", "Popugs"),
+    ("board", "kesha", "Tasks", None),
+    ("my-tasks", "kesha", "My tasks", None),
+    ("task", "kesha", "My tasks", ".title-cell a"),
+    ("my-account", "kesha", "My account", None),
+    ("accounting", "admin", "Accounting", None),
+    ("popug-account", "admin", "Accounting", "#balances-table a"),
+    ("analytics", "admin", "Analytics", None),
+    ("popugs", "admin", "Popugs", None),
+    ("popug", "admin", "Popugs", "td a[href^='/popugs/']"),
 ]
 
 TASKS = [
@@ -105,6 +108,8 @@ def generate_activity(browser: Browser, server: devserver.DevServer, rng: random
     manager.wait_for_url("**/tasks/shuffle*")  # the confirmation page (no JavaScript here)
     manager.locator("main").get_by_role("button", name="Shuffle open tasks").click()
     manager.wait_for_url("**/shuffles/*")
+    # the job worker runs it; the page refreshes itself until it says it is done
+    manager.get_by_text("Reassigned").wait_for()
     finish_some(2)
     for page in pages.values():
         page.context.close()
@@ -115,7 +120,7 @@ def take_screenshots(browser: Browser, server: devserver.DevServer, out: Path) -
     saved = []
     for kind, viewport in VIEWPORTS.items():
         viewers: dict[str, Page] = {}
-        for name, username, label in PAGES:
+        for name, username, label, then in PAGES:
             if username not in viewers:
                 viewers[username] = sign_in(browser, server, username, viewport=viewport)
             page = viewers[username]
@@ -124,6 +129,9 @@ def take_screenshots(browser: Browser, server: devserver.DevServer, out: Path) -
             )
             path = link.get_attribute("href")
             response = page.goto(path)
+            if then and response is not None and response.ok:
+                path = page.locator(then).first.get_attribute("href")
+                response = page.goto(path)
             if response is None or not response.ok:
                 raise RuntimeError(f"{path} as {username}: {response and response.status}")
             target = out / f"{name}-{kind}.png"

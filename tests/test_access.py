@@ -40,6 +40,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "auth.activate_popug": ADMIN,
     "auth.audit_trail": ADMIN,
     "tasks.index": EVERYONE,
+    "tasks.show_task": EVERYONE,
     "tasks.create_task": EVERYONE,
     "tasks.my_tasks": ASSIGNEES,
     "tasks.my_tasks_changes": ASSIGNEES,

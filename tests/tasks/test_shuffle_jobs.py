@@ -253,4 +253,5 @@ def test_my_account_explains_a_shuffles_summed_fee_task_by_task(app, manager, wo
     assert entry.amount == -(first.fee + second.fee) and entry.task_id is None
     body = page(signed_in_client(app, worker), "/account")
     assert "Shuffle: 2 tasks" in body
-    assert "UBERPOP-7 · Feed &lt;the&gt; parrot" in body and "Clean the cage" in body
+    assert f'UBERPOP-7 · <a href="/tasks/{first.public_id}">Feed &lt;the&gt; parrot</a>' in body
+    assert "Clean the cage" in body

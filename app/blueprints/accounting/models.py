@@ -10,6 +10,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -57,8 +58,16 @@ class LedgerEntry(db.Model):
         ),
         # Covers the per-day sums of fees, rewards and payouts without touching the table.
         Index("ix_ledger_entries_day_kind_amount", "business_day", "kind", "amount"),
-        # No index by task: only `accounting verify` groups entries by task, in one pass, and
-        # every index costs each of a shuffle's tens of thousands of entries.
+        # A task's page reads the entries naming it (its creation, hand-overs, reward, and
+        # the per-task fees of shuffles before ledger lines). Partial: a shuffle's summed
+        # entries name no task, so a shuffle writes nothing into it.
+        Index(
+            "ix_ledger_entries_task_id",
+            "task_id",
+            "id",
+            postgresql_where=text("task_id IS NOT NULL"),
+            sqlite_where=text("task_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -93,7 +102,12 @@ class LedgerLine(db.Model):
     Append-only like the ledger; an entry's lines sum to its amount."""
 
     __tablename__ = "ledger_lines"
-    __table_args__ = {"sqlite_with_rowid": False}
+    __table_args__ = (
+        # A task's page reads the lines naming it: the one index a shuffle adds an entry to
+        # per moved task, besides the primary key (bench/README.md measures its cost).
+        Index("ix_ledger_lines_task_id", "task_id", "entry_id"),
+        {"sqlite_with_rowid": False},
+    )
 
     entry_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     task_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

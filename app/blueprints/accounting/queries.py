@@ -8,7 +8,7 @@ paid, payouts made) unless the name says otherwise.
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import BigInteger, Date, cast, func, literal, select
+from sqlalchemy import BigInteger, Date, cast, func, literal, select, union_all
 
 from app.extensions import db
 from app.paging import Page
@@ -273,6 +273,52 @@ def lines_of(entry_ids) -> dict[int, list[tuple[int, int]]]:
     for entry_id, task_id, amount in rows:
         lines.setdefault(entry_id, []).append((task_id, amount))
     return lines
+
+
+# --- one task's money -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskMoney:
+    """One money movement for a task: its creation fee, a shuffle's fee (an entry of its
+    own, or a line of a popug's summed entry), a hand-over's fee, or its reward."""
+
+    entry_id: int
+    kind: str
+    amount: int
+    popug_id: int
+    username: str
+    shuffle_id: int | None
+    handed_over_from: int | None
+    at: datetime
+
+
+def task_money(task_id: int, offset: int, limit: int) -> list[TaskMoney]:
+    """`limit` of a task's money movements from `offset`, oldest first (ledger order), in
+    one query: the entries naming it and the shuffles' lines naming it, each by its index."""
+    columns = (
+        Account.popug_id,
+        Account.username,
+        LedgerEntry.shuffle_id,
+        LedgerEntry.handed_over_from,
+        LedgerEntry.created_at,
+    )
+    own = (
+        select(LedgerEntry.id, LedgerEntry.kind, LedgerEntry.amount, *columns)
+        .join(Account, Account.id == LedgerEntry.account_id)
+        .where(LedgerEntry.task_id == task_id)
+    )
+    lines = (
+        select(LedgerEntry.id, LedgerEntry.kind, LedgerLine.amount, *columns)
+        .join(LedgerEntry, LedgerEntry.id == LedgerLine.entry_id)
+        .join(Account, Account.id == LedgerEntry.account_id)
+        .where(LedgerLine.task_id == task_id)
+    )
+    both = union_all(own, lines).subquery("money")
+    rows = db.session.execute(
+        select(both).order_by(both.c.id).offset(offset).limit(limit)
+    ).all()
+    return [TaskMoney(*row) for row in rows]
 
 
 # --- payouts and e-mail ----------------------------------------------------------------

@@ -56,7 +56,7 @@ _task_labeler = None
 
 
 def register_task_labeler(labeler) -> None:
-    """`labeler(task_ids) -> {task_id: (jira_id or None, title)}`, in one query."""
+    """`labeler(task_ids) -> {task_id: (jira_id or None, title, public_id)}`, in one query."""
     global _task_labeler
     _task_labeler = labeler
 
@@ -72,7 +72,7 @@ def register_check(check) -> None:
         _extra_checks.append(check)
 
 
-def task_labels(task_ids) -> dict[int, tuple[str | None, str]]:
+def task_labels(task_ids) -> dict[int, tuple[str | None, str, str]]:
     ids = {task_id for task_id in task_ids if task_id is not None}
     return _task_labeler(ids) if ids and _task_labeler else {}
 

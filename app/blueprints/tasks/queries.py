@@ -1,12 +1,15 @@
 """Read-side queries of tasks, for tasks' pages and for other blueprints (analytics)."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 
 from sqlalchemy import bindparam, func, select
 
 from app import clock
+from app.blueprints.accounting import queries as accounting_queries
 from app.blueprints.accounting import service as accounting
+from app.blueprints.accounting.models import REWARD
 from app.blueprints.auth import service as auth
 from app.extensions import db
 from app.paging import Page, paged, peek_page
@@ -60,6 +63,84 @@ def board(filter_: str, actor, page: int, per_page: int) -> Page:
 def row_of(public_id: str):
     """One task as a task table's row (see `_rows()`), or None."""
     return db.session.execute(_rows().where(Task.public_id == public_id)).first()
+
+
+def task_view(public_id: str):
+    """Everything a task's page shows about the task itself, with the names of its
+    assignee and creator, in one query; or None."""
+    return db.session.execute(
+        select(
+            Task.id,
+            Task.public_id,
+            Task.title,
+            Task.jira_id,
+            Task.description,
+            Task.status,
+            Task.assignee_id,
+            auth.username_of(Task.assignee_id).label("assignee_name"),
+            auth.username_of(Task.creator_id).label("creator_name"),
+            Task.fee,
+            Task.reward,
+            Task.created_at,
+            Task.completed_at,
+        ).where(Task.public_id == public_id)
+    ).first()
+
+
+HISTORY_PER_PAGE = 100
+CREATED, SHUFFLED_HERE, HANDED_OVER, COMPLETED = "created", "shuffled", "handed over", "completed"
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    """One line of a task's History: what happened, to whom (and from whom), for how much."""
+
+    at: datetime
+    what: str  # CREATED, SHUFFLED_HERE, HANDED_OVER or COMPLETED
+    popug: str  # assigned to, or completed by
+    previous: str | None  # the assignee before a move
+    amount: int  # the fee charged (negative) or the reward paid (positive)
+    shuffle_public_id: str | None
+
+
+def history_of(task_id: int, page: int) -> Page:
+    """A page of a task's History, oldest first, from the ledger: each line is a movement of
+    money (every assignment charges the task's fee, completing it pays its reward), so the
+    amounts are the ledger's own. Two queries whatever its length: the money (with the line
+    before the page, whose popug a move starts from) and the shuffles' public ids."""
+    start = (page - 1) * HISTORY_PER_PAGE
+    before = 1 if start else 0
+    money = accounting_queries.task_money(task_id, start - before, HISTORY_PER_PAGE + 1 + before)
+    shuffle_ids = {m.shuffle_id for m in money if m.shuffle_id is not None}
+    public_ids = dict(
+        db.session.execute(
+            select(Shuffle.id, Shuffle.public_id).where(Shuffle.id.in_(shuffle_ids))
+        ).all()
+        if shuffle_ids
+        else []
+    )
+    lines, previous = [], money[0].username if before and money else None
+    for movement in money[before:]:
+        if movement.kind == REWARD:
+            what = COMPLETED
+        elif movement.shuffle_id is not None:
+            what = SHUFFLED_HERE
+        elif movement.handed_over_from is not None:
+            what = HANDED_OVER
+        else:
+            what = CREATED
+        lines.append(
+            HistoryLine(
+                at=movement.at,
+                what=what,
+                popug=movement.username,
+                previous=previous if what in (SHUFFLED_HERE, HANDED_OVER) else None,
+                amount=movement.amount,
+                shuffle_public_id=public_ids.get(movement.shuffle_id),
+            )
+        )
+        previous = movement.username
+    return Page(lines, page, HISTORY_PER_PAGE)
 
 
 def last_shuffle_id() -> int:
@@ -164,12 +245,13 @@ def assignee_names_by_id(popug_ids) -> dict[int, str]:
     return auth.usernames(popug_ids)
 
 
-def labels(task_ids) -> dict[int, tuple[str | None, str]]:
-    """{task id: (Jira ID, title)} for the given ids, in one query (for accounting)."""
+def labels(task_ids) -> dict[int, tuple[str | None, str, str]]:
+    """{task id: (Jira ID, title, public id)} for the given ids, in one query (for
+    accounting: its audit log names each task and links to its page)."""
     rows = db.session.execute(
-        select(Task.id, Task.jira_id, Task.title).where(Task.id.in_(task_ids))
+        select(Task.id, Task.jira_id, Task.title, Task.public_id).where(Task.id.in_(task_ids))
     )
-    return {task_id: (jira_id, title) for task_id, jira_id, title in rows}
+    return {task_id: (jira_id, title, public_id) for task_id, jira_id, title, public_id in rows}
 
 
 def check_assignees() -> list[str]:

@@ -26,6 +26,7 @@ class TopTask:
     title: str
     reward: int
     completed_at: datetime
+    public_id: str = ""  # for the link to its page
 
     def beats(self, other: "TopTask | None") -> bool:
         """Higher reward wins; on equal rewards the earlier completion, then the lower id."""
@@ -61,8 +62,8 @@ def most_expensive_by_day(days: Sequence[tuple[date, datetime, datetime]]) -> di
     params = {f"edge_{n}": edge for n, edge in enumerate(edges)}
     rows = db.session.execute(_winners(len(days)), params)
     return {
-        days[index][0]: TopTask(task_id, jira_id, title, int(reward), completed_at)
-        for index, task_id, jira_id, title, reward, completed_at in rows
+        days[index][0]: TopTask(task_id, jira_id, title, int(reward), completed_at, public_id)
+        for index, task_id, jira_id, title, reward, completed_at, public_id in rows
     }
 
 
@@ -180,6 +181,7 @@ def _winners(count: int):
             TASK_TEXTS.c.title,
             tasks.c.reward,
             tasks.c.completed_at,
+            TASK_TEXTS.c.public_id,
         )
         .select_from(probe)
         .join(tasks, tasks.c.id == winner_id)

@@ -137,14 +137,14 @@ def complete_task(public_id: str):
         flash(error.message, "error")
         if wants_fragment():
             return _row(public_id)
-        return redirect(_back(), code=303)
+        return redirect(_back(public_id), code=303)
     # Worded before the commit, which expires `task` (reading it after costs a query).
     message = f"Done! “{task.title}” paid you {format_cents(task.reward)}."
     db.session.commit()
     flash(message, "success")
     if wants_fragment():
         return _row(public_id)
-    return redirect(_back(), code=303)
+    return redirect(_back(public_id), code=303)
 
 
 def _row(public_id: str):
@@ -156,9 +156,26 @@ def _row(public_id: str):
     )
 
 
-def _back() -> str:
-    return (
-        url_for("tasks.index") if request.args.get("from") == "board" else url_for("tasks.my_tasks")
+def _back(public_id: str) -> str:
+    """Where Mark done returns without htmx: the page the button was on."""
+    origin = request.args.get("from")
+    if origin == "task":
+        return url_for("tasks.show_task", public_id=public_id)
+    return url_for("tasks.index") if origin == "board" else url_for("tasks.my_tasks")
+
+
+@bp.get("/tasks/<public_id>")
+@role_required(*ACCESS["tasks"])
+def show_task(public_id: str):
+    """A task's page: what it is, who has it, and its History (any signed-in popug)."""
+    task = queries.task_view(public_id)
+    if task is None:
+        raise NotFound("No such task.")
+    return render_template(
+        "tasks/task.html",
+        task=task,
+        history=queries.history_of(task.id, page_number(request.args)),
+        complete_form=CompleteForm(),
     )
 
 

@@ -17,14 +17,19 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     from app import rate_limits  # noqa: F401 - registers the database:// limiter storage
-    from app.db import render_migration_item  # also registers the engine events
+    from app.db import include_in_migrations, render_migration_item  # and the engine events
     from app.errors import register_error_handlers
     from app.extensions import csrf, db, limiter, login_manager, migrate
     from app.web import init_web
 
     db.init_app(app)
     migrate.init_app(
-        app, db, render_as_batch=True, compare_type=True, render_item=render_migration_item
+        app,
+        db,
+        render_as_batch=True,
+        compare_type=True,
+        render_item=render_migration_item,
+        include_object=include_in_migrations,
     )
     csrf.init_app(app)
     limiter.init_app(app)

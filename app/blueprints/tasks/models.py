@@ -1,7 +1,9 @@
+import re
 from datetime import datetime
 from uuid import uuid4
 
 from sqlalchemy import (
+    DDL,
     BigInteger,
     CheckConstraint,
     Column,
@@ -10,6 +12,9 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    event,
+    func,
+    literal_column,
     text,
 )
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
@@ -20,6 +25,8 @@ from app.extensions import db
 
 OPEN = "open"
 DONE = "done"
+# A Jira ID as tasks are given one (stored upper-case): "UBERPOP-42".
+JIRA_RE = re.compile(r"^[A-Z][A-Z0-9]*-[0-9]+$")
 
 # A partial index over the tasks that have been completed (both dialects spelled out).
 _DONE_ONLY = {
@@ -64,6 +71,39 @@ TASK_TEXTS = db.Table(
     Column("description", Text, nullable=False, default=""),
     # One-time token of the form that created it: a resubmitted form finds this task.
     Column("form_token", String(64), unique=True),
+    # Search on the board. Both indexes are on texts, which a shuffle never writes: a
+    # Jira ID (stored upper-case) by equality, and the words of titles — PostgreSQL a GIN
+    # index of their tsvector; SQLite the FTS5 table below.
+    Index("ix_task_texts_jira_id", "jira_id"),
+    Index(
+        "ix_task_texts_title_words",
+        func.to_tsvector(literal_column("'simple'"), text("title")),
+        postgresql_using="gin",
+    ).ddl_if(dialect="postgresql"),
+)
+
+# SQLite: the titles' words in an FTS5 index over task_texts (its rowid is the task id),
+# kept by triggers on task_texts (tasks are only ever inserted; texts never change).
+TITLE_WORDS = "task_title_words"
+_SQLITE_TITLE_WORDS = [
+    f"CREATE VIRTUAL TABLE {TITLE_WORDS} USING fts5(title, content='task_texts', "
+    "content_rowid='task_id', tokenize='unicode61 remove_diacritics 0')",
+    f"CREATE TRIGGER {TITLE_WORDS}_insert AFTER INSERT ON task_texts BEGIN "
+    f"INSERT INTO {TITLE_WORDS}(rowid, title) VALUES (new.task_id, new.title); END",
+    f"CREATE TRIGGER {TITLE_WORDS}_delete AFTER DELETE ON task_texts BEGIN "
+    f"INSERT INTO {TITLE_WORDS}({TITLE_WORDS}, rowid, title) "
+    "VALUES ('delete', old.task_id, old.title); END",
+    f"CREATE TRIGGER {TITLE_WORDS}_update AFTER UPDATE OF title ON task_texts BEGIN "
+    f"INSERT INTO {TITLE_WORDS}({TITLE_WORDS}, rowid, title) "
+    "VALUES ('delete', old.task_id, old.title); "
+    f"INSERT INTO {TITLE_WORDS}(rowid, title) VALUES (new.task_id, new.title); END",
+]
+for _statement in _SQLITE_TITLE_WORDS:
+    event.listen(TASK_TEXTS, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
+event.listen(
+    TASK_TEXTS,
+    "before_drop",
+    DDL(f"DROP TABLE IF EXISTS {TITLE_WORDS}").execute_if(dialect="sqlite"),
 )
 
 

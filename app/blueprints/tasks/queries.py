@@ -1,20 +1,32 @@
 """Read-side queries of tasks, for tasks' pages and for other blueprints (analytics)."""
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, literal_column, or_, select, table
 
 from app import clock
 from app.blueprints.accounting import queries as accounting_queries
 from app.blueprints.accounting import service as accounting
 from app.blueprints.accounting.models import REWARD
 from app.blueprints.auth import service as auth
+from app.db import is_postgres
 from app.extensions import db
 from app.paging import Page, paged, peek_page
 
-from .models import DONE, OPEN, SHUFFLED, TASKS, Shuffle, Task
+from .models import (
+    DONE,
+    JIRA_RE,
+    OPEN,
+    SHUFFLED,
+    TASK_TEXTS,
+    TASKS,
+    TITLE_WORDS,
+    Shuffle,
+    Task,
+)
 
 FILTERS = ("all", "open", "done", "mine")
 
@@ -41,8 +53,52 @@ def _rows():
 # building a statement and its cache key anew took longer than PostgreSQL took to run it.
 
 
-@lru_cache(maxsize=len(FILTERS))
-def _board_page(filter_: str):
+SEARCH_MAX = 100  # characters of a search kept; more is cut
+SEARCH_WORDS = 8  # words of a search used
+_WORD = re.compile(r"[^\W_]+")  # letters and digits: nothing a search syntax could read
+
+
+@dataclass(frozen=True)
+class Search:
+    """What the board's Search field asks for: words that must all begin words of the
+    title (the last one as typed so far), or a whole Jira ID (either matches)."""
+
+    text: str  # as typed, trimmed (shown back in the field)
+    words: tuple[str, ...]
+    jira_id: str | None
+
+    def __bool__(self) -> bool:
+        return bool(self.words or self.jira_id)
+
+
+def parse_search(value: str | None) -> Search:
+    text_ = " ".join((value or "").split())[:SEARCH_MAX]
+    words = tuple(word.lower() for word in _WORD.findall(text_))[:SEARCH_WORDS]
+    jira_id = text_.upper() if JIRA_RE.match(text_.upper()) else None
+    return Search(text_, words, jira_id)
+
+
+def _title_has_words(postgres: bool):
+    """Every word of :words (prefixes) in the title, through the index of titles' words."""
+    if postgres:
+        words = func.to_tsvector(literal_column("'simple'"), TASK_TEXTS.c.title)
+        return words.op("@@")(func.to_tsquery(literal_column("'simple'"), bindparam("words")))
+    matching = (
+        select(literal_column("rowid"))
+        .select_from(table(TITLE_WORDS))
+        .where(literal_column(TITLE_WORDS).op("MATCH")(bindparam("words")))
+    )
+    return TASKS.c.id.in_(matching)
+
+
+def _words_query(words: tuple[str, ...], postgres: bool) -> str:
+    if postgres:
+        return " & ".join(f"{word}:*" for word in words)
+    return " ".join(f'"{word}"*' for word in words)
+
+
+@lru_cache(maxsize=len(FILTERS) * 8)
+def _board_page(filter_: str, words: bool = False, jira_id: bool = False, postgres=False):
     query = _rows().order_by(Task.id.desc())
     if filter_ == "open":
         query = query.where(Task.status == OPEN)
@@ -50,14 +106,30 @@ def _board_page(filter_: str):
         query = query.where(Task.status == DONE)
     elif filter_ == "mine":
         query = query.where(Task.assignee_id == bindparam("me"))
+    found = []
+    if words:
+        found.append(_title_has_words(postgres))
+    if jira_id:
+        found.append(TASK_TEXTS.c.jira_id == bindparam("jira_id"))
+    if found:
+        query = query.where(or_(*found))
     return paged(query)
 
 
-def board(filter_: str, actor, page: int, per_page: int) -> Page:
-    """A page of the Tasks board, newest first: one query, and no total (an exact count of
-    100,000 tasks cost more than the page itself; see bench/README.md, "Load")."""
-    params = {"me": actor.id} if filter_ == "mine" else None
-    return peek_page(db.session, _board_page(filter_), page, per_page, params)
+def board(filter_: str, actor, page: int, per_page: int, search: Search | None = None) -> Page:
+    """A page of the Tasks board, newest first, of the filter and the search if any: one
+    query, and no total (an exact count of 100,000 tasks cost more than the page itself;
+    see bench/README.md, "Load")."""
+    params = {"me": actor.id} if filter_ == "mine" else {}
+    if not search:
+        return peek_page(db.session, _board_page(filter_), page, per_page, params)
+    postgres = is_postgres()
+    if search.words:
+        params["words"] = _words_query(search.words, postgres)
+    if search.jira_id:
+        params["jira_id"] = search.jira_id
+    statement = _board_page(filter_, bool(search.words), bool(search.jira_id), postgres)
+    return peek_page(db.session, statement, page, per_page, params)
 
 
 def row_of(public_id: str):

@@ -20,11 +20,15 @@ def _board_context(args) -> dict:
     if filter_ not in queries.FILTERS:
         filter_ = "all"
     page = page_number(args)
-    tasks = queries.board(filter_, current_user, page, current_app.config["TASKS_PER_PAGE"])
+    search = queries.parse_search(args.get("q"))
+    per_page = current_app.config["TASKS_PER_PAGE"]
+    tasks = queries.board(filter_, current_user, page, per_page, search)
     return {
         "tasks": tasks,
         "filter_": filter_,
         "filters": queries.FILTERS,
+        "search": search,
+        "search_max": queries.SEARCH_MAX,
         "complete_form": CompleteForm(),
         # Its form token is for the shuffle button, which only managers and admins see.
         "shuffle_form": ShuffleForm() if can("shuffle") else None,
@@ -46,7 +50,10 @@ def _current_url_args():
 @bp.get("/")
 @role_required(*ACCESS["tasks"])
 def index():
-    return _board(TaskForm(formdata=None))
+    # The search field swaps only the results (it keeps its focus); everything else the board.
+    results_only = request.headers.get("HX-Target") == "board-results"
+    fragment = "tasks/_board_results.html" if results_only else "tasks/_board.html"
+    return _board(TaskForm(formdata=None), fragment=fragment)
 
 
 @bp.post("/tasks")

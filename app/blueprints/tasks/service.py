@@ -2,7 +2,6 @@
 accounting's service inside the caller's transaction (nothing here commits)."""
 
 import random
-import re
 import time
 import unicodedata
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from app.extensions import db
 from .models import (
     DONE,
     FAILED,
+    JIRA_RE,
     OPEN,
     QUEUED,
     RUNNING,
@@ -49,7 +49,6 @@ TITLE_MAX = 200
 JIRA_MAX = 32
 DESCRIPTION_MAX = 5000
 FORM_TOKEN_MAX = 64  # the form_token columns' length; the tokens aTES issues are 32 long
-JIRA_RE = re.compile(r"^[A-Z][A-Z0-9]*-[0-9]+$")
 FEE_DOLLARS = (10, 20)
 REWARD_DOLLARS = (20, 40)
 # A shuffle holds this lock, so two shuffles run one after the other (PostgreSQL; SQLite

@@ -116,7 +116,7 @@ def server_env(url: str, **extra: str) -> dict[str, str]:
         DATABASE_URL=url,
         SECRET_KEY=SECRET_KEY,
         ATES_TIMEZONE="UTC",
-        RATELIMIT_STORAGE_URI="memory://",
+        RATELIMIT_STORAGE_URI="database://",  # production refuses memory://
         PYTHONUNBUFFERED="1",
         **extra,
     )

@@ -24,7 +24,7 @@ depends_on = None
 # As in app/blueprints/tasks/models.py at this revision.
 SQLITE_TITLE_WORDS = [
     "CREATE VIRTUAL TABLE task_title_words USING fts5(title, content='task_texts', "
-    "content_rowid='task_id', tokenize='unicode61 remove_diacritics 0')",
+    "content_rowid='task_id', tokenize='unicode61 remove_diacritics 0', prefix='2 3 4 5 6')",
     "CREATE TRIGGER task_title_words_insert AFTER INSERT ON task_texts BEGIN "
     "INSERT INTO task_title_words(rowid, title) VALUES (new.task_id, new.title); END",
     "CREATE TRIGGER task_title_words_delete AFTER DELETE ON task_texts BEGIN "

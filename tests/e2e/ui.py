@@ -181,6 +181,13 @@ class Visitor:
 
 
 SHUFFLERS = {"manager", "admin"}
+# Pages reached from a navigation page: (name, the selector of the first link followed, or
+# a path).
+FOLLOWED = {
+    "Tasks": [("task page", ".title-cell a"), ("search without a match", "/?q=no+such+words")],
+    "Accounting": [("popug's account", "#balances-table a")],
+    "Popugs": [("popug page", "td a[href^='/popugs/']")],
+}
 
 
 def demo_user(demo_roles: dict[str, str], role: str) -> str | None:
@@ -202,6 +209,13 @@ def tour(visitor: Visitor, role: str, shuffle_record_path: str):
     for label in NAV_BY_ROLE[role]:
         visitor.open_nav(label)
         yield label
+        # and the pages those link to: a task's page, a popug's account, a popug's page
+        for page_label, link in FOLLOWED.get(label, ()):
+            target = visitor.page.locator(link).first if not link.startswith("/") else None
+            if target is None or target.count():
+                visitor.goto(link if target is None else target.get_attribute("href"))
+                yield page_label
+                visitor.open_nav(label)
     if role in SHUFFLERS:
         visitor.goto(shuffle_record_path)
         expect(visitor.page.get_by_role("heading", level=1)).to_contain_text("Shuffle")

@@ -87,7 +87,7 @@ TASK_TEXTS = db.Table(
 TITLE_WORDS = "task_title_words"
 _SQLITE_TITLE_WORDS = [
     f"CREATE VIRTUAL TABLE {TITLE_WORDS} USING fts5(title, content='task_texts', "
-    "content_rowid='task_id', tokenize='unicode61 remove_diacritics 0')",
+    "content_rowid='task_id', tokenize='unicode61 remove_diacritics 0', prefix='2 3 4 5 6')",
     f"CREATE TRIGGER {TITLE_WORDS}_insert AFTER INSERT ON task_texts BEGIN "
     f"INSERT INTO {TITLE_WORDS}(rowid, title) VALUES (new.task_id, new.title); END",
     f"CREATE TRIGGER {TITLE_WORDS}_delete AFTER DELETE ON task_texts BEGIN "

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import bindparam, func, literal_column, or_, select, table
+from sqlalchemy import bindparam, column, exists, func, literal_column, or_, select, table
 
 from app import clock
 from app.blueprints.accounting import queries as accounting_queries
@@ -78,41 +78,66 @@ def parse_search(value: str | None) -> Search:
     return Search(text_, words, jira_id)
 
 
-def _title_has_words(postgres: bool):
-    """Every word of :words (prefixes) in the title, through the index of titles' words."""
-    if postgres:
-        words = func.to_tsvector(literal_column("'simple'"), TASK_TEXTS.c.title)
-        return words.op("@@")(func.to_tsquery(literal_column("'simple'"), bindparam("words")))
-    matching = (
-        select(literal_column("rowid"))
-        .select_from(table(TITLE_WORDS))
-        .where(literal_column(TITLE_WORDS).op("MATCH")(bindparam("words")))
-    )
-    return TASKS.c.id.in_(matching)
+_WORDS_INDEX = table(TITLE_WORDS, column("rowid"))
+_MATCHES = literal_column(TITLE_WORDS).op("MATCH")(bindparam("words"))
 
 
 def _words_query(words: tuple[str, ...], postgres: bool) -> str:
+    """Every word, the last as a prefix, in each database's own query syntax (the words
+    are letters and digits only: nothing in them can be read as syntax)."""
     if postgres:
         return " & ".join(f"{word}:*" for word in words)
     return " ".join(f'"{word}"*' for word in words)
 
 
+def _filtered(query, filter_: str):
+    if filter_ == "open":
+        return query.where(Task.status == OPEN)
+    if filter_ == "done":
+        return query.where(Task.status == DONE)
+    if filter_ == "mine":
+        return query.where(Task.assignee_id == bindparam("me"))
+    return query
+
+
 @lru_cache(maxsize=len(FILTERS) * 8)
 def _board_page(filter_: str, words: bool = False, jira_id: bool = False, postgres=False):
-    query = _rows().order_by(Task.id.desc())
-    if filter_ == "open":
-        query = query.where(Task.status == OPEN)
-    elif filter_ == "done":
-        query = query.where(Task.status == DONE)
-    elif filter_ == "mine":
-        query = query.where(Task.assignee_id == bindparam("me"))
-    found = []
-    if words:
-        found.append(_title_has_words(postgres))
-    if jira_id:
-        found.append(TASK_TEXTS.c.jira_id == bindparam("jira_id"))
-    if found:
+    """The board's statement for a filter and the kind of search. Each one runs from the
+    index that finds its rows soonest, newest first, so a page stops after its rows:
+
+    - no search: the tasks' primary key, backwards;
+    - PostgreSQL, words and/or a Jira ID: one statement; its planner picks, by the words'
+      statistics, the primary key (common words) or the GIN index (rare ones);
+    - SQLite, words: the FTS5 index, which yields its rows newest first, with the filter
+      checked on the way; or for "mine", the popug's own tasks, each probed in it;
+    - SQLite, a Jira ID (and its words): the few ids of both indexes, then their rows.
+    """
+    query = _filtered(_rows().order_by(Task.id.desc()), filter_)
+    if postgres and (words or jira_id):
+        found = []
+        if words:
+            title_words = func.to_tsvector(literal_column("'simple'"), TASK_TEXTS.c.title)
+            query_words = func.to_tsquery(literal_column("'simple'"), bindparam("words"))
+            found.append(title_words.op("@@")(query_words))
+        if jira_id:
+            found.append(TASK_TEXTS.c.jira_id == bindparam("jira_id"))
         query = query.where(or_(*found))
+    elif jira_id:
+        ids = select(TASK_TEXTS.c.task_id).where(TASK_TEXTS.c.jira_id == bindparam("jira_id"))
+        if words:
+            ids = ids.union_all(select(_WORDS_INDEX.c.rowid).where(_MATCHES))
+        query = query.where(TASKS.c.id.in_(ids))
+    elif words and filter_ == "mine":
+        probe = select(literal_column("1")).where(_MATCHES, _WORDS_INDEX.c.rowid == TASKS.c.id)
+        query = query.where(exists(probe.select_from(_WORDS_INDEX)))
+    elif words:
+        query = _filtered(
+            _rows()
+            .select_from(_WORDS_INDEX.join(Task, Task.id == _WORDS_INDEX.c.rowid))
+            .where(_MATCHES)
+            .order_by(_WORDS_INDEX.c.rowid.desc()),
+            filter_,
+        )
     return paged(query)
 
 

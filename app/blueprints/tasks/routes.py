@@ -37,6 +37,7 @@ def _board_context(args) -> dict:
 
 def _board(form: TaskForm, status: int = 200, fragment: str = "tasks/_board.html"):
     context = _board_context(request.args)
+    context["results_only"] = fragment == "tasks/_board_results.html"
     if not wants_fragment():  # the page's notice of a shuffle under way; fragments have none
         context["waiting_shuffle"] = queries.waiting_shuffle()
     return render("tasks/index.html", fragment, form=form, **context), status

@@ -209,12 +209,10 @@ def history_of(task_id: int, page: int) -> Page:
     before = 1 if start else 0
     money = accounting_queries.task_money(task_id, start - before, HISTORY_PER_PAGE + 1 + before)
     shuffle_ids = {m.shuffle_id for m in money if m.shuffle_id is not None}
-    public_ids = dict(
+    public_ids = dict(  # queried even for none: the same queries whatever the history
         db.session.execute(
             select(Shuffle.id, Shuffle.public_id).where(Shuffle.id.in_(shuffle_ids))
         ).all()
-        if shuffle_ids
-        else []
     )
     lines, previous = [], money[0].username if before and money else None
     for movement in money[before:]:

@@ -28,6 +28,12 @@ RATE_LIMITS = db.Table(
 )
 
 
+def _stored(key: str) -> str:
+    """A key as the table holds it: PostgreSQL text cannot hold NUL (a username typed with
+    one still counts, next to the same name without it)."""
+    return key.replace("\x00", "")[:255]
+
+
 class DatabaseStorage(Storage):
     """Fixed-window counters in the `rate_limits` table (Flask-Limiter's default strategy)."""
 
@@ -38,7 +44,7 @@ class DatabaseStorage(Storage):
         return SQLAlchemyError
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        now = time.time()
+        key, now = _stored(key), time.time()
         engine = db.engine
         insert = postgres_insert if engine.dialect.name == "postgresql" else sqlite_insert
         expired = RATE_LIMITS.c.expires_at <= now
@@ -74,7 +80,7 @@ class DatabaseStorage(Storage):
         with db.engine.connect() as connection:
             hits = connection.execute(
                 select(RATE_LIMITS.c.hits).where(
-                    RATE_LIMITS.c.key == key, RATE_LIMITS.c.expires_at > time.time()
+                    RATE_LIMITS.c.key == _stored(key), RATE_LIMITS.c.expires_at > time.time()
                 )
             ).scalar()
         return hits or 0
@@ -82,7 +88,7 @@ class DatabaseStorage(Storage):
     def get_expiry(self, key: str) -> float:
         with db.engine.connect() as connection:
             expires_at = connection.execute(
-                select(RATE_LIMITS.c.expires_at).where(RATE_LIMITS.c.key == key)
+                select(RATE_LIMITS.c.expires_at).where(RATE_LIMITS.c.key == _stored(key))
             ).scalar()
         return expires_at if expires_at and expires_at > time.time() else time.time()
 
@@ -100,4 +106,4 @@ class DatabaseStorage(Storage):
 
     def clear(self, key: str) -> None:
         with db.engine.begin() as connection:
-            connection.execute(delete(RATE_LIMITS).where(RATE_LIMITS.c.key == key))
+            connection.execute(delete(RATE_LIMITS).where(RATE_LIMITS.c.key == _stored(key)))

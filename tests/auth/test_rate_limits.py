@@ -63,6 +63,8 @@ def test_the_database_storage_counts_expires_and_refunds(storage, monkeypatch):
     storage.clear("k")
     assert storage.get("k") == 0
     assert storage.check()
+    assert storage.incr("sign-in/ke\x00sha", 60) == 1  # PostgreSQL text holds no NUL
+    assert storage.get("sign-in/ke\x00sha") == 1
 
 
 def test_the_database_storage_forgets_expired_counters(storage, monkeypatch):

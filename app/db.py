@@ -4,7 +4,7 @@ SQLite (the embedded default) runs in WAL mode so readers see the last committed
 while a writer works; every state-changing request opens its transaction with
 BEGIN IMMEDIATE, so writers queue on SQLite's single write lock instead of failing
 half-way. PostgreSQL readers get REPEATABLE READ snapshots (set per request in
-`app/__init__.py`); writers serialise through row locks and advisory locks.
+`app/web.py`); writers serialise through row locks and advisory locks.
 """
 
 import contextvars

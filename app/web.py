@@ -5,7 +5,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from app import clock
-from app.blueprints.auth.decorators import can
+from app.access import can
 from app.db import SAFE_METHODS
 from app.extensions import db
 from app.htmx import add_vary

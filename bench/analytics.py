@@ -287,8 +287,8 @@ class StatementCounter:
 
 
 def measure(path: Path, runs: int, warmup: int) -> tuple[dict, dict]:
+    from app.access import role_required
     from app.blueprints.analytics import queries
-    from app.blueprints.auth.decorators import role_required
     from app.extensions import db
 
     app = create_app(bench_config(path))

@@ -6,7 +6,7 @@ from flask import Response, current_app, flash, redirect, request, stream_with_c
 from flask_login import current_user
 
 from app import audit, clock
-from app.blueprints.auth.decorators import ACCESS, role_required
+from app.access import ACCESS, role_required
 from app.errors import NotFound, ServiceError
 from app.extensions import db
 from app.htmx import redirect_after_post, render, wants_fragment

@@ -51,7 +51,7 @@ LEDGER_LOCK = "ledger"
 
 
 # Accounting imports no other blueprint; tasks registers how to label the task ids that
-# ledger entries carry (Jira ID and title for the audit log and payout e-mails).
+# ledger entries carry (Jira ID, title and public id, for the audit logs of accounts).
 _task_labeler = None
 
 

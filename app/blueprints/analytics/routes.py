@@ -3,7 +3,7 @@ from datetime import timedelta
 from flask import current_app, request, url_for
 
 from app import clock
-from app.blueprints.auth.decorators import ACCESS, role_required
+from app.access import ACCESS, role_required
 from app.htmx import render, wants_fragment
 
 from . import bp, queries

@@ -16,6 +16,7 @@ from flask_login import current_user, login_required, login_url, login_user, log
 from limits import RateLimitItem, parse
 
 from app import audit
+from app.access import role_required
 from app.blueprints.accounting import service as accounting
 from app.errors import ServiceError
 from app.extensions import db, limiter, login_manager
@@ -23,7 +24,6 @@ from app.htmx import is_htmx, redirect_after_post, render, wants_fragment
 from app.paging import page_number
 
 from . import bp, service, sessions
-from .decorators import role_required
 from .forms import EmptyForm, PopugForm, RoleForm, SignInForm
 
 SIGN_IN_FAILED = "Unknown username or wrong beak shape."

@@ -17,7 +17,7 @@ from sqlalchemy import (
     literal_column,
     text,
 )
-from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from app import clock
 from app.db import UTCDateTime
@@ -158,4 +158,3 @@ class Shuffle(db.Model):
     tasks_count: Mapped[int] = mapped_column(Integer, default=0)
     popugs_count: Mapped[int] = mapped_column(Integer, default=0)
 
-    actor = relationship("Popug", foreign_keys=[actor_id], lazy="raise")

@@ -4,7 +4,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from app.blueprints.auth.decorators import ACCESS, can, role_required
+from app.access import ACCESS, can, role_required
 from app.errors import NotAllowed, NotFound, ServiceError
 from app.extensions import db
 from app.htmx import redirect_after_post, render, wants_fragment

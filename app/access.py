@@ -1,3 +1,7 @@
+"""Who may use which part of aTES (SPEC section 2): the roles of each area, the decorator
+routes use, and `can()` for templates. App-level, like clock and money: every blueprint's routes
+use it, and it imports none of them."""
+
 from functools import wraps
 
 from flask import abort

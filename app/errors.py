@@ -42,6 +42,10 @@ def handle_http_error(error: HTTPException):
     return _render(error.code or 500, error.description or "")
 
 
+# A form whose one-time token or CSRF token no longer holds, in a flash or next to a field.
+FORM_EXPIRED = "The form expired; reload the page and try again."
+
+
 def handle_csrf_error(error: CSRFError):
     return _render(
         400, "The form expired or was not sent from aTES. Reload the page and try again."

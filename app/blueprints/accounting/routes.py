@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from app import audit, clock
 from app.access import ACCESS, role_required
-from app.errors import NotFound, ServiceError
+from app.errors import FORM_EXPIRED, NotFound, ServiceError
 from app.extensions import db
 from app.htmx import redirect_after_post, render, wants_fragment
 from app.money import format_cents
@@ -249,7 +249,7 @@ def close_day():
     form = CloseDayForm()
     today = clock.business_day()
     if not form.validate_on_submit():
-        flash("The form expired; reload the page and try again.", "error")
+        flash(FORM_EXPIRED, "error")
         return redirect_after_post(url_for("accounting.overview"))
     day = _parse_day(form.day.data) or today
     if day != today:
@@ -339,7 +339,7 @@ def list_outbox():
 def send_mail():
     """Retry failed e-mails now instead of waiting for their backoff, and send what is due."""
     if not SendMailForm().validate_on_submit():
-        flash("The form expired; reload the page and try again.", "error")
+        flash(FORM_EXPIRED, "error")
         return redirect(url_for("accounting.list_outbox"))
     mail.retry_now()
     report = mail.send_pending(limit=MAIL_AFTER_CLOSE)

@@ -5,7 +5,7 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
 from app.access import ACCESS, can, role_required
-from app.errors import NotAllowed, NotFound, ServiceError
+from app.errors import FORM_EXPIRED, NotAllowed, NotFound, ServiceError
 from app.extensions import db
 from app.htmx import redirect_after_post, render, wants_fragment
 from app.money import format_cents
@@ -134,7 +134,7 @@ def my_tasks_changes():
 @role_required(*ACCESS["my_tasks"])
 def complete_task(public_id: str):
     if not CompleteForm().validate_on_submit():
-        flash("The form expired; reload the page and try again.", "error")
+        flash(FORM_EXPIRED, "error")
         return redirect(url_for("tasks.my_tasks"))
     try:
         task = service.complete_task(public_id, actor=current_user)
@@ -207,7 +207,7 @@ def shuffle():
     """Record the press and answer at once with the shuffle's page; the job worker runs it."""
     form = ShuffleForm()
     if not form.validate_on_submit():
-        flash("The form expired; reload the page and try again.", "error")
+        flash(FORM_EXPIRED, "error")
         return redirect(url_for("tasks.index"))
     try:
         press = service.request_shuffle(actor=current_user, form_token=form.form_token.data)

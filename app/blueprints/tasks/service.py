@@ -28,7 +28,7 @@ from app import audit, clock
 from app.blueprints.accounting import service as accounting
 from app.blueprints.auth import service as auth
 from app.db import advisory_lock, is_postgres, sqlite_cache, try_advisory_lock
-from app.errors import NotAllowed, NotFound, ServiceError
+from app.errors import FORM_EXPIRED, NotAllowed, NotFound, ServiceError
 from app.extensions import db
 
 from .models import (
@@ -130,7 +130,7 @@ def check_form_token(form_token: str | None) -> None:
     """A one-time form token aTES cannot have issued (longer than its column, or with a NUL
     that PostgreSQL text cannot hold) is refused with a message, not a failing query."""
     if form_token and (len(form_token) > FORM_TOKEN_MAX or "\x00" in form_token):
-        raise ServiceError("The form expired; reload the page and try again.")
+        raise ServiceError(FORM_EXPIRED)
 
 
 def draw_prices(rng: random.Random | None = None) -> tuple[int, int]:

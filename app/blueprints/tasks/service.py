@@ -159,7 +159,8 @@ NOBODY_TO_HAND_OVER_TO = (
 def hand_over_open_tasks(popug_id: int) -> int:
     """Move each open task of a popug who can no longer take tasks to a random eligible
     popug (never them: their change is flushed), charging the new assignee the task's fee
-    with an entry naming the task, as any assignment does. In the caller's transaction,
+    with an entry naming the task, as any assignment does (two statements for the tasks,
+    two for their fees, however many there are). In the caller's transaction,
     after the shuffles before it (TASKS_LOCK): a shuffle that ran meanwhile may have given
     them tasks, and those move too. Refused when there are tasks and nobody to take them.
     Returns how many tasks moved."""
@@ -184,9 +185,7 @@ def hand_over_open_tasks(popug_id: int) -> int:
         .execution_options(synchronize_session=False),
         [{"task": task_id, "popug": new_popug} for task_id, new_popug, _ in moves],
     )
-    for task_id, new_popug, fee in moves:
-        accounting.charge_assign_fee(new_popug, fee, task_id=task_id, handed_over_from=popug_id)
-    return len(moves)
+    return accounting.charge_handed_over_fees(moves, handed_over_from=popug_id)
 
 
 def create_task(

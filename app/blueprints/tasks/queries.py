@@ -107,28 +107,35 @@ _PG_TITLE_HAS_WORDS = func.to_tsvector(literal_column("'simple'"), TASK_TEXTS.c.
 SEARCH_WINDOW = 2_000
 
 
-@lru_cache(maxsize=len(FILTERS) * 16)
-def _board_page(
-    filter_: str, words: bool = False, jira_id: bool = False, postgres=False, window=False
-):
-    """The board's statement for a filter and the kind of search. Each one runs from the
-    index that finds its rows soonest, newest first, so a page stops after its rows:
+def _search_plan(filter_: str, search: Search, postgres: bool) -> str | None:
+    """Which statement serves a search: each runs from the index that finds its rows
+    soonest, newest first, so a page stops after its rows (bench/README.md, "Search").
 
-    - no search: the tasks' primary key, backwards;
-    - PostgreSQL, words: first the newest SEARCH_WINDOW tasks by primary key (`window`),
-      which fills a page when the words are common; else every match from the GIN index
-      (a MATERIALIZED CTE, then sorted: the planner, misled by the LIMIT, would scan the
-      primary key for rare words to the end, 1.3 s at a million), newest first. For
-      "mine" and Jira IDs one statement, which the popug's own tasks or the Jira index
-      drive;
-    - SQLite, words: the FTS5 index, which yields its rows newest first, with the filter
-      checked on the way; or for "mine", the popug's own tasks, each probed in it;
-    - SQLite, a Jira ID (and its words): the few ids of both indexes, then their rows.
+    - "pg-window" then "pg-hits" (PostgreSQL, words): the newest SEARCH_WINDOW tasks by
+      primary key, which fill a page when the words are common; else every match from the
+      GIN index (a MATERIALIZED CTE), sorted. In one statement the planner, misled by the
+      LIMIT, walked the primary key to the end for a rare word: 1.3 s at a million.
+    - "pg-one" (PostgreSQL, "Mine" or a Jira ID): one statement, which the popug's own
+      tasks or the Jira index drive;
+    - "fts-newest" (SQLite, words): the FTS5 index yields its rows newest first, the filter
+      checked on the way; "fts-probe" ("Mine"): the popug's own tasks, each probed in it;
+      "fts-ids" (a Jira ID and its words): the few ids of both indexes, then their rows.
     """
-    query = _filtered(_rows().order_by(Task.id.desc()), filter_)
-    if postgres and words and window:
-        query = query.where(_PG_TITLE_HAS_WORDS, Task.id > bindparam("window_start"))
-    elif postgres and words and not jira_id and filter_ != "mine":
+    if postgres:
+        return "pg-one" if search.jira_id or filter_ == "mine" else "pg-window"
+    if search.jira_id:
+        return "fts-ids"
+    return "fts-probe" if filter_ == "mine" else "fts-newest"
+
+
+@lru_cache(maxsize=len(FILTERS) * 8)
+def _board_page(filter_: str, plan: str | None = None, jira_id: bool = False):
+    """The board's statement for a filter and a search plan (`jira_id`: the search has a
+    Jira ID besides its words), built once."""
+    newest_first = _rows().order_by(Task.id.desc())
+    if plan == "pg-window":
+        newest_first = newest_first.where(_PG_TITLE_HAS_WORDS, Task.id > bindparam("window_start"))
+    elif plan == "pg-hits":
         hits = (
             select(TASK_TEXTS.c.task_id)
             .where(_PG_TITLE_HAS_WORDS)
@@ -137,52 +144,50 @@ def _board_page(
         )
         # Ordered by an expression, not by the key: the planner, estimating thousands of
         # hits, would otherwise walk the primary key backwards probing each task.
-        query = _filtered(_rows().order_by((Task.id + 0).desc()), filter_)
-        query = query.where(Task.id.in_(select(hits.c.task_id)))
-    elif postgres and (words or jira_id):
-        found = [_PG_TITLE_HAS_WORDS] if words else []
-        if jira_id:
-            found.append(TASK_TEXTS.c.jira_id == bindparam("jira_id"))
-        query = query.where(or_(*found))
-    elif jira_id:
+        newest_first = (
+            _rows().order_by((Task.id + 0).desc()).where(Task.id.in_(select(hits.c.task_id)))
+        )
+    elif plan == "pg-one":
+        jira = TASK_TEXTS.c.jira_id == bindparam("jira_id")
+        newest_first = newest_first.where(
+            or_(_PG_TITLE_HAS_WORDS, jira) if jira_id else _PG_TITLE_HAS_WORDS
+        )
+    elif plan == "fts-ids":
         ids = select(TASK_TEXTS.c.task_id).where(TASK_TEXTS.c.jira_id == bindparam("jira_id"))
-        if words:
-            ids = ids.union_all(select(_WORDS_INDEX.c.rowid).where(_MATCHES))
-        query = query.where(TASKS.c.id.in_(ids))
-    elif words and filter_ == "mine":
+        ids = ids.union_all(select(_WORDS_INDEX.c.rowid).where(_MATCHES))
+        newest_first = newest_first.where(TASKS.c.id.in_(ids))
+    elif plan == "fts-probe":
         probe = select(literal_column("1")).where(_MATCHES, _WORDS_INDEX.c.rowid == TASKS.c.id)
-        query = query.where(exists(probe.select_from(_WORDS_INDEX)))
-    elif words:
-        query = _filtered(
+        newest_first = newest_first.where(exists(probe.select_from(_WORDS_INDEX)))
+    elif plan == "fts-newest":
+        newest_first = (
             _rows()
             .select_from(_WORDS_INDEX.join(Task, Task.id == _WORDS_INDEX.c.rowid))
             .where(_MATCHES)
-            .order_by(_WORDS_INDEX.c.rowid.desc()),
-            filter_,
+            .order_by(_WORDS_INDEX.c.rowid.desc())
         )
-    return paged(query)
+    return paged(_filtered(newest_first, filter_))
 
 
 def board(filter_: str, actor, page: int, per_page: int, search: Search | None = None) -> Page:
-    """A page of the Tasks board, newest first, of the filter and the search if any: one
-    query, and no total (an exact count of 100,000 tasks cost more than the page itself;
-    see bench/README.md, "Load")."""
+    """A page of the Tasks board, newest first, of the filter and the search if any (see
+    _search_plan): one query, two for some searches on PostgreSQL, and no total (an exact
+    count of 100,000 tasks cost more than the page itself; see bench/README.md, "Load")."""
     params = {"me": actor.id} if filter_ == "mine" else {}
-    if not search:
-        return peek_page(db.session, _board_page(filter_), page, per_page, params)
-    postgres = is_postgres()
-    if search.words:
-        params["words"] = _words_query(search.words, postgres)
-    if search.jira_id:
-        params["jira_id"] = search.jira_id
-    kind = (filter_, bool(search.words), bool(search.jira_id), postgres)
-    if postgres and search.words and not search.jira_id and filter_ != "mine":
+    plan = None
+    if search:
+        postgres = is_postgres()
+        plan = _search_plan(filter_, search, postgres)
+        params.update(words=_words_query(search.words, postgres), jira_id=search.jira_id)
+    if plan == "pg-window":
         newest = db.session.scalar(select(func.max(TASKS.c.id))) or 0
         params["window_start"] = newest - SEARCH_WINDOW
-        found = peek_page(db.session, _board_page(*kind, window=True), page, per_page, params)
+        found = peek_page(db.session, _board_page(filter_, plan), page, per_page, params)
         if found.has_next:  # the page and the one row after it are the newest matches
             return found
-    return peek_page(db.session, _board_page(*kind), page, per_page, params)
+        plan = "pg-hits"
+    statement = _board_page(filter_, plan, bool(search and search.jira_id))
+    return peek_page(db.session, statement, page, per_page, params)
 
 
 def row_of(public_id: str):
@@ -191,24 +196,14 @@ def row_of(public_id: str):
 
 
 def task_view(public_id: str):
-    """Everything a task's page shows about the task itself, with the names of its
-    assignee and creator, in one query; or None."""
+    """A task's row (see `_rows()`) with what its page adds: id, description, creator's
+    name; one query, or None."""
     return db.session.execute(
-        select(
-            Task.id,
-            Task.public_id,
-            Task.title,
-            Task.jira_id,
-            Task.description,
-            Task.status,
-            Task.assignee_id,
-            auth.username_of(Task.assignee_id).label("assignee_name"),
-            auth.username_of(Task.creator_id).label("creator_name"),
-            Task.fee,
-            Task.reward,
-            Task.created_at,
-            Task.completed_at,
-        ).where(Task.public_id == public_id)
+        _rows()
+        .add_columns(
+            Task.id, Task.description, auth.username_of(Task.creator_id).label("creator_name")
+        )
+        .where(Task.public_id == public_id)
     ).first()
 
 

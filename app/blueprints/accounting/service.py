@@ -889,20 +889,13 @@ def _check_tasks() -> list[str]:
         LedgerEntry.shuffle_id.is_(None),
         LedgerEntry.handed_over_from.is_(None),
     )
+    rewards = _total(case((LedgerEntry.kind == REWARD, 1), else_=0))
+    creations = _total(case((creation, 1), else_=0))
     per_task = db.session.execute(
-        select(
-            LedgerEntry.task_id,
-            _total(case((LedgerEntry.kind == REWARD, 1), else_=0)).label("rewards"),
-            _total(case((creation, 1), else_=0)).label("creations"),
-        )
+        select(LedgerEntry.task_id, rewards, creations)
         .where(LedgerEntry.task_id.is_not(None))
         .group_by(LedgerEntry.task_id)
-        .having(
-            or_(
-                _total(case((LedgerEntry.kind == REWARD, 1), else_=0)) > 1,
-                _total(case((creation, 1), else_=0)) != 1,
-            )
-        )
+        .having(or_(rewards > 1, creations != 1))
         .order_by(LedgerEntry.task_id)
         .limit(PROBLEMS_PER_CHECK + 1)
     ).all()

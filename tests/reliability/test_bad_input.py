@@ -581,9 +581,22 @@ def _table_counts() -> dict[str, int]:
     }
 
 
+def _every_post_as_every_role(csrf_app):
+    """(path, role, client) for every POST endpoint (its path filled with a real task) and
+    every role, anonymous included."""
+    app_, popugs, task_id = csrf_app
+    for rule in _post_endpoints(app_):
+        path = _fill_path(rule, task_id)
+        for role in ROLES:
+            if role == "anonymous":
+                yield path, role, app_.test_client()
+            else:
+                yield path, role, signed_in_client(app_, popugs[role])
+
+
 def test_every_post_endpoint_refuses_a_body_over_the_limit(csrf_app):
     """Whatever the role, the body is refused before any view code runs (CSRF reads it)."""
-    app_, popugs, task_id = csrf_app
+    app_ = csrf_app[0]
     limit = app_.config["MAX_CONTENT_LENGTH"]
     assert limit and limit <= 16 * 1024 * 1024, "a request size limit must be configured"
     boundary, multipart = encode_multipart({"description": "x" * (limit + 1), "title": "t"})
@@ -592,20 +605,15 @@ def test_every_post_endpoint_refuses_a_body_over_the_limit(csrf_app):
         "multipart": (multipart, f"multipart/form-data; boundary={boundary}"),
     }
     before = _table_counts()
-    for rule in _post_endpoints(app_):
-        path = _fill_path(rule, task_id)
-        for role in ROLES:
-            client = (
-                app_.test_client() if role == "anonymous" else signed_in_client(app_, popugs[role])
-            )
-            for kind, (data, content_type) in bodies.items():
-                for headers in ({}, {"HX-Request": "true"}):
-                    response = client.post(
-                        path, data=data, content_type=content_type, headers=headers
-                    )
-                    where = f"{role} POST {path} ({kind}, {headers})"
-                    assert response.status_code == 413, f"{where}: {response.status_code}"
-                    assert "Request too large" in response.get_data(as_text=True), where
+    for path, role, client in _every_post_as_every_role(csrf_app):
+        for kind, (data, content_type) in bodies.items():
+            for headers in ({}, {"HX-Request": "true"}):
+                response = client.post(
+                    path, data=data, content_type=content_type, headers=headers
+                )
+                where = f"{role} POST {path} ({kind}, {headers})"
+                assert response.status_code == 413, f"{where}: {response.status_code}"
+                assert "Request too large" in response.get_data(as_text=True), where
     db.session.rollback()
     assert _table_counts() == before
 
@@ -630,27 +638,21 @@ TOKENS = st.one_of(
 def test_a_missing_or_hostile_csrf_token_is_a_400_and_changes_nothing(
     csrf_app, token, in_header, htmx
 ):
-    app_, popugs, task_id = csrf_app
     before = _table_counts()
-    for rule in _post_endpoints(app_):
-        path = _fill_path(rule, task_id)
-        for role in ROLES:
-            client = (
-                app_.test_client() if role == "anonymous" else signed_in_client(app_, popugs[role])
-            )
-            form = {"title": "A fine task", "username": "csrf-worker", "beak_shape": factories.BEAK}
-            headers = {"HX-Request": "true"} if htmx else {}
-            if token is not None:
-                if in_header:
-                    headers["X-CSRFToken"] = (
-                        token.replace("\r", "").replace("\n", "").encode().decode("latin-1")
-                    )
-                else:
-                    form["csrf_token"] = token
-            response = client.post(path, data=form, headers=headers)
-            where = f"{role} POST {path} token={token!r:.40} header={in_header}"
-            assert response.status_code == 400, f"{where}: {response.status_code}"
-            assert "The form expired" in response.get_data(as_text=True), where
+    for path, role, client in _every_post_as_every_role(csrf_app):
+        form = {"title": "A fine task", "username": "csrf-worker", "beak_shape": factories.BEAK}
+        headers = {"HX-Request": "true"} if htmx else {}
+        if token is not None:
+            if in_header:
+                headers["X-CSRFToken"] = (
+                    token.replace("\r", "").replace("\n", "").encode().decode("latin-1")
+                )
+            else:
+                form["csrf_token"] = token
+        response = client.post(path, data=form, headers=headers)
+        where = f"{role} POST {path} token={token!r:.40} header={in_header}"
+        assert response.status_code == 400, f"{where}: {response.status_code}"
+        assert "The form expired" in response.get_data(as_text=True), where
     db.session.rollback()
     assert _table_counts() == before
 
@@ -659,17 +661,18 @@ def test_a_missing_or_hostile_csrf_token_is_a_400_and_changes_nothing(
 
 # The review's reproductions (issue 16): each sent with a valid CSRF token in the header, as
 # a script would, to the endpoint named, and then to every other POST endpoint.
-NOT_FORMS = {
-    "json number": ({"data": json.dumps({"username": 123, "beak_shape": "x"})}, "json"),
-    "json object": ({"data": json.dumps({"username": {"a": 1}})}, "json"),
-    "json beak": ({"data": json.dumps({"username": "a", "beak_shape": 12345678})}, "json"),
-    "json list": ({"data": "[1, 2]"}, "json"),
-    "json string": ({"data": '"x"'}, "json"),
-    "json title": ({"data": json.dumps({"title": 5})}, "json"),
-    "json token": ({"data": json.dumps({"form_token": [1, 2]})}, "json"),
-    "json day": ({"data": json.dumps({"day": 20240101})}, "json"),
-    "file part": ({"data": {"username": (b"kesha", "u.txt"), "title": "t"}}, None),
-    "text": ({"data": "username=kesha"}, "text/plain"),
+JSON = "application/json"
+NOT_FORMS = {  # name: (body, content type)
+    "json number": (json.dumps({"username": 123, "beak_shape": "x"}), JSON),
+    "json object": (json.dumps({"username": {"a": 1}}), JSON),
+    "json beak": (json.dumps({"username": "a", "beak_shape": 12345678}), JSON),
+    "json list": ("[1, 2]", JSON),
+    "json string": ('"x"', JSON),
+    "json title": (json.dumps({"title": 5}), JSON),
+    "json token": (json.dumps({"form_token": [1, 2]}), JSON),
+    "json day": (json.dumps({"day": 20240101}), JSON),
+    "file part": ({"username": (b"kesha", "u.txt"), "title": "t"}, "multipart/form-data"),
+    "text": ("username=kesha", "text/plain"),
 }
 
 
@@ -684,33 +687,26 @@ def _csrf_header(client) -> dict:
 
 @pytest.mark.parametrize("name", NOT_FORMS)
 def test_a_body_that_is_not_a_form_is_a_415_and_changes_nothing(csrf_app, name):
-    app_, popugs, task_id = csrf_app
-    body, kind = NOT_FORMS[name]
-    content_type = {"json": "application/json", None: "multipart/form-data"}.get(kind, kind)
+    data, content_type = NOT_FORMS[name]
     before = _table_counts()
-    for rule in _post_endpoints(app_):
-        path = _fill_path(rule, task_id)
-        for role in ROLES:
-            client = (
-                app_.test_client() if role == "anonymous" else signed_in_client(app_, popugs[role])
+    for path, role, client in _every_post_as_every_role(csrf_app):
+        for htmx in ({}, {"HX-Request": "true"}):
+            response = client.post(
+                path,
+                **sendable({"data": data}),
+                content_type=content_type,
+                headers={**_csrf_header(client), **htmx},
             )
-            for htmx in ({}, {"HX-Request": "true"}):
-                response = client.post(
-                    path,
-                    **sendable(body),
-                    content_type=content_type,
-                    headers={**_csrf_header(client), **htmx},
-                )
-                where = f"{role} POST {path} ({name}, {htmx})"
-                assert response.status_code == 415, f"{where}: {response.status_code}"
-                assert "send the fields as application/x-www-form-urlencoded" in response.text
+            where = f"{role} POST {path} ({name}, {htmx})"
+            assert response.status_code == 415, f"{where}: {response.status_code}"
+            assert "send the fields as application/x-www-form-urlencoded" in response.text
     db.session.rollback()
     assert _table_counts() == before
 
 
 def test_a_form_and_an_empty_body_still_pass(csrf_app):
     """The rule refuses only other bodies: a plain form signs in, a bare button signs out."""
-    app_, popugs, _ = csrf_app
+    app_ = csrf_app[0]
     client = app_.test_client()
     signed_in = client.post(
         "/sign-in",

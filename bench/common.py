@@ -69,6 +69,19 @@ def bench_config(url: str) -> type[Config]:
     return BenchConfig
 
 
+def search_paths(tasks: int) -> dict[str, str]:
+    """The board searches the benchmarks time, for data seeded by `seed` with `tasks` tasks
+    (every title "Seeded task <i>", every third task the Jira ID UBERPOP-<i>): {label: path}."""
+    return {
+        "Search a word of every title (?q=task)": "/?q=task",
+        "Search ?q=task&filter=done": "/?q=task&filter=done",
+        "Search ?q=seeded+task&filter=mine": "/?q=seeded+task&filter=mine",
+        "Search a rare word (?q=<last id>)": f"/?q={tasks}",
+        "Search a prefix (?q=<4 digits>)": f"/?q={str(tasks)[:4]}",
+        "Search a Jira ID (?q=uberpop-<id>)": f"/?q=uberpop-{tasks // 3 * 3}",
+    }
+
+
 def bench_app(url: str):
     return create_app(bench_config(url))
 

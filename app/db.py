@@ -68,22 +68,6 @@ def _wants_write() -> bool:
 SQLITE_MMAP_BYTES = 1 << 30
 
 
-@contextmanager
-def sqlite_cache(megabytes: int):
-    """SQLite: a page cache of `megabytes` for this session's connection while the block
-    runs (a shuffle dirties hundreds of MB of pages in one transaction; with SQLite's
-    default 2 MB it would write and re-read them over and over), then the default again."""
-    if is_postgres():
-        yield
-        return
-    connection = db.session.connection()
-    connection.exec_driver_sql(f"PRAGMA cache_size=-{megabytes * 1024}")
-    try:
-        yield
-    finally:
-        connection.exec_driver_sql("PRAGMA cache_size=-2000")
-
-
 @event.listens_for(Engine, "connect")
 def _configure_sqlite(dbapi_connection, connection_record) -> None:
     if not isinstance(dbapi_connection, sqlite3.Connection):

@@ -216,6 +216,18 @@ def _verify(conn, before: dict, shuffle_id: int | None, lean: bool = False) -> d
             problems.append(f"{wrong} entries with a wrong amount, kind or account")
         if int(charged or 0) != before["open_fees"]:
             problems.append(f"charged {charged}, open fees sum to {before['open_fees']}")
+        # The service's lines are also kept by task, one row for each.
+        lines, by_task = conn.execute(
+            text(
+                "SELECT (SELECT count(*) FROM ledger_lines x JOIN ledger_entries e "
+                "ON e.id = x.entry_id WHERE e.shuffle_id = :s), (SELECT count(*) FROM "
+                "shuffle_lines y JOIN ledger_lines x ON x.entry_id = y.entry_id "
+                "AND x.task_id = y.task_id WHERE y.shuffle_id = :s)"
+            ),
+            {"s": shuffle_id},
+        ).one()
+        if lines != by_task:
+            problems.append(f"{lines} ledger lines but {by_task} of them in shuffle_lines")
     if lean:
         # One entry per open task (distinct tasks), each charging that task's fee to the
         # account of the popug it now belongs to.

@@ -151,11 +151,13 @@ def test_the_comparison_notices_a_missing_index(migrated):
 
 
 def _where(index_options: dict, dialect: str) -> str | None:
-    """An index's WHERE clause as comparable text: no parentheses, case or extra spaces."""
+    """An index's WHERE clause as comparable text: no parentheses, case, extra spaces or
+    PostgreSQL's casts of text columns and literals."""
     where = index_options.get(f"{dialect}_where")
     if where is None:
         return None
-    return " ".join(str(where).replace("(", " ").replace(")", " ").lower().split())
+    where = str(where).replace("::text", "").replace("(", " ").replace(")", " ")
+    return " ".join(where.lower().split())
 
 
 def test_partial_indexes_are_partial_in_the_migrated_database(migrated):
@@ -248,5 +250,54 @@ def test_the_migrations_move_the_data_of_the_previous_schema(tmp_path, keep_logg
                 (1, "t-1", "Feed the parrot", "UBERPOP-1", "tok-1"),
                 (2, "t-2", "Clean the cage", None, None),
             ]
+            db.session.remove()
+            db.engine.dispose()
+
+
+# The schema before a shuffle's lines were kept by task too.
+BEFORE_SHUFFLE_LINES = "f2a4c6e8b0d1"
+SHUFFLED_ROWS = [
+    "INSERT INTO popugs (id, public_id, username, email, role, beak_hash, active, "
+    "session_epoch, created_at) VALUES (1, 'p-1', 'boss', 'boss@uberpopug.inc', 'manager', "
+    "'x', true, 0, '2024-03-03 09:00:00')",
+    "INSERT INTO shuffles (id, public_id, actor_id, status, requested_at, attempts, "
+    "duration_ms, tasks_count, popugs_count) VALUES (1, 's-1', 1, 'done', "
+    "'2024-03-03 10:30:00', 1, 5, 3, 2), (2, 's-2', 1, 'done', '2024-03-03 11:30:00', 1, 5, "
+    "1, 1)",
+    "INSERT INTO ledger_entries (id, account_id, kind, amount, shuffle_id, business_day, "
+    "created_at) VALUES (10, 1, 'assign_fee', -3000, 1, '2024-03-03', '2024-03-03 10:30:00'), "
+    "(11, 2, 'assign_fee', -1000, 1, '2024-03-03', '2024-03-03 10:30:00'), "
+    "(12, 2, 'assign_fee', -1000, 2, '2024-03-03', '2024-03-03 11:30:00')",
+    "INSERT INTO ledger_lines (entry_id, task_id, amount) VALUES (10, 5, -1000), "
+    "(10, 7, -2000), (11, 6, -1000), (12, 6, -1000)",
+]
+
+
+def test_a_shuffles_lines_are_copied_by_task(tmp_path, keep_logging):
+    """Lines written before `shuffle_lines` existed are found there after the upgrade, and
+    the downgrade gives back the index it replaced."""
+    with _empty_database(tmp_path) as url:
+        config = type("OldLines", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": url})
+        app = create_app(config)
+        with app.app_context():
+            flask_migrate.upgrade(directory=str(MIGRATIONS), revision=BEFORE_SHUFFLE_LINES)
+            with db.engine.begin() as conn:
+                for statement in SHUFFLED_ROWS:
+                    conn.execute(text(statement))
+            flask_migrate.upgrade(directory=str(MIGRATIONS))
+            with db.engine.connect() as conn:
+                by_task = conn.execute(
+                    text("SELECT shuffle_id, task_id, entry_id FROM shuffle_lines ORDER BY 1, 2")
+                ).all()
+            assert [tuple(row) for row in by_task] == [
+                (1, 5, 10),
+                (1, 6, 11),
+                (1, 7, 10),
+                (2, 6, 12),
+            ]
+            flask_migrate.downgrade(directory=str(MIGRATIONS), revision=BEFORE_SHUFFLE_LINES)
+            indexes = {index["name"] for index in inspect(db.engine).get_indexes("ledger_lines")}
+            assert "ix_ledger_lines_task_id" in indexes
+            assert "shuffle_lines" not in inspect(db.engine).get_table_names()
             db.session.remove()
             db.engine.dispose()

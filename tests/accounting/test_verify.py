@@ -159,6 +159,30 @@ def test_a_shuffles_lines_must_explain_its_entry(books):
     assert "Ledger line of task #99: entry #1000000 is not a shuffle's fees." in service.verify()
 
 
+def test_a_shuffles_lines_by_task_must_be_its_lines(books):
+    shuffle_id, task_id, entry_id = db.session.execute(
+        text("SELECT shuffle_id, task_id, entry_id FROM shuffle_lines")
+    ).one()
+    sql("DELETE FROM shuffle_lines")
+    problems = service.verify()
+    assert (
+        f"Ledger line of task #{task_id} in entry #{entry_id} is missing from its shuffle's "
+        "lines by task." in problems
+    ), problems
+    sql(
+        "INSERT INTO shuffle_lines (shuffle_id, task_id, entry_id) VALUES (:s, :t, :e)",
+        s=shuffle_id + 1,
+        t=task_id,
+        e=entry_id,
+    )
+    problems = service.verify()
+    assert f"Shuffle #{shuffle_id + 1}'s line of task #{task_id} is not a line of its entry." in (
+        problems
+    ), problems
+    sql("UPDATE shuffle_lines SET shuffle_id = :s", s=shuffle_id)
+    assert service.verify() == []
+
+
 def test_entries_must_be_on_existing_accounts(books):
     first = db.session.scalar(text("SELECT min(id) FROM ledger_entries"))
     sql("UPDATE ledger_entries SET account_id = 777 WHERE id = :id", id=first)

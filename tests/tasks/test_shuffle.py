@@ -172,10 +172,10 @@ def test_failure_part_way_moves_no_task_and_no_money(db, monkeypatch, staff, aft
     real = accounting.charge_assign_fees_in_bulk
     calls = []
 
-    def broken(assignments, *, shuffle_id):
+    def broken(assignments, *, shuffle_id, **options):
         calls.append(shuffle_id)
         if after_real_charge:
-            assert real(assignments, shuffle_id=shuffle_id)["entries"] == 20
+            assert real(assignments, shuffle_id=shuffle_id, **options)["entries"] == 20
         raise RuntimeError("ledger is down")
 
     monkeypatch.setattr(BULK_CHARGE, broken)
@@ -203,8 +203,8 @@ def test_tasks_really_moved_before_the_injected_failure(db, monkeypatch, staff):
     seen = {}
     real = accounting.charge_assign_fees_in_bulk
 
-    def spy(assignments, *, shuffle_id):
-        assert real(assignments, shuffle_id=shuffle_id)["entries"] == 40
+    def spy(assignments, *, shuffle_id, **options):
+        assert real(assignments, shuffle_id=shuffle_id, **options)["entries"] == 40
         seen.update(dict(db.session.execute(select(Task.id, Task.assignee_id)).all()))
         raise RuntimeError("stop")
 

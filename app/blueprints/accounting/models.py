@@ -102,16 +102,26 @@ class LedgerLine(db.Model):
     Append-only like the ledger; an entry's lines sum to its amount."""
 
     __tablename__ = "ledger_lines"
-    __table_args__ = (
-        # A task's page reads the lines naming it: the one index a shuffle adds an entry to
-        # per moved task, besides the primary key (bench/README.md measures its cost).
-        Index("ix_ledger_lines_task_id", "task_id", "entry_id"),
-        {"sqlite_with_rowid": False},
-    )
+    __table_args__ = {"sqlite_with_rowid": False}
 
     entry_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     task_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class ShuffleLine(db.Model):
+    """The same lines keyed by (shuffle, task): which entry charged each task a shuffle
+    moved. A task's page finds its lines through it, one seek per shuffle. A shuffle writes
+    these rows in task order, its lines in entry order: each table grows at its right edge,
+    where a second index over `ledger_lines` would take a million entries at random places
+    (bench/README.md, "Shuffle at scale"). `accounting verify` checks that both agree."""
+
+    __tablename__ = "shuffle_lines"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    shuffle_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    task_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    entry_id: Mapped[int] = mapped_column(BigId)
 
 
 class BillingDay(db.Model):

@@ -8,7 +8,7 @@ paid, payouts made) unless the name says otherwise.
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import BigInteger, Date, cast, func, literal, select, union_all
+from sqlalchemy import BigInteger, Date, and_, cast, func, literal, select, union_all
 
 from app.extensions import db
 from app.paging import Page
@@ -25,6 +25,7 @@ from .models import (
     LedgerLine,
     OutboxMessage,
     Payout,
+    ShuffleLine,
 )
 
 BALANCE_SORTS = ("username", "balance")
@@ -293,9 +294,11 @@ class TaskMoney:
     at: datetime
 
 
-def task_money(task_id: int, offset: int, limit: int) -> list[TaskMoney]:
+def task_money(task_id: int, shuffle_ids, offset: int, limit: int) -> list[TaskMoney]:
     """`limit` of a task's money movements from `offset`, oldest first (ledger order), in
-    one query: the entries naming it and the shuffles' lines naming it, each by its index."""
+    one query: the entries naming it (by their task index) and the lines naming it of the
+    shuffles in `shuffle_ids` (a statement selecting the ids of the shuffles that may have
+    moved it: one seek into `shuffle_lines` each)."""
     columns = (
         Account.popug_id,
         Account.username,
@@ -308,11 +311,20 @@ def task_money(task_id: int, offset: int, limit: int) -> list[TaskMoney]:
         .join(Account, Account.id == LedgerEntry.account_id)
         .where(LedgerEntry.task_id == task_id)
     )
+    shuffled = (
+        select(ShuffleLine.entry_id)
+        .where(ShuffleLine.shuffle_id.in_(shuffle_ids), ShuffleLine.task_id == task_id)
+        .subquery("shuffled")
+    )
     lines = (
         select(LedgerEntry.id, LedgerEntry.kind, LedgerLine.amount, *columns)
+        .select_from(shuffled)
+        .join(
+            LedgerLine,
+            and_(LedgerLine.entry_id == shuffled.c.entry_id, LedgerLine.task_id == task_id),
+        )
         .join(LedgerEntry, LedgerEntry.id == LedgerLine.entry_id)
         .join(Account, Account.id == LedgerEntry.account_id)
-        .where(LedgerLine.task_id == task_id)
     )
     both = union_all(own, lines).subquery("money")
     rows = db.session.execute(

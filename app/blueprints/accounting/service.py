@@ -44,6 +44,7 @@ from .models import (
     LedgerLine,
     OutboxMessage,
     Payout,
+    ShuffleLine,
 )
 
 # Every money write holds this lock shared; closing a day holds it exclusively, so no
@@ -200,29 +201,35 @@ def pay_reward(popug_id: int, reward: int, *, task_id: int) -> LedgerEntry:
     return _post(popug_id, REWARD, reward, task_id=task_id)
 
 
-def charge_assign_fees_in_bulk(assignments, *, shuffle_id: int) -> dict:
+def charge_assign_fees_in_bulk(assignments, *, shuffle_id: int, by_task=None) -> dict:
     """Charge the assign fee of every row of `assignments`, set-based: one entry per popug
-    for the sum of their fees, with one ledger line per task naming it and its fee, and
-    each balance moved by its entry.
+    for the sum of their fees, with one ledger line per task naming it and its fee (and the
+    same line in `shuffle_lines`, keyed by shuffle and task), and each balance moved by its
+    entry.
 
     `assignments` is a statement whose rows are (task_id, popug_id, fee). On PostgreSQL it
     may be an UPDATE … RETURNING (the shuffle's move of the tasks): then the move, the
     entries, the lines and the balances are ONE statement with one snapshot, so exactly the
     rows it changed are charged, whatever other transactions commit meanwhile. On SQLite,
-    whose single writer keeps the rows stable, `assignments` is a SELECT read by separate
-    statements. No row passes through Python either way.
+    whose single writer keeps the rows stable, statements read the rows one after the
+    other: `assignments` in (popug, task) order, the order of the entries and their lines,
+    and `by_task` (the same rows; default `assignments`) in task order, the order of
+    `shuffle_lines`, so that neither needs a sort. No row passes through Python either way.
     Returns {"assignments": rows of `assignments`, "entries": lines written (one per
-    task), "accounts": balances moved}.
+    task), "by_task": rows written to `shuffle_lines`, "accounts": balances moved}.
     """
     advisory_lock(LEDGER_LOCK, shared=True)
     if is_postgres():
         return _charge_in_one_statement(assignments.cte("assignments"), shuffle_id)
-    return _charge_in_steps(assignments.subquery("assignments"), shuffle_id)
+    by_task = assignments if by_task is None else by_task
+    return _charge_in_steps(
+        assignments.subquery("assignments"), by_task.subquery("by_task"), shuffle_id
+    )
 
 
 def _fee_entries(sums, shuffle_id: int):
     """INSERT … SELECT of one assign-fee entry per row of `sums` (account_id, total), in
-    account order."""
+    the order of its column `position`."""
     return insert(LedgerEntry.__table__).from_select(
         ["account_id", "kind", "amount", "task_id", "shuffle_id", "business_day", "created_at"],
         select(
@@ -233,12 +240,18 @@ def _fee_entries(sums, shuffle_id: int):
             literal(shuffle_id),
             literal(open_business_day(), LedgerEntry.business_day.type),
             literal(clock.now(), LedgerEntry.created_at.type),
-        ).order_by(sums.c.account_id),
+        ).order_by(sums.c.position),
     )
 
 
 def _insert_lines(select_lines):
     return insert(LedgerLine.__table__).from_select(["entry_id", "task_id", "amount"], select_lines)
+
+
+def _insert_shuffle_lines(select_lines):
+    return insert(ShuffleLine.__table__).from_select(
+        ["shuffle_id", "task_id", "entry_id"], select_lines
+    )
 
 
 # SQLite: this shuffle's entries keyed by their popug, looked up by each charged task.
@@ -251,9 +264,10 @@ _ENTRIES = Table(
 )
 
 
-def _charge_in_steps(rows, shuffle_id: int) -> dict:
-    """SQLite: the entries (fees summed per popug, then their accounts), a temporary map of
-    the popugs to their entries, the lines from it, the balances from the entries."""
+def _charge_in_steps(rows, by_task, shuffle_id: int) -> dict:
+    """SQLite: the entries (fees summed per popug, in popug order, then their accounts), a
+    temporary map of the popugs to their entries, the lines and `shuffle_lines` from it, the
+    balances from the entries."""
     ledger = LedgerEntry.__table__
     first_id = db.session.scalar(select(func.coalesce(func.max(ledger.c.id), 0))) + 1
     per_popug = (
@@ -262,7 +276,11 @@ def _charge_in_steps(rows, shuffle_id: int) -> dict:
         .subquery("per_popug")
     )
     sums = (
-        select(Account.id.label("account_id"), per_popug.c.total)
+        select(
+            Account.id.label("account_id"),
+            per_popug.c.popug_id.label("position"),
+            per_popug.c.total,
+        )
         .join(per_popug, Account.popug_id == per_popug.c.popug_id)
         .subquery("sums")
     )
@@ -285,6 +303,14 @@ def _charge_in_steps(rows, shuffle_id: int) -> dict:
         ),
         execution_options=counted,
     ).rowcount
+    by_task_lines = db.session.execute(
+        _insert_shuffle_lines(
+            select(literal(shuffle_id), by_task.c.task_id, _ENTRIES.c.entry_id).join(
+                _ENTRIES, _ENTRIES.c.popug_id == by_task.c.popug_id
+            )
+        ),
+        execution_options=counted,
+    ).rowcount
     _ENTRIES.drop(connection)  # SQLite keeps temporary tables for the connection's lifetime
     db.session.execute(
         update(Account)
@@ -293,14 +319,21 @@ def _charge_in_steps(rows, shuffle_id: int) -> dict:
         .execution_options(synchronize_session=False)
     )
     assigned = db.session.scalar(select(func.count()).select_from(rows))
-    return {"assignments": assigned, "entries": lines, "accounts": accounts.rowcount}
+    return {
+        "assignments": assigned,
+        "entries": lines,
+        "by_task": by_task_lines,
+        "accounts": accounts.rowcount,
+    }
 
 
 def _charge_in_one_statement(rows, shuffle_id: int) -> dict:
     """PostgreSQL: WITH assignments AS (…), charged AS (… their accounts), sums, entries AS
-    (INSERT … RETURNING), lines AS (INSERT …), balances AS (UPDATE …) SELECT the counts."""
-    # The lines are sorted by (entry, task) so that their primary key grows at its right
-    # edge; a million of them sort in memory with this, not in temporary files.
+    (INSERT … RETURNING), lines AS (INSERT …), by_task AS (INSERT …), balances AS
+    (UPDATE …) SELECT the counts."""
+    # The lines are sorted by (entry, task) and `shuffle_lines` by task, so that each
+    # primary key grows at its right edge; a million of them sort in memory with this, not
+    # in temporary files.
     db.session.execute(text("SET LOCAL work_mem = '256MB'"))
     ledger, accounts = LedgerEntry.__table__, Account.__table__
     charged = (
@@ -309,7 +342,11 @@ def _charge_in_one_statement(rows, shuffle_id: int) -> dict:
         .cte("charged")
     )
     sums = (
-        select(charged.c.account_id, func.sum(charged.c.fee).label("total"))
+        select(
+            charged.c.account_id,
+            charged.c.account_id.label("position"),
+            func.sum(charged.c.fee).label("total"),
+        )
         .group_by(charged.c.account_id)
         .cte("sums")
     )
@@ -318,14 +355,26 @@ def _charge_in_one_statement(rows, shuffle_id: int) -> dict:
         .returning(ledger.c.id, ledger.c.account_id, ledger.c.amount)
         .cte("entries")
     )
+    charged_entries = (
+        select(entries.c.id, charged.c.task_id, charged.c.fee)
+        .join(entries, entries.c.account_id == charged.c.account_id)
+        .cte("charged_entries")
+    )
     lines = (
         _insert_lines(
-            select(entries.c.id, charged.c.task_id, -charged.c.fee)
-            .join(entries, entries.c.account_id == charged.c.account_id)
-            .order_by(entries.c.id, charged.c.task_id)
+            select(charged_entries.c.id, charged_entries.c.task_id, -charged_entries.c.fee)
+            .order_by(charged_entries.c.id, charged_entries.c.task_id)
         )
         .returning(LedgerLine.__table__.c.task_id)
         .cte("lines")
+    )
+    by_task = (
+        _insert_shuffle_lines(
+            select(literal(shuffle_id), charged_entries.c.task_id, charged_entries.c.id)
+            .order_by(charged_entries.c.task_id)
+        )
+        .returning(ShuffleLine.__table__.c.task_id)
+        .cte("by_task")
     )
     balances = (
         update(accounts)
@@ -334,7 +383,12 @@ def _charge_in_one_statement(rows, shuffle_id: int) -> dict:
         .returning(accounts.c.id)
         .cte("balances")
     )
-    counts = {"assignments": rows, "entries": lines, "accounts": balances}
+    counts = {
+        "assignments": rows,
+        "entries": lines,
+        "by_task": by_task,
+        "accounts": balances,
+    }
     row = db.session.execute(
         select(
             *(
@@ -695,6 +749,7 @@ def _check_entries() -> list[str]:
         f"Ledger line of task #{task_id}: entry #{entry_id} is not a shuffle's fees."
         for entry_id, task_id in stray
     ]
+    problems += _check_shuffle_lines()
     orphans = db.session.execute(
         select(LedgerEntry.id, LedgerEntry.account_id)
         .outerjoin(Account, Account.id == LedgerEntry.account_id)
@@ -705,6 +760,48 @@ def _check_entries() -> list[str]:
     problems += [
         f"Ledger entry #{entry_id}: account #{account_id} does not exist."
         for entry_id, account_id in orphans
+    ]
+    return problems
+
+
+def _check_shuffle_lines() -> list[str]:
+    """Every line of a shuffle's entry is in `shuffle_lines` under that shuffle, and every
+    row there is such a line: the two orders of the same lines agree."""
+    by_task = and_(
+        ShuffleLine.shuffle_id == LedgerEntry.shuffle_id,
+        ShuffleLine.task_id == LedgerLine.task_id,
+        ShuffleLine.entry_id == LedgerLine.entry_id,
+    )
+    unlisted = db.session.execute(
+        select(LedgerLine.entry_id, LedgerLine.task_id)
+        .join(LedgerEntry, LedgerEntry.id == LedgerLine.entry_id)
+        .outerjoin(ShuffleLine, by_task)
+        .where(ShuffleLine.task_id.is_(None))
+        .order_by(LedgerLine.entry_id, LedgerLine.task_id)
+        .limit(PROBLEMS_PER_CHECK + 1)
+    ).all()
+    problems = [
+        f"Ledger line of task #{task_id} in entry #{entry_id} is missing from its shuffle's "
+        "lines by task."
+        for entry_id, task_id in unlisted
+    ]
+    line = and_(
+        LedgerLine.entry_id == ShuffleLine.entry_id, LedgerLine.task_id == ShuffleLine.task_id
+    )
+    entry = and_(
+        LedgerEntry.id == LedgerLine.entry_id, LedgerEntry.shuffle_id == ShuffleLine.shuffle_id
+    )
+    strays = db.session.execute(
+        select(ShuffleLine.shuffle_id, ShuffleLine.task_id)
+        .outerjoin(LedgerLine, line)
+        .outerjoin(LedgerEntry, entry)
+        .where(LedgerEntry.id.is_(None))
+        .order_by(ShuffleLine.shuffle_id, ShuffleLine.task_id)
+        .limit(PROBLEMS_PER_CHECK + 1)
+    ).all()
+    problems += [
+        f"Shuffle #{shuffle_id}'s line of task #{task_id} is not a line of its entry."
+        for shuffle_id, task_id in strays
     ]
     return problems
 

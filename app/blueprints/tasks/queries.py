@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import bindparam, column, exists, func, literal_column, or_, select, table
+from sqlalchemy import and_, bindparam, column, exists, func, literal_column, or_, select, table
 
 from app import clock
 from app.blueprints.accounting import queries as accounting_queries
@@ -90,13 +90,24 @@ def _words_query(words: tuple[str, ...], postgres: bool) -> str:
     return " ".join(f'"{word}"*' for word in words)
 
 
+def _assigned(status: str, popug=None):
+    """The tasks of one status assigned to `popug` (default the bound "me"): each status's
+    own partial index of assignees matches it (see the models)."""
+    popug = bindparam("me") if popug is None else popug
+    return and_(TASKS.c.assignee_id == popug, TASKS.c.status == status)
+
+
+# A popug's tasks, open or done: the two indexes OR-ed.
+_MINE = or_(_assigned(OPEN), _assigned(DONE))
+
+
 def _filtered(query, filter_: str):
     if filter_ == "open":
         return query.where(Task.status == OPEN)
     if filter_ == "done":
         return query.where(Task.status == DONE)
     if filter_ == "mine":
-        return query.where(Task.assignee_id == bindparam("me"))
+        return query.where(_MINE)
     return query
 
 
@@ -223,6 +234,22 @@ class HistoryLine:
     shuffle_public_id: str | None
 
 
+def _shuffles_while_open(task_id: int):
+    """The ids of the done shuffles that ran while the task was open: finished after it was
+    created and, if it is done, pressed before it was completed (each moved it, unless it
+    was created during the shuffle). A statement, for the History's one query."""
+    task = select(TASKS.c.created_at, TASKS.c.completed_at).where(TASKS.c.id == task_id)
+    created, completed = task.subquery("task").c
+    return (
+        select(Shuffle.id)
+        .join(created.table, Shuffle.finished_at >= created)
+        .where(
+            Shuffle.status == SHUFFLED,
+            or_(completed.is_(None), Shuffle.requested_at <= completed),
+        )
+    )
+
+
 def history_of(task_id: int, page: int) -> Page:
     """A page of a task's History, oldest first, from the ledger: each line is a movement of
     money (every assignment charges the task's fee, completing it pays its reward), so the
@@ -230,7 +257,9 @@ def history_of(task_id: int, page: int) -> Page:
     before the page, whose popug a move starts from) and the shuffles' public ids."""
     start = (page - 1) * HISTORY_PER_PAGE
     before = 1 if start else 0
-    money = accounting_queries.task_money(task_id, start - before, HISTORY_PER_PAGE + 1 + before)
+    money = accounting_queries.task_money(
+        task_id, _shuffles_while_open(task_id), start - before, HISTORY_PER_PAGE + 1 + before
+    )
     shuffle_ids = {m.shuffle_id for m in money if m.shuffle_id is not None}
     public_ids = dict(  # queried even for none: the same queries whatever the history
         db.session.execute(
@@ -312,15 +341,15 @@ def shuffle_progress(shuffle) -> ShuffleProgress:
     )
 
 
-_MINE_OPEN = (TASKS.c.assignee_id == bindparam("me"), TASKS.c.status == OPEN)
+_MINE_OPEN = _assigned(OPEN)
 
 
 @lru_cache(maxsize=1)
 def _my_open_tasks():
     """(the page's statement, the count's statement) of a popug's open tasks."""
     return (
-        paged(_rows().where(*_MINE_OPEN).order_by(Task.id.desc())),
-        select(func.count()).select_from(TASKS).where(*_MINE_OPEN),
+        paged(_rows().where(_MINE_OPEN).order_by(Task.id.desc())),
+        select(func.count()).select_from(TASKS).where(_MINE_OPEN),
     )
 
 
@@ -337,7 +366,7 @@ def open_tasks_of(popug_id: int, page: int, per_page: int) -> Page:
 def _recently_done():
     return (
         _rows()
-        .where(Task.assignee_id == bindparam("me"), Task.status == DONE)
+        .where(_assigned(DONE))
         .order_by(Task.completed_at.desc(), Task.id.desc())
         .limit(bindparam("limit"))
     )
@@ -348,11 +377,11 @@ def recently_done_of(popug_id: int, limit: int = 20) -> list:
 
 
 def task_counts_of(popug_id: int) -> dict[str, int]:
-    """How many open and done tasks a popug holds (the assignee index counts both)."""
+    """How many open and done tasks a popug holds (each counted in its status's index)."""
     counts = dict(
         db.session.execute(
             select(TASKS.c.status, func.count())
-            .where(TASKS.c.assignee_id == popug_id)
+            .where(or_(_assigned(OPEN, popug_id), _assigned(DONE, popug_id)))
             .group_by(TASKS.c.status)
         ).all()
     )

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from sqlalchemy import (
     ARRAY,
-    BigInteger,
     Column,
     Integer,
     MetaData,
@@ -27,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from app import audit, clock
 from app.blueprints.accounting import service as accounting
 from app.blueprints.auth import service as auth
-from app.db import advisory_lock, is_postgres, sqlite_cache, try_advisory_lock
+from app.db import advisory_lock, is_postgres, try_advisory_lock
 from app.errors import FORM_EXPIRED, NotAllowed, NotFound, ServiceError
 from app.extensions import db
 
@@ -64,9 +63,6 @@ NO_OPEN_TASKS = "There are no open tasks to shuffle."
 SHUFFLE_QUEUE_LOCK = "shuffle-queue"
 # How many times the job worker begins a shuffle whose worker stopped before it is failed.
 SHUFFLE_ATTEMPTS = 3
-# SQLite's page cache while a shuffle runs: it holds the pages a shuffle of a million open
-# tasks dirties (tasks, the assignee index, the new ledger entries and their indexes).
-SQLITE_SHUFFLE_CACHE_MB = 1024
 SHUFFLE_RUNNING = (
     "Open tasks are being shuffled right now, so this task is probably no longer yours. "
     "No reward was paid; look at your tasks again in a moment."
@@ -320,35 +316,24 @@ def _random_slot(count):
     return (func.random() % count + count) % count  # SQLite: random() is a signed 64-bit int
 
 
-# SQLite: each open task's new popug and its fee, drawn once, keyed by (popug, task): the
-# order in which accounting sums each popug's fees and writes the lines of their entries
-# (each popug's entry id follows the previous popug's), so neither needs a sort.
-_MOVES = Table(
-    "shuffle_moves",
-    MetaData(),
-    Column("popug_id", Integer, primary_key=True, autoincrement=False),
-    Column("task_id", Integer, primary_key=True, autoincrement=False),
-    Column("fee", BigInteger, nullable=False),
-    prefixes=["TEMPORARY"],
-    sqlite_with_rowid=False,
-)
-# Moving every open task rewrites the assignee index at a random place twice per task; on
-# SQLite rebuilding it (a sort) is cheaper, and the transaction holds the write lock anyway
-# while readers keep their snapshot, index included. (PostgreSQL could only drop an index
-# by locking readers out: there it stays.)
-_ASSIGNEE_INDEX = next(index for index in TASKS.indexes if "assignee_id" in index.columns)
+# The open tasks' assignee index. SQLite drops it for the shuffle's UPDATE and builds it
+# again after (one sort of the moved tasks, cheaper than moving a million entries to random
+# places), then reads the moved tasks from it in (popug, task) order: the order in which
+# accounting sums each popug's fees and writes their lines. The transaction holds the write
+# lock while readers keep their snapshot, index included. (PostgreSQL could only drop an
+# index by locking readers out: there it stays.)
+_OPEN_ASSIGNEE_INDEX = next(i for i in TASKS.indexes if i.name == "ix_tasks_open_assignee")
+_MOVED = select(TASKS.c.id.label("task_id"), TASKS.c.assignee_id.label("popug_id"), TASKS.c.fee)
 
 
 def _shuffle_on_sqlite(pool, shuffle_id: int) -> tuple[int, int, dict]:
-    """SQLite: number the eligible popugs in a temporary table keyed by slot, draw a slot per
-    open task once (a MATERIALIZED CTE: SQLite would otherwise re-evaluate random() inside
-    the join) into the moves, move each task to its popug, and charge the moves. The slots
-    and the draws come from the same transaction, which holds SQLite's write lock, so every
-    draw finds a popug and the moves stay exactly the open tasks.
+    """SQLite: number the eligible popugs in a temporary table keyed by slot, move each open
+    task, in task order, to the popug of a slot drawn for it, and charge the moves. The
+    slots and the moves are in the same transaction, which holds SQLite's write lock, so
+    every draw finds a popug and the open tasks are exactly the moved ones.
     Returns (tasks moved, eligible popugs, accounting's counts)."""
     connection = db.session.connection()
     _SLOTS.create(connection)
-    _MOVES.create(connection)
     pool_size = db.session.execute(
         insert(_SLOTS).from_select(
             ["slot", "popug_id"],
@@ -356,34 +341,24 @@ def _shuffle_on_sqlite(pool, shuffle_id: int) -> tuple[int, int, dict]:
         ),
         execution_options={"preserve_rowcount": True},
     ).rowcount
-    draws = (
-        select(TASKS.c.id, TASKS.c.fee, _random_slot(pool_size).label("slot"))
-        .where(TASKS.c.status == OPEN)
-        .cte("draws", nesting=True)
-        .prefix_with("MATERIALIZED")
-    )
-    db.session.execute(
-        insert(_MOVES).from_select(
-            ["task_id", "popug_id", "fee"],
-            select(draws.c.id, _SLOTS.c.popug_id, draws.c.fee).join(
-                _SLOTS, _SLOTS.c.slot == draws.c.slot
-            ),
-        )
-    )
-    _ASSIGNEE_INDEX.drop(connection)
+    # The draw names the task's id, so SQLite evaluates the subquery per task (not once).
+    slot = _random_slot(pool_size) + 0 * TASKS.c.id
+    drawn = select(_SLOTS.c.popug_id).where(_SLOTS.c.slot == slot).scalar_subquery()
+    open_tasks = TASKS.c.status == OPEN
+    _OPEN_ASSIGNEE_INDEX.drop(connection)
     moved = db.session.execute(
         update(TASKS)
-        .where(TASKS.c.id == _MOVES.c.task_id)
-        .values(assignee_id=_MOVES.c.popug_id)
+        .where(open_tasks)
+        .values(assignee_id=drawn)
         .execution_options(synchronize_session=False)
     ).rowcount
-    _ASSIGNEE_INDEX.create(connection)
+    _OPEN_ASSIGNEE_INDEX.create(connection)
     charged = accounting.charge_assign_fees_in_bulk(
-        select(_MOVES.c.task_id, _MOVES.c.popug_id, _MOVES.c.fee), shuffle_id=shuffle_id
+        _MOVED.with_hint(TASKS, f"INDEXED BY {_OPEN_ASSIGNEE_INDEX.name}").where(open_tasks),
+        by_task=_MOVED.with_hint(TASKS, "NOT INDEXED").where(open_tasks),
+        shuffle_id=shuffle_id,
     )
-    # SQLite keeps temporary tables for the connection's lifetime
-    _MOVES.drop(connection)
-    _SLOTS.drop(connection)
+    _SLOTS.drop(connection)  # SQLite keeps temporary tables for the connection's lifetime
     return moved, pool_size, charged
 
 
@@ -530,10 +505,12 @@ def run_shuffle(shuffle_id: int) -> Shuffle:
         )
         moved = charged["assignments"]
     else:
-        with sqlite_cache(SQLITE_SHUFFLE_CACHE_MB):
-            moved, pool_size, charged = _shuffle_on_sqlite(pool, shuffle.id)
-    if charged["entries"] != moved:  # every moved task is charged exactly once
-        raise RuntimeError(f"shuffle moved {moved} tasks but charged {charged['entries']}")
+        moved, pool_size, charged = _shuffle_on_sqlite(pool, shuffle.id)
+    if not charged["entries"] == charged["by_task"] == moved:  # each moved task charged once
+        raise RuntimeError(
+            f"shuffle moved {moved} tasks but charged {charged['entries']} "
+            f"({charged['by_task']} by task)"
+        )
     shuffle.status = SHUFFLED
     shuffle.tasks_count = moved
     shuffle.popugs_count = pool_size

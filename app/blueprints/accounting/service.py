@@ -201,7 +201,7 @@ def pay_reward(popug_id: int, reward: int, *, task_id: int) -> LedgerEntry:
     return _post(popug_id, REWARD, reward, task_id=task_id)
 
 
-def charge_assign_fees_in_bulk(assignments, *, shuffle_id: int, by_task=None) -> dict:
+def charge_assign_fees_in_bulk(assignments, *, shuffle_id: int) -> dict:
     """Charge the assign fee of every row of `assignments`, set-based: one entry per popug
     for the sum of their fees, with one ledger line per task naming it and its fee (and the
     same line in `shuffle_lines`, keyed by shuffle and task), and each balance moved by its
@@ -212,19 +212,15 @@ def charge_assign_fees_in_bulk(assignments, *, shuffle_id: int, by_task=None) ->
     entries, the lines and the balances are ONE statement with one snapshot, so exactly the
     rows it changed are charged, whatever other transactions commit meanwhile. On SQLite,
     whose single writer keeps the rows stable, statements read the rows one after the
-    other: `assignments` in (popug, task) order, the order of the entries and their lines,
-    and `by_task` (the same rows; default `assignments`) in task order, the order of
-    `shuffle_lines`, so that neither needs a sort. No row passes through Python either way.
+    other, each in the order of the key it writes (see _charge_in_steps). No row passes
+    through Python either way.
     Returns {"assignments": rows of `assignments`, "entries": lines written (one per
     task), "by_task": rows written to `shuffle_lines`, "accounts": balances moved}.
     """
     advisory_lock(LEDGER_LOCK, shared=True)
     if is_postgres():
         return _charge_in_one_statement(assignments.cte("assignments"), shuffle_id)
-    by_task = assignments if by_task is None else by_task
-    return _charge_in_steps(
-        assignments.subquery("assignments"), by_task.subquery("by_task"), shuffle_id
-    )
+    return _charge_in_steps(assignments.subquery("assignments"), shuffle_id)
 
 
 def _fee_entries(sums, shuffle_id: int):
@@ -264,10 +260,13 @@ _ENTRIES = Table(
 )
 
 
-def _charge_in_steps(rows, by_task, shuffle_id: int) -> dict:
+def _charge_in_steps(rows, shuffle_id: int) -> dict:
     """SQLite: the entries (fees summed per popug, in popug order, then their accounts), a
-    temporary map of the popugs to their entries, the lines and `shuffle_lines` from it, the
-    balances from the entries."""
+    temporary map of the popugs to their entries, the lines (in popug order, so that the
+    entries' lines come one entry after the other) and `shuffle_lines` (in task order) from
+    it, the balances from the entries. When `rows` can be read in either order without a
+    sort (the shuffle's open tasks: by an index in popug order, by the table in task
+    order), nothing is sorted."""
     ledger = LedgerEntry.__table__
     first_id = db.session.scalar(select(func.coalesce(func.max(ledger.c.id), 0))) + 1
     per_popug = (
@@ -297,17 +296,17 @@ def _charge_in_steps(rows, by_task, shuffle_id: int) -> dict:
     )
     lines = db.session.execute(
         _insert_lines(
-            select(_ENTRIES.c.entry_id, rows.c.task_id, -rows.c.fee).join(
-                _ENTRIES, _ENTRIES.c.popug_id == rows.c.popug_id
-            )
+            select(_ENTRIES.c.entry_id, rows.c.task_id, -rows.c.fee)
+            .join(_ENTRIES, _ENTRIES.c.popug_id == rows.c.popug_id)
+            .order_by(rows.c.popug_id)
         ),
         execution_options=counted,
     ).rowcount
     by_task_lines = db.session.execute(
         _insert_shuffle_lines(
-            select(literal(shuffle_id), by_task.c.task_id, _ENTRIES.c.entry_id).join(
-                _ENTRIES, _ENTRIES.c.popug_id == by_task.c.popug_id
-            )
+            select(literal(shuffle_id), rows.c.task_id, _ENTRIES.c.entry_id)
+            .join(_ENTRIES, _ENTRIES.c.popug_id == rows.c.popug_id)
+            .order_by(rows.c.task_id)
         ),
         execution_options=counted,
     ).rowcount

@@ -128,9 +128,18 @@ UNMODELLED_TABLES = ("task_title_words",)
 UNCOMPARED_INDEXES = ("ix_task_texts_title_words",)
 
 
+def built_on(index, dialect: str) -> bool:
+    """Whether the models build `index` on `dialect` (some exist on one database only)."""
+    only = getattr(index, "_ddl_if", None)
+    return only is None or only.dialect in (None, dialect)
+
+
 def include_in_migrations(obj, name, type_, reflected, compare_to) -> bool:
-    """Alembic autogenerate: leave the unmodelled tables and uncompared indexes alone."""
+    """Alembic autogenerate: leave the unmodelled tables and uncompared indexes alone, and
+    the models' indexes of the other database."""
     if type_ == "index" and name in UNCOMPARED_INDEXES:
+        return False
+    if type_ == "index" and not reflected and not built_on(obj, db.engine.dialect.name):
         return False
     return not (type_ == "table" and reflected and (name or "").startswith(UNMODELLED_TABLES))
 

@@ -121,6 +121,14 @@ def seed_history(url: str, popugs: int, entries: int, days: int) -> dict:
     start = datetime.combine(END.date() - timedelta(days=days - 1), datetime.min.time(), UTC)
     spacing = (END - start).total_seconds() / tasks
     last_done = END - timedelta(hours=2)  # later tasks stay open: no completion after "now"
+
+    def created_at(i: str) -> str:
+        """When task `i` (a column or expression) was created: tasks spread evenly in time."""
+        return (
+            f"strftime('%Y-%m-%d %H:%M:%f', '{_ts(start)}', "
+            f"'+' || CAST(({i} - 1) * {spacing!r} AS INTEGER) || ' seconds') || '000'"
+        )
+
     app = bench_app(url)
     with app.app_context():
         db.create_all()
@@ -129,31 +137,32 @@ def seed_history(url: str, popugs: int, entries: int, days: int) -> dict:
             conn.exec_driver_sql("PRAGMA cache_size = -1048576")
             seed_popugs(conn, popugs, first_worker=FIRST_ASSIGNABLE + max(1, popugs // 20))
             conn.exec_driver_sql(
-                _series(tasks) + "INSERT INTO tasks (id, status, assignee_id, creator_id, fee, "
-                "reward, created_at, completed_at) SELECT i, "
+                _series(tasks) + "INSERT INTO tasks (id, status, assignee_id, fee, "
+                "reward, completed_at) SELECT i, "
                 "CASE WHEN done THEN 'done' ELSE 'open' END, "
-                f"{FIRST_ASSIGNABLE} + abs(random()) % {assignable}, 1 + abs(random()) % {popugs}, "
+                f"{FIRST_ASSIGNABLE} + abs(random()) % {assignable}, "
                 "(10 + abs(random()) % 11) * 100, (20 + abs(random()) % 21) * 100, "
-                "created_at, CASE WHEN done THEN strftime('%Y-%m-%d %H:%M:%f', created_at, "
+                "CASE WHEN done THEN strftime('%Y-%m-%d %H:%M:%f', created_at, "
                 "'+' || (60 + abs(random()) % 7140) || ' seconds') || '000' END "
-                f"FROM (SELECT i, strftime('%Y-%m-%d %H:%M:%f', '{_ts(start)}', "
-                f"'+' || CAST((i - 1) * {spacing!r} AS INTEGER) || ' seconds') || '000' "
-                f"AS created_at, (i % 10 <> 0 AND (i - 1) * {spacing!r} < "
+                f"FROM (SELECT i, {created_at('i')} AS created_at, "
+                f"(i % 10 <> 0 AND (i - 1) * {spacing!r} < "
                 f"{(last_done - start).total_seconds()!r}) AS done FROM series)"
             )
             # Each task's texts: its own table, one row per task (app/blueprints/tasks/models.py).
             conn.exec_driver_sql(
                 "INSERT INTO task_texts (task_id, public_id, title, jira_id, description, "
-                "form_token) SELECT id, printf('10000000-0000-4000-8000-%012d', id), "
-                "'Bench task number ' || id, CASE WHEN id % 3 = 0 THEN 'UBERPOP-' || id END, '', "
-                "NULL FROM tasks ORDER BY id"
+                "creator_id, created_at, form_token) SELECT id, "
+                "printf('10000000-0000-4000-8000-%012d', id), 'Bench task number ' || id, "
+                f"CASE WHEN id % 3 = 0 THEN 'UBERPOP-' || id END, '', 1 + id % {popugs}, "
+                f"{created_at('id')}, NULL FROM tasks ORDER BY id"
             )
             # Fees and rewards in time order, so ids grow with time as in production.
             conn.exec_driver_sql(
                 "INSERT INTO ledger_entries (account_id, kind, amount, task_id, shuffle_id, "
                 "business_day, created_at) SELECT account_id, kind, amount, task_id, NULL, "
                 "date(at), at FROM (SELECT assignee_id AS account_id, 'assign_fee' AS kind, "
-                "-fee AS amount, id AS task_id, created_at AS at FROM tasks UNION ALL "
+                "-fee AS amount, id AS task_id, x.created_at AS at FROM tasks "
+                "JOIN task_texts x ON x.task_id = tasks.id UNION ALL "
                 "SELECT assignee_id, 'reward', reward, id, completed_at FROM tasks "
                 "WHERE status = 'done') ORDER BY at, task_id"
             )
@@ -401,14 +410,13 @@ def seed_close(url: str, accounts: int) -> None:
                     for done in (True, False):
                         task_id += 1
                         fee, reward = rng.randint(10, 20) * 100, rng.randint(20, 40) * 100
-                        tasks.append(
-                            (task_id, "done" if done else "open", account_id, fee, reward, _ts(at))
-                        )
+                        tasks.append((task_id, "done" if done else "open", account_id, fee, reward))
                         texts.append(
                             (
                                 task_id,
                                 f"20000000-0000-4000-8000-{task_id:012d}",
                                 f"Close bench task {task_id}",
+                                _ts(at),
                             )
                         )
                         entries.append(
@@ -426,13 +434,12 @@ def seed_close(url: str, accounts: int) -> None:
                                 )
                             )
             conn.exec_driver_sql(
-                "INSERT INTO tasks (id, status, assignee_id, creator_id, fee, reward, created_at) "
-                "VALUES (?, ?, ?, 1, ?, ?, ?)",
+                "INSERT INTO tasks (id, status, assignee_id, fee, reward) VALUES (?, ?, ?, ?, ?)",
                 tasks,
             )
             conn.exec_driver_sql(
-                "INSERT INTO task_texts (task_id, public_id, title, jira_id, description) "
-                "VALUES (?, ?, ?, NULL, '')",
+                "INSERT INTO task_texts (task_id, public_id, title, jira_id, description, "
+                "creator_id, created_at) VALUES (?, ?, ?, NULL, '', 1, ?)",
                 texts,
             )
             conn.exec_driver_sql(

@@ -117,17 +117,20 @@ def seed(path: Path, tasks: int, *, reward_index: bool) -> dict:
     con.execute(
         f"""WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {tasks}),
         t(i, done) AS (SELECT i, {end} - {YEAR_S} + (i * {YEAR_S}) / {tasks} FROM n)
-        INSERT INTO tasks (id, status, assignee_id, creator_id, fee, reward, created_at,
-                           completed_at)
-        SELECT i, 'done', 2 + (i * 37) % {POPUGS - 1}, 1,
+        INSERT INTO tasks (id, status, assignee_id, fee, reward, completed_at)
+        SELECT i, 'done', 2 + (i * 37) % {POPUGS - 1},
                (10 + (i * 40503) % 11) * 100, (20 + (i * 2654435761) % 21) * 100,
-               {sql_time("done - 60 * (10 + (i * 7) % 590)")}, {sql_time("done")}
+               {sql_time("done")}
         FROM t"""
     )
-    # Each task's texts, in their own table (one row per task).
+    # Each task's texts, in their own table (one row per task), created 10..600 minutes
+    # before its completion.
+    completed = f"({end} - {YEAR_S} + (id * {YEAR_S}) / {tasks})"
     con.execute(
-        """INSERT INTO task_texts (task_id, public_id, title, jira_id, description)
-        SELECT id, 'task-' || id, 'Bench task number ' || id, 'UBERPOP-' || id, ''
+        f"""INSERT INTO task_texts (task_id, public_id, title, jira_id, description,
+                                   creator_id, created_at)
+        SELECT id, 'task-' || id, 'Bench task number ' || id, 'UBERPOP-' || id, '', 1,
+               {sql_time(f"{completed} - 60 * (10 + (id * 7) % 590)")}
         FROM tasks ORDER BY id"""
     )
     con.execute("COMMIT")
@@ -136,7 +139,8 @@ def seed(path: Path, tasks: int, *, reward_index: bool) -> dict:
     con.execute(
         f"""INSERT INTO ledger_entries (account_id, kind, amount, task_id, business_day,
                                         created_at)
-        SELECT assignee_id, 'assign_fee', -fee, id, {day}, created_at FROM tasks"""
+        SELECT assignee_id, 'assign_fee', -fee, id, {day}, created_at FROM tasks
+        JOIN task_texts ON task_texts.task_id = tasks.id"""
     )
     con.execute(
         """INSERT INTO ledger_entries (account_id, kind, amount, task_id, business_day,
@@ -151,7 +155,7 @@ def seed(path: Path, tasks: int, *, reward_index: bool) -> dict:
         SELECT 2 + (id * 53) % {POPUGS - 1},
                CASE WHEN id % 5 < 3 THEN 'assign_fee' ELSE 'payout' END,
                -fee, CASE WHEN id % 5 < 3 THEN id END, {day}, created_at
-        FROM tasks"""
+        FROM tasks JOIN task_texts ON task_texts.task_id = tasks.id"""
     )
     con.execute(
         """UPDATE accounts SET balance = (SELECT coalesce(sum(amount), 0) FROM ledger_entries

@@ -350,30 +350,28 @@ def seed(engine: Engine, population: Population) -> dict:
         # Exactly `done` tasks are done, spread evenly over the ids (a Bresenham step).
         conn.execute(
             text(
-                f"{prefix}INSERT INTO tasks (id, status, "
-                "assignee_id, creator_id, fee, reward, created_at, completed_at) "
-                f"SELECT i, status, "
-                f"{p.first_assignable} + {sql.rand(p.assignable)}, 1 + i % {p.popugs}, "
-                f"(10 + {sql.rand(11)}) * 100, (20 + {sql.rand(21)}) * 100, created_at, "
-                f"CASE WHEN status = 'done' THEN {sql.plus_seconds('created_at', 20)} END "
-                f"FROM (SELECT i, {created} AS created_at, "
-                f"CASE WHEN (i * {d}) / {n} > ((i - 1) * {d}) / {n} THEN 'done' ELSE 'open' END "
-                f"AS status FROM {series}) AS numbered"
+                f"{prefix}INSERT INTO tasks (id, status, assignee_id, fee, reward, completed_at) "
+                f"SELECT i, status, {p.first_assignable} + {sql.rand(p.assignable)}, "
+                f"(10 + {sql.rand(11)}) * 100, (20 + {sql.rand(21)}) * 100, "
+                f"CASE WHEN status = 'done' THEN {sql.plus_seconds(created, 20)} END "
+                f"FROM (SELECT i, CASE WHEN (i * {d}) / {n} > ((i - 1) * {d}) / {n} "
+                f"THEN 'done' ELSE 'open' END AS status FROM {series}) AS numbered"
             )
         )
         conn.execute(
             text(
                 f"{prefix}INSERT INTO task_texts (task_id, public_id, title, jira_id, description, "
-                f"form_token) SELECT i, {sql.uuid('i', '10000000')}, "
+                f"creator_id, created_at, form_token) SELECT i, {sql.uuid('i', '10000000')}, "
                 f"'Seeded task ' || {sql.text('i')}, "
-                f"CASE WHEN i % 3 = 0 THEN 'UBERPOP-' || {sql.text('i')} END, '', NULL "
-                f"FROM {series}"
+                f"CASE WHEN i % 3 = 0 THEN 'UBERPOP-' || {sql.text('i')} END, '', "
+                f"1 + i % {p.popugs}, {created}, NULL FROM {series}"
             )
         )
         conn.exec_driver_sql(
             "INSERT INTO ledger_entries (account_id, kind, amount, task_id, shuffle_id, "
             f"business_day, created_at) SELECT a.id, 'assign_fee', -t.fee, t.id, NULL, "
-            f"{sql.day_of('t.created_at')}, t.created_at FROM tasks t "
+            f"{sql.day_of('x.created_at')}, x.created_at FROM tasks t "
+            "JOIN task_texts x ON x.task_id = t.id "
             "JOIN accounts a ON a.popug_id = t.assignee_id ORDER BY t.id"
         )
         conn.exec_driver_sql(

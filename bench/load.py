@@ -620,7 +620,8 @@ def finish_tasks_of_every_tenth_popug(engine) -> int:
     positive balances to pay out. Set-based; balances re-derived from the ledger."""
     with engine.begin() as conn:
         done = conn.exec_driver_sql(
-            "UPDATE tasks SET status = 'done', completed_at = created_at + interval '20 seconds' "
+            "UPDATE tasks SET status = 'done', completed_at = (SELECT x.created_at FROM "
+            "task_texts x WHERE x.task_id = tasks.id) + interval '20 seconds' "
             "WHERE status = 'open' AND mod(assignee_id, 10) = 0"
         ).rowcount
         conn.exec_driver_sql(

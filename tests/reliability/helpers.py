@@ -191,19 +191,20 @@ def seed(
             conn.execute(
                 text(
                     f"{prefix}INSERT INTO tasks (id, "
-                    "status, assignee_id, creator_id, fee, reward, created_at, completed_at) "
+                    "status, assignee_id, fee, reward, completed_at) "
                     f"SELECT i, CASE WHEN i <= {done} THEN 'done' ELSE 'open' "
                     f"END, CASE WHEN i <= {done} THEN 3 + (i - 1) % {assignable} "
-                    f"ELSE 3 + {_rand(pg, assignable)} END, 1, (10 + {_rand(pg, 11)}) * 100, "
-                    f"(20 + {_rand(pg, 21)}) * 100, {at}, "
+                    f"ELSE 3 + {_rand(pg, assignable)} END, (10 + {_rand(pg, 11)}) * 100, "
+                    f"(20 + {_rand(pg, 21)}) * 100, "
                     f"CASE WHEN i <= {done} THEN {at} END FROM {series}"
                 )
             )
             conn.execute(
                 text(
                     f"{prefix}INSERT INTO task_texts (task_id, public_id, title, jira_id, "
-                    f"description) SELECT i, 'task-uuid-' || {_txt(pg, 'i')}, 'Seeded task ' || "
-                    f"{_txt(pg, 'i')}, NULL, '' FROM {series}"
+                    f"description, creator_id, created_at) SELECT i, 'task-uuid-' || "
+                    f"{_txt(pg, 'i')}, 'Seeded task ' || {_txt(pg, 'i')}, NULL, '', 1, {at} "
+                    f"FROM {series}"
                 )
             )
             conn.execute(

@@ -40,12 +40,15 @@ _DONE_ONLY = _only("completed_at IS NOT NULL")
 
 
 # A task is kept in two tables joined one to one. `tasks` holds what a shuffle reads and
-# rewrites (status, assignee, prices, times): narrow rows. `task_texts` holds what people
-# read (public id, title, Jira ID, description, form token), and a shuffle never touches
-# it. A new assignee is never a HOT update on PostgreSQL, so each moved task writes a new
-# row version and an entry into every index of its table: `tasks` has few indexes, and
-# those over done tasks only leave open tasks out. (The board pages by id, newest first,
-# and filters open or done tasks on the way.)
+# rewrites (status, assignee, prices, completion): rows as narrow as a task's state allows,
+# so that a shuffle rewriting every open task rewrites as few pages as it can.
+# `task_texts` holds what is written once, when the task is created, and read by people
+# (public id, title, Jira ID, description, creator, creation time, form token): a shuffle
+# never touches it. A new assignee is never a HOT update on PostgreSQL, so each moved task
+# writes a new row version and an entry into every index of its table that covers open
+# tasks: the primary key and the open tasks' assignee index. (The board pages by id,
+# newest first, and filters open or done tasks on the way.)
+_OPEN_ONLY = _only("status = 'open'")
 TASKS = db.Table(
     "tasks",
     Column("id", Integer, primary_key=True),
@@ -54,19 +57,21 @@ TASKS = db.Table(
     # are never deleted). No foreign key: its per-row check on every moved task was a fifth
     # of a shuffle's time on PostgreSQL.
     Column("assignee_id", Integer, nullable=False),
-    Column("creator_id", ForeignKey("popugs.id"), nullable=False),
     Column("fee", BigInteger, nullable=False),
     Column("reward", BigInteger, nullable=False),
-    Column("created_at", UTCDateTime, nullable=False, default=clock.now),
     Column("completed_at", UTCDateTime),
     CheckConstraint("status IN ('open', 'done')", name="status"),
     CheckConstraint("fee > 0 AND reward > 0", name="prices"),
-    # A popug's open tasks (My tasks, the board's "Mine"), with their fees: the one index a
-    # shuffle changes, as narrow as it can be. SQLite rebuilds it inside the shuffle and
-    # then reads each popug's moved tasks and fees from it in (popug, task) order, the
-    # order of their ledger lines. A popug's done tasks, the other half of "Mine", are
-    # in an index of done tasks that a shuffle never writes.
-    Index("ix_tasks_open_assignee", "assignee_id", "fee", **_only("status = 'open'")),
+    # A popug's open tasks (My tasks, the board's "Mine"): the one index a shuffle changes
+    # besides the primary key. PostgreSQL's holds the popug alone (one deduplicated key per
+    # popug: each moved task's entry costs the least). SQLite rebuilds its own inside the
+    # shuffle and then reads each popug's moved tasks and fees from it, in popug order, the
+    # order of their ledger lines: so it holds the fee too. A popug's done tasks, the other
+    # half of "Mine", are in an index of done tasks that a shuffle never writes.
+    Index("ix_tasks_open_assignee", "assignee_id", **_OPEN_ONLY).ddl_if(dialect="postgresql"),
+    Index("ix_tasks_open_assignee_fee", "assignee_id", "fee", **_OPEN_ONLY).ddl_if(
+        dialect="sqlite"
+    ),
     Index(
         "ix_tasks_done_assignee", "assignee_id", "completed_at", "id", **_only("status = 'done'")
     ),
@@ -82,6 +87,8 @@ TASK_TEXTS = db.Table(
     Column("title", String(200), nullable=False),
     Column("jira_id", String(32)),
     Column("description", Text, nullable=False, default=""),
+    Column("creator_id", ForeignKey("popugs.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, default=clock.now),
     # One-time token of the form that created it: a resubmitted form finds this task.
     Column("form_token", String(64), unique=True),
     # Search on the board. Both indexes are on texts, which a shuffle never writes: a

@@ -238,7 +238,11 @@ def _shuffles_while_open(task_id: int):
     """The ids of the done shuffles that ran while the task was open: finished after it was
     created and, if it is done, pressed before it was completed (each moved it, unless it
     was created during the shuffle). A statement, for the History's one query."""
-    task = select(TASKS.c.created_at, TASKS.c.completed_at).where(TASKS.c.id == task_id)
+    task = (
+        select(TASK_TEXTS.c.created_at, TASKS.c.completed_at)
+        .join(TASKS, TASKS.c.id == TASK_TEXTS.c.task_id)
+        .where(TASKS.c.id == task_id)
+    )
     created, completed = task.subquery("task").c
     return (
         select(Shuffle.id)

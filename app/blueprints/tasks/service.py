@@ -323,7 +323,7 @@ def _random_slot(count):
 # each popug's fees and writes their lines, and from the table in task order. The
 # transaction holds the write lock while readers keep their snapshot, index included.
 # (PostgreSQL could only drop an index by locking readers out: there it stays.)
-_OPEN_ASSIGNEE_INDEX = next(i for i in TASKS.indexes if i.name == "ix_tasks_open_assignee")
+_OPEN_ASSIGNEE_INDEX = next(i for i in TASKS.indexes if i.name == "ix_tasks_open_assignee_fee")
 _MOVED = select(TASKS.c.id.label("task_id"), TASKS.c.assignee_id.label("popug_id"), TASKS.c.fee)
 
 

@@ -5,11 +5,11 @@ from flask import g, has_app_context
 from flask.testing import FlaskClient
 
 from app import clock, create_app
-from app.blueprints.auth import sessions
 from app.config import TestConfig
 from app.extensions import db as _db
 from app.extensions import limiter
 from tests import factories
+from tests.helpers import empty_database, signed_in_client
 
 
 class IsolatedClient(FlaskClient):
@@ -38,19 +38,11 @@ def app():
         _db.engine.dispose()
 
 
-def _clean(app) -> None:
-    with app.app_context():
-        _db.session.remove()
-        # DELETE, children first: far cheaper than TRUNCATE on PostgreSQL for tiny tables.
-        with _db.engine.begin() as conn:
-            for table in reversed(_db.metadata.sorted_tables):
-                conn.execute(table.delete())
-
-
 @pytest.fixture(autouse=True)
 def _isolated(app):
     """Every test starts from an empty database, a fresh rate limiter and the real clock."""
-    _clean(app)
+    with app.app_context():
+        empty_database()
     limiter.reset()
     clock.freeze(None)
     with app.app_context():
@@ -67,15 +59,6 @@ def db(app):
 @pytest.fixture
 def client(app):
     return app.test_client()
-
-
-def signed_in_client(app, popug):
-    client = app.test_client()
-    with client.session_transaction() as session:
-        session["_user_id"] = popug.get_id()
-        session["_fresh"] = True
-        sessions.begin(session)
-    return client
 
 
 @pytest.fixture

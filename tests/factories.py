@@ -2,6 +2,8 @@
 
 import itertools
 
+import pytest
+
 from app.blueprints.auth import service as auth
 from app.blueprints.tasks import jobs
 from app.blueprints.tasks import service as tasks
@@ -22,10 +24,28 @@ def make_popug(role: str = "worker", username: str | None = None, beak: str = BE
     return popug
 
 
-def make_task(actor, title: str | None = None, jira_id: str | None = None, description: str = ""):
-    task = tasks.create_task(
-        title=title or f"Task {next(_seq)}", jira_id=jira_id, description=description, actor=actor
-    )
+def make_task(
+    actor,
+    title: str | None = None,
+    jira_id: str | None = None,
+    description: str = "",
+    *,
+    prices: tuple[int, int] | None = None,
+    assignee=None,
+):
+    """A task created by the real service as `actor`, committed. `prices` (fee, reward in
+    cents) and `assignee` pin what the service would otherwise draw at random."""
+    with pytest.MonkeyPatch.context() as patch:
+        if prices is not None:
+            patch.setattr(tasks, "draw_prices", lambda rng=None: prices)
+        if assignee is not None:
+            patch.setattr(tasks, "random_assignee", lambda: assignee.id)
+        task = tasks.create_task(
+            title=title or f"Task {next(_seq)}",
+            jira_id=jira_id,
+            description=description,
+            actor=actor,
+        )
     db.session.commit()
     return task
 

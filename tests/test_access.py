@@ -16,8 +16,8 @@ from app import clock, create_app
 from app.blueprints.tasks import service as tasks
 from app.config import TestConfig
 from app.extensions import db
-from tests.conftest import signed_in_client
 from tests.factories import BEAK, make_popug, make_task, shuffle_now
+from tests.helpers import signed_in_client
 
 ANONYMOUS = "anonymous"
 ROLES = ("admin", "manager", "accountant", "worker")

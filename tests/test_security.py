@@ -12,8 +12,8 @@ from werkzeug.routing import IntegerConverter
 from app import create_app
 from app.config import ProductionConfig, TestConfig
 from app.extensions import db, limiter
-from tests.conftest import signed_in_client
 from tests.factories import make_popug
+from tests.helpers import signed_in_client
 
 HTMX = {"HX-Request": "true"}
 SECRET_BEAK = "zebra-striped and secret beak 7319"

@@ -3,17 +3,16 @@ the clock placed at local times, and SQL statement counting."""
 
 import re
 import socket
-from contextlib import contextmanager
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import select
 
 from app import clock
 from app.blueprints.accounting.models import Account, BillingDay, LedgerEntry, OutboxMessage, Payout
 from app.blueprints.tasks import service as tasks
 from app.extensions import db
+from tests.factories import make_task
 
 
 def free_port() -> int:
@@ -35,18 +34,14 @@ def freeze(text: str, tz: str = "UTC") -> datetime:
 
 
 def make_task_for(assignee, *, fee: int, reward: int, creator=None, title=None, jira_id=None):
-    """A real task (tasks.service.create_task) with fixed prices, landing on `assignee`."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(tasks, "draw_prices", lambda rng=None: (fee, reward))
-        patch.setattr(tasks, "random_assignee", lambda: assignee.id)
-        task = tasks.create_task(
-            title=title or f"Task for {assignee.username}",
-            jira_id=jira_id,
-            description="",
-            actor=creator or assignee,
-        )
-    db.session.commit()
-    return task
+    """A real task with fixed prices, landing on `assignee`."""
+    return make_task(
+        creator or assignee,
+        title or f"Task for {assignee.username}",
+        jira_id,
+        prices=(fee, reward),
+        assignee=assignee,
+    )
 
 
 def complete(task, popug):
@@ -57,10 +52,6 @@ def complete(task, popug):
 
 def balance(popug) -> int:
     return db.session.scalar(select(Account.balance).where(Account.popug_id == popug.id))
-
-
-def count(model, *where) -> int:
-    return db.session.scalar(select(func.count()).select_from(model).where(*where))
 
 
 def payouts() -> dict[tuple[str, str], int]:
@@ -92,22 +83,6 @@ def entries_of(popug) -> list[LedgerEntry]:
             .order_by(LedgerEntry.id)
         )
     )
-
-
-@contextmanager
-def count_queries():
-    """Counts the SQL statements run inside the block: `with count_queries() as n: …; n[0]`."""
-    counter = [0]
-
-    def before(*args, **kwargs):
-        counter[0] += 1
-
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield counter
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
 
 
 def text_of(html: bytes | str) -> str:

@@ -13,7 +13,6 @@ from tests.accounting.helpers import (
     balance,
     billing_day,
     complete,
-    count,
     free_port,
     freeze,
     make_task_for,
@@ -21,6 +20,7 @@ from tests.accounting.helpers import (
     payouts,
 )
 from tests.factories import make_popug
+from tests.helpers import count
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from tests.accounting.helpers import (
     balance,
     billing_day,
     complete,
-    count,
     entries_of,
     freeze,
     make_task_for,
@@ -21,6 +20,7 @@ from tests.accounting.helpers import (
     payouts,
 )
 from tests.factories import make_popug, shuffle_now
+from tests.helpers import count
 
 D1, D2 = date(2026, 3, 2), date(2026, 3, 3)
 

@@ -13,16 +13,9 @@ from app.blueprints.auth.models import Popug
 from app.blueprints.tasks import service as tasks
 from app.db import write_intent
 from app.extensions import db
-from tests.accounting.helpers import (
-    balance,
-    complete,
-    count,
-    freeze,
-    make_task_for,
-    outbox,
-    payouts,
-)
+from tests.accounting.helpers import balance, complete, freeze, make_task_for, outbox, payouts
 from tests.factories import make_popug
+from tests.helpers import count
 
 pytestmark = pytest.mark.postgres
 D1 = date(2026, 3, 2)

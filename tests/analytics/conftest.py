@@ -1,16 +1,15 @@
-"""Analytics fixtures: a settable time zone, pinned task prices, and builders that make
-tasks happen at chosen moments through the real services."""
+"""Analytics fixtures: a settable time zone, and builders that make tasks happen at chosen
+moments with chosen prices through the real services."""
 
-from collections import deque
 from datetime import datetime
 
 import pytest
-from sqlalchemy import text
 
 from app import clock
 from app.blueprints.tasks import service as task_service
 from app.extensions import db
-from tests.conftest import signed_in_client
+from tests.factories import make_task
+from tests.helpers import signed_in_client
 
 
 @pytest.fixture
@@ -25,47 +24,17 @@ def set_timezone(app):
     app.config["ATES_TIMEZONE"] = before
 
 
-class Prices:
-    """Task prices are random by design; exact figures need chosen ones. Queued (fee, reward)
-    pairs are used by the next create_task calls, in order; an empty queue is a test bug."""
-
-    def __init__(self):
-        self.queue: deque[tuple[int, int]] = deque()
-
-    def next(self, fee: int, reward: int) -> None:
-        self.queue.append((fee, reward))
-
-    def draw(self, rng=None) -> tuple[int, int]:
-        if not self.queue:
-            raise AssertionError("no price queued for this task")
-        return self.queue.popleft()
-
-
-@pytest.fixture
-def prices(monkeypatch):
-    pinned = Prices()
-    monkeypatch.setattr(task_service, "draw_prices", pinned.draw)
-    return pinned
-
-
 class Builder:
     """Creates and completes tasks at given moments (aware datetimes) with given prices."""
 
-    def __init__(self, prices: Prices, creator):
-        self.prices = prices
+    def __init__(self, creator):
         self.creator = creator
 
     def create(self, at: datetime, *, reward: int, fee: int = 1000, title=None, jira_id=None):
         clock.freeze(at)
-        self.prices.next(fee, reward)
-        task = task_service.create_task(
-            title=title or f"Task paying {reward}",
-            jira_id=jira_id,
-            description="",
-            actor=self.creator,
+        return make_task(
+            self.creator, title or f"Task paying {reward}", jira_id, prices=(fee, reward)
         )
-        db.session.commit()
-        return task
 
     def complete(self, task, at: datetime, assignee):
         clock.freeze(at)
@@ -79,8 +48,8 @@ class Builder:
 
 
 @pytest.fixture
-def build(prices, admin):
-    return Builder(prices, admin)
+def build(admin):
+    return Builder(admin)
 
 
 @pytest.fixture
@@ -92,16 +61,3 @@ def admin_page(app, admin):
         return client.get(f"/analytics?{query}" if query else "/analytics", headers=headers)
 
     return get
-
-
-def reset_database() -> None:
-    """Empty every table (for each hypothesis example; the autouse fixture does it per test)."""
-    db.session.remove()
-    tables = db.metadata.sorted_tables
-    with db.engine.begin() as conn:
-        if db.engine.dialect.name == "postgresql":
-            names = ", ".join(table.name for table in tables)
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in reversed(tables):
-                conn.execute(table.delete())

@@ -8,8 +8,8 @@ import pytest
 from app import clock
 from app.money import format_cents
 from tests.analytics.pages import axis_y, bars, body_rows, field_error, table_rows
-from tests.conftest import signed_in_client
 from tests.factories import make_popug
+from tests.helpers import signed_in_client
 
 NOW = datetime(2026, 3, 3, 12, tzinfo=UTC)
 

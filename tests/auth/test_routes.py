@@ -14,8 +14,8 @@ from app.blueprints.auth.models import Popug
 from app.errors import ServiceError
 from app.extensions import db
 from app.money import format_cents
-from tests.conftest import signed_in_client
 from tests.factories import BEAK, make_popug
+from tests.helpers import signed_in_client
 
 SIGN_IN_FAILED = "Unknown username or wrong beak shape."
 HTMX = {"HX-Request": "true"}

@@ -5,15 +5,15 @@ import uuid
 import pytest
 from argon2 import PasswordHasher, extract_parameters
 from argon2.exceptions import VerifyMismatchError
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.blueprints.accounting import service as accounting
 from app.blueprints.accounting.models import Account
 from app.blueprints.auth import service
 from app.blueprints.auth.models import Popug
 from app.errors import NotAllowed, NotFound, ServiceError
-from app.extensions import db as _db
 from tests.factories import BEAK, make_popug
+from tests.helpers import count
 
 GOOD = {
     "username": "kesha",
@@ -25,10 +25,6 @@ GOOD = {
 
 def create(actor=None, **changes):
     return service.create_popug(**{**GOOD, **changes}, actor=actor)
-
-
-def count(model) -> int:
-    return _db.session.scalar(select(func.count()).select_from(model))
 
 
 # --- creating a popug -------------------------------------------------------------------

@@ -4,30 +4,20 @@ balance again, since it may have moved it."""
 import re
 
 from flask_login import login_user
-from sqlalchemy import event
 
 from app.blueprints.accounting import service as accounting
-from app.extensions import db
 from app.money import format_cents
 from app.web import my_balance
 from tests.factories import make_task
+from tests.helpers import statements
 
 BALANCE = re.compile(r'id="my-balance"[^>]*>\s*<span[^>]*>([^<]*)</span>')
 
 
 def statements_of(client, url: str) -> tuple[list[str], str]:
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if statement.split()[0].upper() not in ("BEGIN", "COMMIT", "ROLLBACK"):
-            statements.append(" ".join(statement.split()))
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with statements() as run:
         body = client.get(url).get_data(as_text=True)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
-    return statements, body
+    return run, body
 
 
 def test_one_statement_loads_the_popug_and_its_balance(worker_client, worker, manager):

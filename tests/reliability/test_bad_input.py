@@ -30,8 +30,8 @@ from app.blueprints.auth.models import Popug
 from app.blueprints.tasks import service as tasks_service
 from app.extensions import db, limiter
 from tests import factories
-from tests.conftest import signed_in_client
 from tests.factories import shuffle_now
+from tests.helpers import signed_in_client
 from tests.reliability.helpers import app_on, balance_mismatches, verify_problems
 
 ROLES = ("anonymous", "worker", "accountant", "manager", "admin")

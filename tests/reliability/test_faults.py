@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, select, text
 
 from app import clock, create_app
 from app.blueprints.accounting import mail
@@ -46,7 +46,7 @@ from app.config import database_url
 from app.db import lock_key
 from app.extensions import db
 from tests import factories
-from tests.conftest import signed_in_client
+from tests.helpers import count, signed_in_client
 from tests.reliability.helpers import (
     ON_POSTGRES,
     PYTHON,
@@ -96,10 +96,6 @@ def snapshot() -> dict:
         "assignees": dict(db.session.execute(select(Task.id, Task.assignee_id)).all()),
         "balances": dict(db.session.execute(select(Account.id, Account.balance)).all()),
     }
-
-
-def count(model, *where) -> int:
-    return db.session.scalar(select(func.count()).select_from(model).where(*where))
 
 
 def check_shuffle_state(url: str, before: dict, tasks: int) -> int:

@@ -32,7 +32,7 @@ from app.blueprints.tasks.service import SHUFFLE_QUEUE_LOCK
 from app.db import lock_key
 from app.extensions import db
 from tests import factories
-from tests.conftest import signed_in_client
+from tests.helpers import signed_in_client
 from tests.reliability.helpers import (
     ON_POSTGRES,
     assert_books,

@@ -1,7 +1,5 @@
 """Shared checks for the tasks tests: ledger and balance invariants, row counts, threads."""
 
-import threading
-import time
 from collections import Counter
 
 from sqlalchemy import func, select
@@ -12,10 +10,6 @@ from app.extensions import db
 
 FEES = set(range(1000, 2001, 100))
 REWARDS = set(range(2000, 4001, 100))
-
-
-def count(model, *where) -> int:
-    return db.session.scalar(select(func.count()).select_from(model).where(*where))
 
 
 def balances() -> dict[int, int]:
@@ -134,31 +128,3 @@ def assert_fee_trail_consistent() -> None:
         assert entry.account_id == accounts[task.assignee_id]
     assert set(paid) == {t.id for t in tasks.values() if t.status == "done"}
     assert_books_balance()
-
-
-def run_in_threads(app, targets, *, timeout: float = 60.0) -> list[BaseException]:
-    """Run each callable in its own thread with its own app context (and so its own
-    session); return the unexpected exceptions. Fails if a thread outlives the deadline."""
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
-    def wrap(target):
-        def run():
-            try:
-                with app.app_context():
-                    target()
-            except BaseException as error:  # noqa: BLE001 - reported to the test
-                with lock:
-                    errors.append(error)
-
-        return run
-
-    threads = [threading.Thread(target=wrap(t), daemon=True) for t in targets]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + timeout
-    for thread in threads:
-        thread.join(max(deadline - time.monotonic(), 0))
-    alive = [t.name for t in threads if t.is_alive()]
-    assert not alive, f"threads still running after {timeout}s: {alive}"
-    return errors

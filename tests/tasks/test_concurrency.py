@@ -18,17 +18,15 @@ from app.blueprints.tasks.models import DONE, OPEN, Shuffle, Task
 from app.db import advisory_lock
 from app.errors import NotAllowed, ServiceError
 from app.extensions import db
-from tests.conftest import signed_in_client
 from tests.factories import make_popug, make_task, shuffle_now
+from tests.helpers import count, run_in_threads, signed_in_client
 from tests.reliability.helpers import poll, waiting_on_advisory_lock
 from tests.tasks.helpers import (
     assert_books_balance,
     assert_fee_trail_consistent,
     balances,
-    count,
     fee_charges,
     ledger_entries,
-    run_in_threads,
 )
 
 pytestmark = pytest.mark.postgres

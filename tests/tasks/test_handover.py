@@ -13,8 +13,8 @@ from app.blueprints.tasks import service
 from app.blueprints.tasks.models import DONE, OPEN, Task
 from app.errors import ServiceError
 from app.extensions import db
-from tests.conftest import signed_in_client
 from tests.factories import make_popug, make_task
+from tests.helpers import signed_in_client
 
 from .helpers import assert_fee_trail_consistent, assignees, balances, fee_charges
 

@@ -1,37 +1,22 @@
 """Each tasks page runs the same number of SQL statements for 5 rows as for 50 (no N+1)."""
 
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from app.blueprints.auth.models import ASSIGNABLE_ROLES, Popug
 from app.blueprints.tasks import service
 from app.extensions import db
-from tests.conftest import _clean, signed_in_client
 from tests.factories import make_popug, make_task
-
-
-@contextmanager
-def counting():
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
+from tests.helpers import empty_database, signed_in_client, statements
 
 
 def queries_for(client, url: str) -> list[str]:
     db.session.remove()  # a fresh session per request, as in production
-    with counting() as statements:
+    with statements() as run:
         response = client.get(url)
     assert response.status_code == 200
-    return list(statements)
+    return run
 
 
 def add_tasks(creator, assignees, count: int, *, done: bool = False) -> None:
@@ -108,7 +93,7 @@ def test_page_query_count_is_the_same_for_5_and_50_rows(app, manager, url, seed)
     small = queries_for(client, url)
 
     db.session.remove()
-    _clean(app)  # start again from an empty database for the 50-row case
+    empty_database()  # start again from an empty database for the 50-row case
     viewer = make_popug(role="worker", username="viewer")
     others = [make_popug(role="worker") for _ in range(3)] + [make_popug(role="accountant")]
     manager = make_popug(role="manager")

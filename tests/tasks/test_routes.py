@@ -13,9 +13,9 @@ from app.blueprints.tasks import service
 from app.blueprints.tasks.models import DONE, OPEN, Shuffle, Task
 from app.extensions import db
 from app.money import format_cents
-from tests.conftest import signed_in_client
 from tests.factories import make_popug, make_task, run_queued_shuffles, shuffle_now
-from tests.tasks.helpers import assert_books_balance, assignees, balances, count
+from tests.helpers import count, signed_in_client
+from tests.tasks.helpers import assert_books_balance, assignees, balances
 
 HTMX = {"HX-Request": "true"}
 TOP_BAR_BALANCE = re.compile(r'<span id="my-balance" hx-swap-oob="true"[^>]*>(<span[^>]*>[^<]*)')

@@ -7,8 +7,8 @@ import pytest
 
 from app.blueprints.tasks import queries, service
 from app.extensions import db
-from tests.conftest import signed_in_client
 from tests.factories import make_popug, make_task
+from tests.helpers import signed_in_client
 
 HTMX = {"HX-Request": "true"}
 

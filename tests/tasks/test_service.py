@@ -14,13 +14,13 @@ from app.blueprints.tasks import service
 from app.blueprints.tasks.models import DONE, OPEN, Task
 from app.errors import NotAllowed, NotFound, ServiceError
 from tests.factories import make_popug, make_task
+from tests.helpers import count
 from tests.tasks.helpers import (
     FEES,
     REWARDS,
     account_ids,
     assert_books_balance,
     balances,
-    count,
     ledger_entries,
 )
 

@@ -16,13 +16,13 @@ from app.blueprints.tasks.models import DONE, Shuffle, Task
 from app.errors import NotAllowed, ServiceError
 from app.extensions import db
 from tests.factories import make_popug, make_task, shuffle_now
+from tests.helpers import count
 from tests.tasks.helpers import (
     account_ids,
     assert_books_balance,
     assert_fee_trail_consistent,
     assignees,
     balances,
-    count,
     fee_charges,
     ledger_entries,
     open_task_ids,

@@ -13,9 +13,9 @@ from app.blueprints.tasks import jobs, service
 from app.blueprints.tasks.models import DONE, FAILED, QUEUED, RUNNING, SHUFFLED, Shuffle, Task
 from app.extensions import db
 from app.worker import runner_lock
-from tests.conftest import signed_in_client
 from tests.factories import make_task, run_queued_shuffles
-from tests.tasks.helpers import assert_books_balance, assignees, count, fee_charges
+from tests.helpers import count, signed_in_client
+from tests.tasks.helpers import assert_books_balance, assignees, fee_charges
 
 HTMX = {"HX-Request": "true"}
 T0 = datetime(2024, 3, 3, 12, 0, tzinfo=UTC)

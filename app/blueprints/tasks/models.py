@@ -29,13 +29,12 @@ DONE = "done"
 JIRA_RE = re.compile(r"^[A-Z][A-Z0-9]*-[0-9]+$")
 
 
-
 def _only(condition: str) -> dict:
     """A partial index's predicate, spelled out for both dialects."""
     return {dialect + "_where": text(condition) for dialect in ("postgresql", "sqlite")}
 
 
-# Partial indexes over the tasks that have been completed, and over the open ones.
+# A partial index over the tasks that have been completed.
 _DONE_ONLY = _only("completed_at IS NOT NULL")
 
 

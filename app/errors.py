@@ -23,6 +23,7 @@ TITLES = {
     500: N_("Something went wrong"),
     503: N_("Temporarily unavailable"),
 }
+OTHER_ERROR = N_("Error")
 # Werkzeug's own descriptions of the errors aTES answers with, word for word, so the error
 # pages can show them in the popug's language (tests/test_i18n.py checks they still match).
 WERKZEUG_DESCRIPTIONS = (
@@ -56,7 +57,7 @@ def _render(code: int, message: str):
         db.session.rollback()
         context = {
             "code": code,
-            "title": gettext(TITLES.get(code, N_("Error"))),
+            "title": gettext(TITLES.get(code, OTHER_ERROR)),
             "message": gettext(message) if message else message,
         }
         if wants_fragment():

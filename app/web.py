@@ -7,8 +7,8 @@ from markupsafe import Markup
 from app.access import can
 from app.db import SAFE_METHODS
 from app.extensions import db
-from app.i18n import N_
 from app.htmx import add_vary
+from app.i18n import N_
 from app.money import format_money, money_class
 
 CONTENT_SECURITY_POLICY = "; ".join(

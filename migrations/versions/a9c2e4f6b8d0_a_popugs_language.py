@@ -25,5 +25,6 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table("popugs") as batch_op:
-        batch_op.drop_column("locale")
+    # A plain DROP COLUMN on both databases (SQLite 3.35+): batch mode would copy `popugs`
+    # into a new table, which SQLite's foreign keys from tasks and accounts forbid.
+    op.execute("ALTER TABLE popugs DROP COLUMN locale")

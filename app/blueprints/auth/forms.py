@@ -57,4 +57,4 @@ class EmptyForm(FlaskForm):
 class LocaleForm(FlaskForm):
     """The top bar's language switch."""
 
-    locale = SelectField(choices=[(code, LOCALE_NAMES[code]) for code in LOCALES])
+    locale = SelectField(choices=[SelectChoice(code, LOCALE_NAMES[code]) for code in LOCALES])

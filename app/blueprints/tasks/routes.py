@@ -87,7 +87,9 @@ def create_task():
             # Read before the commit, which expires `task` (reading it after costs a query).
             assignee = queries.assignee_names_by_id([task.assignee_id])[task.assignee_id]
             db.session.commit()
-            flash(gettext("Task created and assigned to %(assignee)s.", assignee=assignee), "success")
+            flash(
+                gettext("Task created and assigned to %(assignee)s.", assignee=assignee), "success"
+            )
         if wants_fragment():
             return _created()
         return redirect_after_post(url_for("tasks.index"))

@@ -162,12 +162,13 @@ def random_assignee() -> int | None:
     )
 
 
-NOBODY_TO_HAND_OVER_TO = Nn_(
+NOBODY_TO_HAND_OVER_TO_FORMS = Nn_(
     "Nobody else can take this popug's %(num)s open tasks: there is no other active worker "
     "or accountant. Add or activate one first.",
     "Nobody else can take this popug's %(num)s open tasks: there is no other active worker "
     "or accountant. Add or activate one first.",
 )
+NOBODY_TO_HAND_OVER_TO = NOBODY_TO_HAND_OVER_TO_FORMS[1].replace("%(num)s", "{count}")
 
 
 def hand_over_open_tasks(popug_id: int) -> int:
@@ -189,7 +190,7 @@ def hand_over_open_tasks(popug_id: int) -> int:
         return 0
     pool = db.session.scalars(auth.eligible_assignees()).all()
     if not pool:
-        raise ServiceError(*NOBODY_TO_HAND_OVER_TO, num=len(tasks))
+        raise ServiceError(*NOBODY_TO_HAND_OVER_TO_FORMS, num=len(tasks))
     rng = random.SystemRandom()
     moves = [(task_id, rng.choice(pool), fee) for task_id, fee in tasks]
     db.session.execute(

@@ -95,10 +95,8 @@ def format_day_month(day: date, *, with_year: bool = False) -> str:
 
 
 def format_month(first: date) -> str:
-    """March 2026; март 2026 г."""
-    if is_english():
-        return f"{first:%B} {first.year}"
-    return format_skeleton("LLLLy", first, locale=get_locale())
+    """March 2026; март 2026 г. (Babel's year-and-month in every language)."""
+    return format_skeleton("yMMMM", first, locale=get_locale() or DEFAULT_LOCALE)
 
 
 def format_local_time(at: datetime) -> str:

@@ -76,7 +76,8 @@ def placeholders(text: str) -> set[str]:
 def catalogue_problems(catalog: Catalog, messages) -> list[str]:
     """What is wrong with a catalogue for these extracted messages: missing, fuzzy, empty,
     plural where the code has none or the other way round, other placeholders than the
-    English, a wrong number of plural forms, and translations of messages no longer used."""
+    English, a wrong number of plural forms, a double quote of its own (it would end the HTML
+    attribute the message is in), and translations of messages no longer used."""
     problems = []
     if catalog.num_plurals != 3 and catalog.locale.language == "ru":
         problems.append(f"Russian has 3 plural forms, the catalogue says {catalog.num_plurals}")
@@ -103,6 +104,10 @@ def catalogue_problems(catalog: Catalog, messages) -> list[str]:
             if placeholders(text) != wanted:
                 found = sorted(placeholders(text))
                 problems.append(f"placeholders {found} not {sorted(wanted)}: {name}")
+            # Templates put messages into attributes unescaped (they are markup): a " of its
+            # own would end the attribute. Russian quotes are «».
+            if text.count('"') > english[0].count('"'):
+                problems.append(f'a " the English does not have: {name}')
     used = set(messages)
     for entry in catalog:
         key = entry.id[0] if isinstance(entry.id, tuple) else entry.id
@@ -148,6 +153,7 @@ def test_the_catalogue_check_finds_what_is_wrong(messages):
         ("Перетасовка: %(num)s задача", "Перетасовка: задачи"),
     )
     catalog.add("Feed the parrot", "Покормить попуга")
+    catalog.add("Search", 'Искать "это"')
     problems = catalogue_problems(catalog, messages)
     assert "fuzzy: 'Tasks'" in problems
     assert "empty translation: 'Board'" in problems
@@ -156,6 +162,7 @@ def test_the_catalogue_check_finds_what_is_wrong(messages):
     assert "placeholders [] not ['num']: 'Shuffle: %(num)s task'" in problems
     assert "missing: 'My account'" in problems
     assert "not in the code any more: 'Feed the parrot'" in problems
+    assert "a \" the English does not have: 'Search'" in problems
 
 
 def test_error_pages_know_werkzeugs_own_descriptions():

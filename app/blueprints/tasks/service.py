@@ -65,18 +65,14 @@ NO_OPEN_TASKS = N_("There are no open tasks to shuffle.")
 SHUFFLE_QUEUE_LOCK = "shuffle-queue"
 # How many times the job worker begins a shuffle whose worker stopped before it is failed.
 SHUFFLE_ATTEMPTS = 3
-WORKER_STOPPED = Nn_(
-    "A worker stopped while running it, %(num)s times; nothing was changed. Press the button "
-    "again to retry.",
-    "A worker stopped while running it, %(num)s times; nothing was changed. Press the button "
-    "again to retry.",
-)
 # SQLite's page cache while a shuffle runs: it holds the pages a shuffle of a million open
 # tasks dirties (tasks, the assignee index, the new ledger entries and their indexes).
 SQLITE_SHUFFLE_CACHE_MB = 1024
-SHUFFLE_RUNNING = N_(
-    "Open tasks are being shuffled right now, so this task is probably no longer yours. "
-    "No reward was paid; look at your tasks again in a moment."
+SHUFFLE_RUNNING = (
+    N_(
+        "Open tasks are being shuffled right now, so this task is probably no longer yours. "
+        "No reward was paid; look at your tasks again in a moment."
+    )
 )
 
 
@@ -476,6 +472,15 @@ def request_shuffle(*, actor, form_token: str | None = None) -> ShufflePress:
     db.session.add(shuffle)
     db.session.flush()
     return ShufflePress(shuffle, joined=False)
+
+
+# Why a shuffle is failed after SHUFFLE_ATTEMPTS beginnings (stored; translated when shown).
+WORKER_STOPPED = Nn_(
+    "A worker stopped while running it, %(num)s times; nothing was changed. Press the button "
+    "again to retry.",
+    "A worker stopped while running it, %(num)s times; nothing was changed. Press the button "
+    "again to retry.",
+)
 
 
 def claim_next_shuffle() -> Shuffle | None:

@@ -223,6 +223,18 @@ def test_the_top_bar_offers_the_other_language(app):
     assert "/language" not in text(signed_in_client(app, worker).get("/sign-in"))
 
 
+def test_a_page_answering_a_post_switches_back_to_the_board(app):
+    """A form with errors is shown at its POST-only address: the switch returns to the
+    board from there, not to a 405."""
+    worker = make_popug("worker", username="kesha")
+    client = client_in(app, worker, "en")
+    page = text(client.post("/tasks", data={"title": ""}))
+    form = re.search(r'<form action="/language" method="post".*?</form>', page, re.S).group(0)
+    assert 'name="next"' not in form
+    response = client.post("/language", data={"locale": "ru"})
+    assert response.status_code == 303 and response.headers["Location"] == "/"
+
+
 def test_switching_keeps_the_choice_and_returns_to_the_page(app):
     worker = make_popug("worker", username="kesha")
     client = client_in(app, worker, None)

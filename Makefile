@@ -34,11 +34,11 @@ catalogues: $(CATALOGUES)
 
 messages-extract: $(VENV)/.runtime
 	$(BIN)/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --ignore-dirs ".* __pycache__" \
-		--no-location --sort-output \
+		--no-location --sort-output --width 100 \
 		--project aTES --copyright-holder "UberPopug Inc." -o app/translations/messages.pot .
 
 messages-update: messages-extract
-	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-location \
+	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --width 100 \
 		--ignore-obsolete
 
 messages-compile: $(VENV)/.runtime

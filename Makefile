@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app wsgi
 
-.PHONY: run test lint chromium screenshots clean
+.PHONY: run test lint chromium screenshots clean catalogues messages-extract messages-update messages-compile
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,35 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# Translations (app/translations/<locale>/LC_MESSAGES/messages.po, gettext): `messages-extract`
+# writes every message of the code and templates into messages.pot, `messages-update` merges
+# it into each catalogue (new messages to translate, changed ones marked fuzzy), and the
+# compiled .mo files, never committed, are built from the .po files by `catalogues` (which
+# `run` and `test` do first).
+BABEL_KEYWORDS := -k N_ -k Nn_:1,2 -k _l  # also the defaults: _, gettext, ngettext, …
+# (Babel skips folders named _* by default, such as templates/_macros; only these are skipped.)
+CATALOGUES := $(patsubst %.po,%.mo,$(wildcard app/translations/*/LC_MESSAGES/messages.po))
+
+app/translations/%/LC_MESSAGES/messages.mo: app/translations/%/LC_MESSAGES/messages.po | $(VENV)/.runtime
+	$(BIN)/pybabel compile -d app/translations -l $*
+
+catalogues: $(CATALOGUES)
+
+messages-extract: $(VENV)/.runtime
+	$(BIN)/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --ignore-dirs ".* __pycache__" \
+		--no-location --sort-output --width 100 \
+		--project aTES --copyright-holder "UberPopug Inc." -o app/translations/messages.pot .
+
+messages-update: messages-extract
+	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --width 100 \
+		--ignore-obsolete
+
+messages-compile: $(VENV)/.runtime
+	$(BIN)/pybabel compile -d app/translations
+
 # The web server in the foreground and the job worker (it runs the shuffles) beside it,
 # stopped with it.
-run: $(VENV)/.runtime
+run: $(VENV)/.runtime catalogues
 	$(FLASK) db upgrade
 	$(FLASK) demo seed
 	$(FLASK) jobs work & worker=$$!; trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
@@ -32,7 +58,7 @@ chromium:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); } || \
 		echo "Chromium is not installed: browser tests will be skipped (they fail under CI=true)."
 
-test: $(VENV)/.dev chromium
+test: $(VENV)/.dev chromium catalogues
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
@@ -43,5 +69,5 @@ clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
 
 # PNGs of the main pages at desktop and phone width, into docs/screenshots/ (see the README).
-screenshots: $(VENV)/.dev chromium
+screenshots: $(VENV)/.dev chromium catalogues
 	$(BIN)/python -m scripts.screenshots

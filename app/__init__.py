@@ -20,6 +20,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     from app.db import include_in_migrations, render_migration_item  # and the engine events
     from app.errors import register_error_handlers
     from app.extensions import csrf, db, limiter, login_manager, migrate
+    from app.i18n import N_, init_i18n
     from app.web import init_web
 
     db.init_app(app)
@@ -35,9 +36,10 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.sign_in"
-    login_manager.login_message = "Sign in to continue."
+    login_manager.login_message = N_("Sign in to continue.")  # translated when flashed
     login_manager.login_message_category = "info"
     init_web(app)
+    init_i18n(app)
     register_error_handlers(app)
 
     from app.blueprints import accounting, analytics, auth, tasks

@@ -13,14 +13,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app import clock
 from app.db import UTCDateTime
 from app.extensions import db
+from app.i18n import N_
 
+# What each action is called (translated where shown); the details stay as recorded, in English.
 ACTIONS = {
-    "popug.create": "Created popug",
-    "popug.role": "Changed role",
-    "popug.deactivate": "Deactivated popug",
-    "popug.activate": "Reactivated popug",
-    "tasks.shuffle": "Shuffled open tasks",
-    "billing.close_day": "Closed the day",
+    "popug.create": N_("Created popug"),
+    "popug.role": N_("Changed role"),
+    "popug.deactivate": N_("Deactivated popug"),
+    "popug.activate": N_("Reactivated popug"),
+    "tasks.shuffle": N_("Shuffled open tasks"),
+    "billing.close_day": N_("Closed the day"),
 }
 
 

@@ -1,30 +1,65 @@
 """Error pages: fragment-aware, and a 500 rolls the session back before rendering."""
 
+from datetime import date
+
 from flask import current_app, g, render_template
+from flask_babel import gettext, ngettext
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.extensions import db, login_manager
 from app.htmx import wants_fragment
+from app.i18n import N_, format_day, format_number
 
 TITLES = {
-    400: "Bad request",
-    403: "Not allowed",
-    404: "Not found",
-    405: "Method not allowed",
-    413: "Request too large",
-    415: "Forms only",
-    429: "Too many attempts",
-    500: "Something went wrong",
-    503: "Temporarily unavailable",
+    400: N_("Bad request"),
+    403: N_("Not allowed"),
+    404: N_("Not found"),
+    405: N_("Method not allowed"),
+    413: N_("Request too large"),
+    415: N_("Forms only"),
+    429: N_("Too many attempts"),
+    500: N_("Something went wrong"),
+    503: N_("Temporarily unavailable"),
 }
+OTHER_ERROR = N_("Error")
+# Werkzeug's own descriptions of the errors aTES answers with, word for word, so the error
+# pages can show them in the popug's language (tests/test_i18n.py checks they still match).
+WERKZEUG_DESCRIPTIONS = (
+    N_("The browser (or proxy) sent a request that this server could not understand."),
+    N_(
+        "You don't have the permission to access the requested resource. It is either "
+        "read-protected or not readable by the server."
+    ),
+    N_(
+        "The requested URL was not found on the server. If you entered the URL manually "
+        "please check your spelling and try again."
+    ),
+    N_("The method is not allowed for the requested URL."),
+    N_("The data value transmitted exceeds the capacity limit."),
+    N_("The server does not support the media type transmitted in the request."),
+    N_("This user has exceeded an allotted request count. Try again later."),
+    N_(
+        "The server encountered an internal error and was unable to complete your request. "
+        "Either the server is overloaded or there is an error in the application."
+    ),
+    N_(
+        "The server is temporarily unable to service your request due to maintenance "
+        "downtime or capacity problems. Please try again later."
+    ),
+)
 
 
 def _render(code: int, message: str):
+    """`message` is English, a catalogue message or already translated (ServiceError's)."""
     try:
         db.session.rollback()
-        context = {"code": code, "title": TITLES.get(code, "Error"), "message": message}
+        context = {
+            "code": code,
+            "title": gettext(TITLES.get(code, OTHER_ERROR)),
+            "message": gettext(message) if message else message,
+        }
         if wants_fragment():
             # htmx shows the error in the page's flash area instead of the swap target.
             headers = {"HX-Retarget": "#flashes", "HX-Reswap": "beforeend"}
@@ -35,7 +70,7 @@ def _render(code: int, message: str):
 
 
 def handle_service_error(error: "ServiceError"):
-    return _render(error.status_code, error.message)
+    return _render(error.status_code, error.translated())
 
 
 def handle_http_error(error: HTTPException):
@@ -43,12 +78,12 @@ def handle_http_error(error: HTTPException):
 
 
 # A form whose one-time token or CSRF token no longer holds, in a flash or next to a field.
-FORM_EXPIRED = "The form expired; reload the page and try again."
+FORM_EXPIRED = N_("The form expired; reload the page and try again.")
 
 
 def handle_csrf_error(error: CSRFError):
     return _render(
-        400, "The form expired or was not sent from aTES. Reload the page and try again."
+        400, N_("The form expired or was not sent from aTES. Reload the page and try again.")
     )
 
 
@@ -62,8 +97,10 @@ def handle_database_unavailable(error: OperationalError):
     g._login_user = login_manager.anonymous_user()
     context = {
         "code": 503,
-        "title": TITLES[503],
-        "message": "The database is not reachable right now. Please try again in a moment.",
+        "title": gettext(TITLES[503]),
+        "message": gettext(
+            "The database is not reachable right now. Please try again in a moment."
+        ),
     }
     if wants_fragment():
         headers = {"HX-Retarget": "#flashes", "HX-Reswap": "beforeend"}
@@ -91,15 +128,41 @@ def register_error_handlers(app) -> None:
 class ServiceError(Exception):
     """A business rule refused the action; `message` is safe to show to the user.
 
-    `field` names the form field the message belongs to, if any.
+    `field` names the form field the message belongs to, if any. Services raise it with an
+    English catalogue message (marked with `N_`) and its named parameters apart:
+    `ServiceError(N_("Keep the title to %(max)s characters."), max=200)`; `message` is the
+    English text, `translated()` the text in the request's language.
     """
 
     status_code = 422
 
-    def __init__(self, message: str, *, field: str | None = None):
-        super().__init__(message)
-        self.message = message
+    def __init__(
+        self, message: str, plural: str | None = None, *, field: str | None = None, **params
+    ):
+        # `plural`: the message has plural forms, chosen by the parameter `num`.
+        self.template, self.plural = message, plural
+        self.params = params
+        english = {k: v.isoformat() if isinstance(v, date) else v for k, v in params.items()}
+        if plural is not None and params["num"] != 1:
+            message = plural
+        self.message = message % english if params else message
+        super().__init__(self.message)
         self.field = field
+
+    def translated(self) -> str:
+        """The message in the request's language, its days and counts written as there."""
+        shown = {
+            key: format_day(value)
+            if isinstance(value, date)
+            else format_number(value)
+            if isinstance(value, int)
+            else value
+            for key, value in self.params.items()
+        }
+        if self.plural is not None:
+            shown.pop("num")
+            return ngettext(self.template, self.plural, self.params["num"], **shown)
+        return gettext(self.template, **shown)
 
 
 class NotAllowed(ServiceError):

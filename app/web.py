@@ -4,12 +4,12 @@ from flask import Flask, abort, current_app, request
 from flask_login import current_user
 from markupsafe import Markup
 
-from app import clock
 from app.access import can
 from app.db import SAFE_METHODS
 from app.extensions import db
 from app.htmx import add_vary
-from app.money import format_cents, money_class
+from app.i18n import N_
+from app.money import format_money, money_class
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -43,7 +43,7 @@ def refuse_nul_in_url() -> None:
     values = [str(value) for value in (request.view_args or {}).values()]
     values += [item for pair in request.args.items(multi=True) for item in pair]
     if any("\x00" in value for value in values):
-        abort(400, "The address contains a NUL character, which no aTES page accepts.")
+        abort(400, N_("The address contains a NUL character, which no aTES page accepts."))
 
 
 FORM_BODY = "application/x-www-form-urlencoded"
@@ -60,7 +60,7 @@ def refuse_non_form_bodies() -> None:
         return  # no such page or method: its 404 or 405 says more
     if (request.content_length or 0) > current_app.config["MAX_CONTENT_LENGTH"]:
         abort(413)  # too large is the first thing wrong with it
-    abort(415, "aTES takes forms only: send the fields as application/x-www-form-urlencoded.")
+    abort(415, N_("aTES takes forms only: send the fields as application/x-www-form-urlencoded."))
 
 
 def security_headers(response):
@@ -81,7 +81,7 @@ def money_html(cents: int, signed: bool = False) -> Markup:
     """<span class="money …">−$12.00</span>; the text is ours, never user input."""
     # Both parts come from our own formatters, so no escaping pass is needed.
     return Markup(  # noqa: S704 - both parts are ours, never user input
-        f'<span class="money {money_class(cents)}">{format_cents(cents, signed=signed)}</span>'
+        f'<span class="money {money_class(cents)}">{format_money(cents, signed=signed)}</span>'
     )
 
 
@@ -104,7 +104,5 @@ def init_web(app: Flask) -> None:
     app.after_request(security_headers)
     app.after_request(add_vary)
     app.jinja_env.globals.update(can=can, my_balance=my_balance)
-    app.jinja_env.filters["money"] = format_cents
+    # money, day, local_time, local_clock and number: app/i18n.py (they follow the language).
     app.jinja_env.filters["money_html"] = money_html
-    app.jinja_env.filters["local_time"] = lambda at: clock.local(at).strftime("%Y-%m-%d %H:%M")
-    app.jinja_env.filters["local_clock"] = lambda at: clock.local(at).strftime("%H:%M:%S")

@@ -32,6 +32,7 @@ SHUFFLERS = frozenset({"admin", "manager"})
 EXPECTED: dict[str, frozenset[str]] = {
     "auth.sign_in": EVERYONE | {ANONYMOUS},
     "auth.sign_out": EVERYONE,
+    "auth.set_locale": EVERYONE,
     "auth.list_popugs": ADMIN,
     "auth.show_popug": ADMIN,
     "auth.create_popug": ADMIN,

@@ -72,7 +72,7 @@ def signed_in_states() -> dict[str, dict]:
 @pytest.fixture
 def visit(browser, server, logins, signed_in_states) -> Iterator[Callable[..., Visitor]]:
     """visit(js=True, as_popug=None, start="/", **context_options) -> a Visitor in a fresh
-    browser context.
+    browser context (`locale="ru-RU"`: a Russian browser, see Visitor.lang).
 
     With `as_popug` the visitor is signed in as that popug, looking at `start`: through the
     sign-in form the first time in the session, afterwards by reusing that sign-in's cookie
@@ -92,6 +92,8 @@ def visit(browser, server, logins, signed_in_states) -> Iterator[Callable[..., V
         context = browser.new_context(base_url=server.url, java_script_enabled=js, **options)
         context.set_default_timeout(10_000)
         visitor = Visitor(context=context, page=context.new_page(), js=js)
+        # A Russian browser (locale="ru-RU": its Accept-Language) gets the pages in Russian.
+        visitor.lang = "ru" if options.get("locale", "").startswith("ru") else "en"
         visitor.watch()
         visitors.append(visitor)
         if as_popug is not None:

@@ -87,3 +87,45 @@ def test_confirmations_pass_axe(visit):
     accountant.goto("/accounting/close-day")
     found += axe_violations(accountant, "close-the-day confirmation page")
     assert not found, "axe-core found serious or critical violations:\n" + "\n".join(found)
+
+
+# --- the same in Russian (issue 18): a Russian browser, every page, errors and dialogs ------
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_page_passes_axe_in_russian(visit, demo_roles, shuffle_record_path, role):
+    visitor = visit(
+        js=True, bypass_csp=True, locale="ru-RU", as_popug=demo_user(demo_roles, role)
+    )
+    found = []
+    for where in tour(visitor, role, shuffle_record_path):
+        expect(visitor.page.locator("html")).to_have_attribute("lang", "ru")
+        found += axe_violations(visitor, f"{role} on {where}, in Russian")
+    assert not found, "axe-core found serious or critical violations:\n" + "\n".join(found)
+
+
+def test_form_errors_and_dialogs_pass_axe_in_russian(visit, logins):
+    visitor = visit(js=True, bypass_csp=True, locale="ru-RU")
+    visitor.allowed_statuses.update({401, 422})
+    page = visitor.page
+    visitor.goto("/sign-in")
+    page.get_by_label("Имя пользователя").fill("kesha")
+    page.get_by_label("Форма клюва").fill("not the right beak")
+    page.get_by_role("button", name="Войти").click()
+    expect(page.get_by_role("alert")).to_contain_text("Неизвестное имя пользователя")
+    found = axe_violations(visitor, "failed sign-in, in Russian")
+
+    visitor.sign_in("kesha", logins["kesha"])
+    page.locator("#task-form").get_by_role("button", name="Создать задачу").click()
+    expect(page.locator("#task-form .error")).to_contain_text("Дайте задаче название.")
+    found += axe_violations(visitor, "task form with errors, in Russian")
+
+    manager = visit(js=True, bypass_csp=True, locale="ru-RU", as_popug="manager")
+    manager.page.get_by_role("button", name="Перетасовать открытые задачи").click()
+    dialog = manager.page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("heading")).to_have_text("Перетасовать открытые задачи?")
+    found += axe_violations(manager, "shuffle dialog, in Russian")
+    manager.page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    assert not found, "axe-core found serious or critical violations:\n" + "\n".join(found)

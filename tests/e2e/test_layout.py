@@ -53,3 +53,18 @@ def widest_elements(page) -> list[str]:
                       + ` scroll=${e.scrollWidth}/${e.clientWidth}`)""",
         WIDTH,
     )
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_no_page_scrolls_sideways_on_a_phone_in_russian(
+    visit, demo_roles, shuffle_record_path, role
+):
+    """Russian words are longer: the same pages at 360 px, in a Russian browser."""
+    visitor = visit(js=True, viewport=PHONE, locale="ru-RU", as_popug=demo_user(demo_roles, role))
+    too_wide = {}
+    for where in tour(visitor, role, shuffle_record_path):
+        assert visitor.page.locator("html").get_attribute("lang") == "ru", where
+        width = settled_width(visitor.page)
+        if width > WIDTH:
+            too_wide[where] = (width, widest_elements(visitor.page))
+    assert not too_wide, f"pages wider than {WIDTH}px in Russian: {too_wide}"

@@ -21,6 +21,20 @@ NAV_BY_ROLE = {
     "manager": ["Tasks", "My account"],
     "admin": ["Tasks", "My account", "Accounting", "Analytics", "Popugs"],
 }
+# The same words in Russian (the catalogue's translations), for the journeys in Russian.
+RUSSIAN = {
+    "Tasks": "Задачи",
+    "My tasks": "Мои задачи",
+    "My account": "Мой счёт",
+    "Accounting": "Бухгалтерия",
+    "Analytics": "Аналитика",
+    "Popugs": "Попуги",
+    "Main": "Главное меню",
+    "Username": "Имя пользователя",
+    "Beak shape": "Форма клюва",
+    "Sign in": "Войти",
+    "Shuffle": "Перетасовка",
+}
 ELIGIBLE_ROLES = {"worker", "accountant"}  # who gets tasks (SPEC section 2)
 E2E_BEAK = "a beak drawn by playwright"
 
@@ -74,6 +88,11 @@ class Visitor:
     js: bool
     problems: list[str] = field(default_factory=list)
     allowed_statuses: set[int] = field(default_factory=set)  # 4xx answers a test provokes
+    lang: str = "en"  # the language the pages speak to this visitor ("ru": RUSSIAN)
+
+    def words(self, english: str) -> str:
+        """A label of the pages in the visitor's language."""
+        return RUSSIAN[english] if self.lang == "ru" else english
 
     def watch(self) -> None:
         page = self.page
@@ -103,7 +122,7 @@ class Visitor:
         assert response is not None and response.ok, f"GET {path}: {response and response.status}"
 
     def nav(self) -> Locator:
-        return self.page.get_by_role("navigation", name="Main")
+        return self.page.get_by_role("navigation", name=self.words("Main"))
 
     def nav_labels(self) -> list[str]:
         return [text.strip() for text in self.nav().get_by_role("link").all_inner_texts()]
@@ -137,9 +156,9 @@ class Visitor:
 
     def sign_in(self, username: str, beak_shape: str) -> None:
         self.goto("/sign-in")
-        self.page.get_by_label("Username").fill(username)
-        self.page.get_by_label("Beak shape").fill(beak_shape)
-        self.page.get_by_role("button", name="Sign in").click()
+        self.page.get_by_label(self.words("Username")).fill(username)
+        self.page.get_by_label(self.words("Beak shape")).fill(beak_shape)
+        self.page.get_by_role("button", name=self.words("Sign in")).click()
         expect(self.page.locator(".whoami-name")).to_have_text(username)
 
     def sign_out(self) -> None:
@@ -206,11 +225,12 @@ def tour(visitor: Visitor, role: str, shuffle_record_path: str):
         visitor.goto("/sign-in")
         yield "sign-in"
         return
-    for label in NAV_BY_ROLE[role]:
+    for english in NAV_BY_ROLE[role]:
+        label = visitor.words(english)
         visitor.open_nav(label)
         yield label
         # and the pages those link to: a task's page, a popug's account, a popug's page
-        for page_label, link in FOLLOWED.get(label, ()):
+        for page_label, link in FOLLOWED.get(english, ()):
             target = visitor.page.locator(link).first if not link.startswith("/") else None
             if target is None or target.count():
                 visitor.goto(link if target is None else target.get_attribute("href"))
@@ -218,5 +238,7 @@ def tour(visitor: Visitor, role: str, shuffle_record_path: str):
                 visitor.open_nav(label)
     if role in SHUFFLERS:
         visitor.goto(shuffle_record_path)
-        expect(visitor.page.get_by_role("heading", level=1)).to_contain_text("Shuffle")
+        expect(visitor.page.get_by_role("heading", level=1)).to_contain_text(
+            visitor.words("Shuffle")
+        )
         yield "shuffle record"

@@ -1,13 +1,17 @@
 from datetime import date, timedelta
 
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, SubmitField, ValidationError
+
+from app.i18n import format_day
 
 # Days the pages accept; far enough either way, and clear of date arithmetic overflow.
 FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2999, 12, 31)
 MAX_RANGE_DAYS = 366
-DATE_HINT = "Enter a date as YYYY-MM-DD."
+DATE_HINT = _l("Enter a date as YYYY-MM-DD.")
 
 
 class DayField(DateField):
@@ -21,12 +25,16 @@ class DayField(DateField):
             super().process_formdata(valuelist)
         except ValueError:
             self.data = None
-            raise ValueError(DATE_HINT) from None
+            raise ValueError(str(DATE_HINT)) from None
 
     def pre_validate(self, form):
         if self.data is not None and not FIRST_DAY <= self.data <= LAST_DAY:
             raise ValidationError(
-                f"Choose a day between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}."
+                gettext(
+                    "Choose a day between %(first)s and %(last)s.",
+                    first=format_day(FIRST_DAY),
+                    last=format_day(LAST_DAY),
+                )
             )
 
 
@@ -40,23 +48,23 @@ class QueryForm(FlaskForm):
 class DayForm(QueryForm):
     """My account's day picker."""
 
-    day = DayField("Day")
+    day = DayField(_l("Day"))
 
 
 class RangeForm(QueryForm):
     """The overview's per-day statistics range (both ends included)."""
 
-    start = DayField("From")
-    end = DayField("To")
+    start = DayField(_l("From"))
+    end = DayField(_l("To"))
 
     def validate_end(self, field):
         start, end = self.start.data, field.data
         if start is None or end is None:
             return
         if end < start:
-            raise ValidationError("The end must not be before the start.")
+            raise ValidationError(gettext("The end must not be before the start."))
         if (end - start).days + 1 > MAX_RANGE_DAYS:
-            raise ValidationError(f"Choose at most {MAX_RANGE_DAYS} days.")
+            raise ValidationError(gettext("Choose at most %(num)s days.", num=MAX_RANGE_DAYS))
 
     def days(self, today: date, default_days: int = 7) -> tuple[date, date]:
         """The chosen range, or the default (the last `default_days` days) where a side is
@@ -74,8 +82,8 @@ class CloseDayForm(FlaskForm):
     midnight does not close a day nobody looked at."""
 
     day = HiddenField()
-    submit = SubmitField("Close the day")
+    submit = SubmitField(_l("Close the day"))
 
 
 class SendMailForm(FlaskForm):
-    submit = SubmitField("Send pending e-mails now")
+    submit = SubmitField(_l("Send pending e-mails now"))

@@ -23,11 +23,13 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from flask import current_app
+from flask_babel import force_locale, gettext
 from sqlalchemy import func, select, update
 
 from app import clock
 from app.extensions import db
-from app.money import format_cents
+from app.i18n import DEFAULT_LOCALE, format_day, format_number
+from app.money import format_money
 
 from .models import MAIL_LOGGED, MAIL_PENDING, MAIL_SENT, OutboxMessage
 
@@ -46,9 +48,26 @@ MESSAGE_ERRORS = (
 )
 
 
+# Which language each popug reads (auth registers it: accounting imports no blueprint):
+# called with popug ids, returns {popug id: locale or None}.
+_RECIPIENT_LOCALES = []
+
+
+def register_recipient_locales(lookup) -> None:
+    _RECIPIENT_LOCALES.append(lookup)
+
+
+def recipient_locales(popug_ids) -> dict[int, str | None]:
+    found: dict[int, str | None] = {}
+    for lookup in _RECIPIENT_LOCALES:
+        found.update(lookup(popug_ids))
+    return found
+
+
 @dataclass(frozen=True)
 class PayoutMail:
-    """The e-mail a popug gets when a day's close pays them."""
+    """The e-mail a popug gets when a day's close pays them, in their language (`locale`,
+    English when they chose none)."""
 
     username: str
     day: date
@@ -57,33 +76,53 @@ class PayoutMail:
     tasks_done: int
     rewards: int
     fees: int
-
-    def period(self) -> str:
-        if self.first_day >= self.day:
-            return self.day.isoformat()
-        return f"{self.first_day.isoformat()} to {self.day.isoformat()}"
+    locale: str | None = None
 
     def subject(self) -> str:
-        return f"aTES payout for {self.day.isoformat()}: {format_cents(self.amount)}"
+        with force_locale(self.locale or DEFAULT_LOCALE):
+            return gettext(
+                "aTES payout for %(day)s: %(amount)s",
+                day=format_day(self.day),
+                amount=format_money(self.amount),
+            )
 
     def body(self) -> str:
+        with force_locale(self.locale or DEFAULT_LOCALE):
+            return self._body()
+
+    def _body(self) -> str:
+        day, first = format_day(self.day), format_day(self.first_day)
+        if self.first_day >= self.day:
+            summary = gettext("Your summary for %(day)s:", day=day)
+        else:
+            summary = gettext("Your summary for %(first)s to %(day)s:", first=first, day=day)
+        # The labels of the summary are padded to one column in every language.
+        rows = [
+            (gettext("Tasks done:"), format_number(self.tasks_done)),
+            (gettext("Rewards:"), format_money(self.rewards)),
+            (gettext("Fees:"), format_money(-self.fees)),
+            (gettext("Earnings:"), format_money(self.rewards - self.fees, signed=True)),
+        ]
+        width = max(len(name) for name, _ in rows) + 1
         return "\n".join(
             [
-                f"Hello {self.username},",
+                gettext("Hello %(username)s,", username=self.username),
                 "",
-                f"The business day {self.day.isoformat()} is closed and your balance was paid out.",
+                gettext(
+                    "The business day %(day)s is closed and your balance was paid out.", day=day
+                ),
                 "",
-                f"Paid out: {format_cents(self.amount)}",
+                gettext("Paid out: %(amount)s", amount=format_money(self.amount)),
                 "",
-                f"Your summary for {self.period()}:",
-                f"  Tasks done: {self.tasks_done}",
-                f"  Rewards:    {format_cents(self.rewards)}",
-                f"  Fees:       {format_cents(-self.fees)}",
-                f"  Earnings:   {format_cents(self.rewards - self.fees, signed=True)}",
+                summary,
+                *(f"  {name:<{width}}{value}" for name, value in rows),
                 "",
-                "After the payout your balance at the day's close is $0.00.",
+                gettext(
+                    "After the payout your balance at the day's close is %(zero)s.",
+                    zero=format_money(0),
+                ),
                 "",
-                "aTES, UberPopug Inc.",
+                gettext("aTES, UberPopug Inc."),
                 "",
             ]
         )

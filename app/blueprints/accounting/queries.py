@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import BigInteger, Date, and_, cast, func, literal, select, union_all
 
 from app.extensions import db
+from app.i18n import N_
 from app.paging import Page
 
 from .models import (
@@ -30,7 +31,7 @@ from .models import (
 
 BALANCE_SORTS = ("username", "balance")
 SORT_DIRECTIONS = ("asc", "desc")
-KIND_LABELS = {ASSIGN_FEE: "Assign fee", REWARD: "Reward", PAYOUT: "Payout"}
+KIND_LABELS = {ASSIGN_FEE: N_("Assign fee"), REWARD: N_("Reward"), PAYOUT: N_("Payout")}
 
 
 def _total(column):

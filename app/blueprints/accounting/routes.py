@@ -3,6 +3,7 @@ import io
 from datetime import date
 
 from flask import Response, current_app, flash, redirect, request, stream_with_context, url_for
+from flask_babel import gettext, ngettext
 from flask_login import current_user
 
 from app import audit, clock
@@ -10,7 +11,8 @@ from app.access import ACCESS, role_required
 from app.errors import FORM_EXPIRED, NotFound, ServiceError
 from app.extensions import db
 from app.htmx import redirect_after_post, render, wants_fragment
-from app.money import format_cents
+from app.i18n import N_, format_day
+from app.money import format_cents, format_money
 
 from . import bp, mail, queries, service
 from .forms import CloseDayForm, DayForm, RangeForm, SendMailForm
@@ -62,7 +64,7 @@ def _account_page(popug_id: int, *, heading: str, endpoint: str, **params):
         form.day.data = day
     account = queries.account_summary(popug_id, today, day)
     if account is None:
-        raise NotFound("This popug has no money account.")
+        raise NotFound(N_("This popug has no money account."))
     entries = queries.audit_log(account.id, day, _page(), AUDIT_LOG_PER_PAGE)
     lines = queries.lines_of(entry.id for entry in entries.items if entry.task_id is None)
     task_ids = [entry.task_id for entry in entries.items]
@@ -88,7 +90,9 @@ def _account_page(popug_id: int, *, heading: str, endpoint: str, **params):
 @role_required(*ACCESS["my_account"])
 def my_account():
     """The signed-in popug's own account; no parameter can name another account."""
-    return _account_page(current_user.id, heading="My account", endpoint="accounting.my_account")
+    return _account_page(
+        current_user.id, heading=gettext("My account"), endpoint="accounting.my_account"
+    )
 
 
 @bp.get("/accounting/popugs/<public_id>")
@@ -97,10 +101,10 @@ def popug_account(public_id: str):
     """Any popug's account, as they see it in My account (accountants and admins)."""
     account = queries.account_of_owner(public_id)
     if account is None:
-        raise NotFound("No such popug.")
+        raise NotFound(N_("No such popug."))
     return _account_page(
         account.popug_id,
-        heading=f"{account.username}’s account",
+        heading=gettext("%(username)s’s account", username=account.username),
         endpoint="accounting.popug_account",
         public_id=public_id,
     )
@@ -249,13 +253,16 @@ def close_day():
     form = CloseDayForm()
     today = clock.business_day()
     if not form.validate_on_submit():
-        flash(FORM_EXPIRED, "error")
+        flash(gettext(FORM_EXPIRED), "error")
         return redirect_after_post(url_for("accounting.overview"))
     day = _parse_day(form.day.data) or today
     if day != today:
         flash(
-            f"It is {today.isoformat()} now, not {day.isoformat()}: check today's figures "
-            "and close again.",
+            gettext(
+                "It is %(today)s now, not %(day)s: check today's figures and close again.",
+                today=format_day(today),
+                day=format_day(day),
+            ),
             "error",
         )
         return redirect_after_post(url_for("accounting.overview"))
@@ -263,17 +270,44 @@ def close_day():
         result = service.close_day(day)
     except ServiceError as error:
         db.session.rollback()
-        flash(error.message, "error")
+        flash(error.translated(), "error")
         return redirect_after_post(url_for("accounting.overview"))
     if result.closed_now:
         audit.record(current_user, "billing.close_day", result.summary())
     db.session.commit()
     if result.closed_now:
-        flash(f"Closed {day.isoformat()}: {result.summary()}.", "success")
+        flash(_closed_message(result), "success")
     else:
-        flash(f"{day.isoformat()} was already closed; nothing changed.", "info")
+        flash(
+            gettext("%(day)s was already closed; nothing changed.", day=format_day(day)), "info"
+        )
     _send_mail_after_close()
     return redirect_after_post(url_for("accounting.show_payouts", day=day.isoformat()))
+
+
+def _closed_message(result) -> str:
+    """"Closed 2026-03-03: paid $3.00 to 1 popug, 2 left in the red." (the English of
+    CloseResult.summary, which the command line and the audit trail keep)."""
+    return ngettext(
+        "Closed %(day)s: paid %(paid)s to %(num)s popug, %(in_red)s left in the red.",
+        "Closed %(day)s: paid %(paid)s to %(num)s popugs, %(in_red)s left in the red.",
+        result.popugs_paid,
+        day=format_day(result.day),
+        paid=format_money(result.total_paid),
+        in_red=result.popugs_in_red,
+    )
+
+
+def _mail_message(report) -> str:
+    """"Payout e-mails: Sent 1, logged 0, failed 0; 0 still pending." (SendReport.summary)."""
+    return gettext(
+        "Payout e-mails: Sent %(sent)s, logged %(logged)s, failed %(failed)s; "
+        "%(pending)s still pending.",
+        sent=report.sent,
+        logged=report.logged,
+        failed=report.failed,
+        pending=report.pending,
+    )
 
 
 def _send_mail_after_close() -> None:
@@ -282,10 +316,13 @@ def _send_mail_after_close() -> None:
     except Exception:  # the payouts are committed; the e-mails wait in the outbox
         db.session.rollback()
         current_app.logger.exception("Sending payout e-mails after the close failed")
-        flash("The payout e-mails could not be sent yet; they wait in the outbox.", "error")
+        flash(
+            gettext("The payout e-mails could not be sent yet; they wait in the outbox."),
+            "error",
+        )
         return
     if report.sent or report.logged or report.failed or report.pending:
-        flash(f"Payout e-mails: {report.summary()}", "error" if report.failed else "info")
+        flash(_mail_message(report), "error" if report.failed else "info")
 
 
 # --- Payout history and the outbox -----------------------------------------------------
@@ -308,7 +345,7 @@ def show_payouts(day: str):
     parsed = _parse_day(day)
     closed = queries.closed_day(parsed) if parsed else None
     if closed is None:
-        raise NotFound("That day has not been closed.")
+        raise NotFound(N_("That day has not been closed."))
     return render(
         "accounting/day.html",
         "accounting/day.html",
@@ -339,9 +376,9 @@ def list_outbox():
 def send_mail():
     """Retry failed e-mails now instead of waiting for their backoff, and send what is due."""
     if not SendMailForm().validate_on_submit():
-        flash(FORM_EXPIRED, "error")
+        flash(gettext(FORM_EXPIRED), "error")
         return redirect(url_for("accounting.list_outbox"))
     mail.retry_now()
     report = mail.send_pending(limit=MAIL_AFTER_CLOSE)
-    flash(f"Payout e-mails: {report.summary()}", "error" if report.failed else "success")
+    flash(_mail_message(report), "error" if report.failed else "success")
     return redirect_after_post(url_for("accounting.list_outbox"))

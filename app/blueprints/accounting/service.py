@@ -30,6 +30,7 @@ from app import clock
 from app.db import advisory_lock, is_postgres
 from app.errors import NotFound, ServiceError
 from app.extensions import db
+from app.i18n import N_
 from app.money import format_cents
 
 from . import mail
@@ -96,7 +97,7 @@ def open_account(popug_id: int, owner_public_id: str, username: str, email: str)
 def balance_of(popug_id: int) -> int:
     balance = db.session.scalar(select(Account.balance).where(Account.popug_id == popug_id))
     if balance is None:
-        raise NotFound("This popug has no money account.")
+        raise NotFound(N_("This popug has no money account."))
     return balance
 
 
@@ -124,7 +125,7 @@ def _post(popug_id: int, kind: str, amount: int, *, task_id=None, shuffle_id=Non
         .execution_options(synchronize_session=False)
     ).scalar_one_or_none()
     if account_id is None:
-        raise NotFound("This popug has no money account.")
+        raise NotFound(N_("This popug has no money account."))
     entry = LedgerEntry(
         account_id=account_id,
         kind=kind,
@@ -142,7 +143,7 @@ def _post(popug_id: int, kind: str, amount: int, *, task_id=None, shuffle_id=Non
 def charge_assign_fee(popug_id: int, fee: int, *, task_id: int) -> LedgerEntry:
     """Debit a task's assign fee from its new assignee."""
     if fee <= 0:
-        raise ServiceError("An assign fee must be positive.")
+        raise ServiceError(N_("An assign fee must be positive."))
     return _post(popug_id, ASSIGN_FEE, -fee, task_id=task_id)
 
 
@@ -163,7 +164,7 @@ def charge_handed_over_fees(charges, *, handed_over_from: int) -> int:
         ).all()
     )
     if len(accounts) != len(popugs):
-        raise NotFound("This popug has no money account.")
+        raise NotFound(N_("This popug has no money account."))
     day, now = open_business_day(), clock.now()
     db.session.execute(
         insert(LedgerEntry.__table__),
@@ -197,7 +198,7 @@ def charge_handed_over_fees(charges, *, handed_over_from: int) -> int:
 def pay_reward(popug_id: int, reward: int, *, task_id: int) -> LedgerEntry:
     """Credit a completed task's reward to its assignee."""
     if reward <= 0:
-        raise ServiceError("A reward must be positive.")
+        raise ServiceError(N_("A reward must be positive."))
     return _post(popug_id, REWARD, reward, task_id=task_id)
 
 
@@ -460,15 +461,20 @@ def check_closable(day: date) -> None:
     today = clock.business_day()
     if day > today:
         raise ServiceError(
-            f"{day.isoformat()} has not begun yet: only today or earlier days can be closed.",
+            N_("%(day)s has not begun yet: only today or earlier days can be closed."),
             field="day",
+            day=day,
         )
     closed = last_closed_day()
     if closed is not None and day < closed and db.session.get(BillingDay, day) is None:
         raise ServiceError(
-            f"{day.isoformat()} cannot be closed any more: {closed.isoformat()} is closed, "
-            "and its close paid out every balance up to then.",
+            N_(
+                "%(day)s cannot be closed any more: %(closed)s is closed, "
+                "and its close paid out every balance up to then."
+            ),
             field="day",
+            day=day,
+            closed=closed,
         )
 
 
@@ -607,6 +613,7 @@ def _queue_payout_mail(day: date, previous: date | None, now) -> int:
             func.coalesce(summary.c.tasks_done, 0),
             func.coalesce(summary.c.rewards, 0),
             func.coalesce(summary.c.fees, 0),
+            Account.popug_id,
         )
         .join(Account, Account.id == Payout.account_id)
         .outerjoin(summary, summary.c.account_id == Payout.account_id)
@@ -614,7 +621,8 @@ def _queue_payout_mail(day: date, previous: date | None, now) -> int:
         .order_by(Payout.id)
     ).all()
     values = []
-    for payout_id, amount, username, email, tasks_done, rewards, fees in rows:
+    locales = mail.recipient_locales([row.popug_id for row in rows])
+    for payout_id, amount, username, email, tasks_done, rewards, fees, popug_id in rows:
         message = mail.PayoutMail(
             username=username,
             day=day,
@@ -623,6 +631,7 @@ def _queue_payout_mail(day: date, previous: date | None, now) -> int:
             tasks_done=int(tasks_done),
             rewards=int(rewards),
             fees=int(fees),
+            locale=locales.get(popug_id),
         )
         values.append(
             {

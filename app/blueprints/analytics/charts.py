@@ -6,7 +6,9 @@ Coordinates are SVG user units (floats are fine there); the amounts stay integer
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from app.money import format_cents
+from flask_babel import gettext
+
+from app.money import format_money
 
 WIDTH = 720
 HEIGHT = 240
@@ -17,8 +19,7 @@ PLOT_HEIGHT = HEIGHT - TOP - BOTTOM
 
 def short_money(cents: int) -> str:
     """$28 for whole dollars, $28.50 otherwise (the one money formatter, trimmed)."""
-    text = format_cents(cents)
-    return text.removesuffix(".00")
+    return format_money(cents, whole=True)
 
 
 class Bar(NamedTuple):  # a tuple: a year of bars is 365 of them, built per request
@@ -62,7 +63,7 @@ def bar_chart(
     description: str,
     points: list[tuple[str, int | None]],
     *,
-    empty_text: str = "no data",
+    empty_text: str | None = None,
 ) -> BarChart:
     """Bars for (label, cents) points, left to right; None draws no bar (an empty period).
 
@@ -90,7 +91,7 @@ def bar_chart(
                 width,
                 height,
                 "bar" if value >= 0 else "bar-neg",
-                f"{label}: {format_cents(value)}",
+                gettext("%(label)s: %(amount)s", label=label, amount=format_money(value)),
             )
         )
     y_ticks = [Tick(LEFT - 6, _r(axis_y), short_money(0), "end")]
@@ -110,7 +111,11 @@ def bar_chart(
         if len(points) > 1:
             x_ticks.append(Tick(WIDTH - RIGHT, baseline, points[-1][0], "end"))
     if not values:
-        description = f"{description} ({empty_text})"
+        description = gettext(
+            "%(description)s (%(empty)s)",
+            description=description,
+            empty=empty_text or gettext("no data"),
+        )
     return BarChart(
         id=chart_id,
         title=title,

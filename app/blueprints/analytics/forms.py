@@ -2,8 +2,12 @@
 
 from datetime import date, datetime, timedelta
 
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from wtforms import Form
 from wtforms.fields import DateField
+
+from app.i18n import format_day
 
 DEFAULT_DAYS = 30
 # A year, leap day included; longer ranges make tables nobody reads and charts of hairlines.
@@ -24,14 +28,14 @@ class DayField(DateField):
             self.data = datetime.strptime(valuelist[0].strip(), DATE_FORMAT).date()
         except ValueError:
             self.data = None
-            raise ValueError("Enter a date like 2026-03-03 (year-month-day).") from None
+            raise ValueError(gettext("Enter a date like 2026-03-03 (year-month-day).")) from None
 
 
 class RangeForm(Form):
     """`from` and `to`, both optional: missing ends default to the last 30 days to today."""
 
-    start = DayField("From", name="from", format=DATE_FORMAT)
-    end = DayField("To", name="to", format=DATE_FORMAT)
+    start = DayField(_l("From"), name="from", format=DATE_FORMAT)
+    end = DayField(_l("To"), name="to", format=DATE_FORMAT)
 
     def check(self, today: date) -> bool:
         """Validate, fill in the defaults, and put any message next to its field."""
@@ -42,14 +46,20 @@ class RangeForm(Form):
         start = self.start.data or end - timedelta(days=DEFAULT_DAYS - 1)
         for field, day in ((self.start, start), (self.end, end)):
             if not EARLIEST <= day <= LATEST:
-                field.errors = [f"Choose a day between {EARLIEST} and {LATEST}."]
+                field.errors = [
+                    gettext(
+                        "Choose a day between %(first)s and %(last)s.",
+                        first=format_day(EARLIEST),
+                        last=format_day(LATEST),
+                    )
+                ]
         if self.start.errors or self.end.errors:
             return False
         if start > end:
-            self.start.errors = ["The start must be on or before the end."]
+            self.start.errors = [gettext("The start must be on or before the end.")]
             return False
         if (end - start).days + 1 > MAX_DAYS:
-            self.start.errors = [f"Choose at most {MAX_DAYS} days (one year)."]
+            self.start.errors = [gettext("Choose at most %(num)s days (one year).", num=MAX_DAYS)]
             return False
         self.start.data, self.end.data = start, end
         return True

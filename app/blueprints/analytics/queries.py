@@ -10,28 +10,16 @@ range costs one tasks query and two accounting queries, whatever its length.
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from flask_babel import gettext
+
 from app import clock
 from app.blueprints.accounting import queries as accounting
 from app.blueprints.tasks import reports as task_reports
 from app.blueprints.tasks.reports import TopTask
-from app.money import format_cents, money_class
+from app.i18n import format_day_month, format_local_time, format_month
+from app.money import format_money, money_class
 
 from .charts import BarChart, bar_chart, short_money
-
-MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 
 
 @dataclass(frozen=True)
@@ -49,16 +37,21 @@ class Period:
     completed: str | None  # the winner's completion, local time, for display
 
 
-def period(label: str, first: date, last: date, top: TopTask | None, tz) -> Period:
+def period(label: str, first: date, last: date, top: TopTask | None) -> Period:
     if top is None:
-        return Period(label, first, last, None, f"{label} — no task completed", None)
+        line = gettext("%(period)s — no task completed", period=label)
+        return Period(label, first, last, None, line, None)
     return Period(
         label,
         first,
         last,
         top,
-        f"{label} — most expensive task — {short_money(top.reward)}",
-        top.completed_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+        gettext(
+            "%(period)s — most expensive task — %(reward)s",
+            period=label,
+            reward=short_money(top.reward),
+        ),
+        format_local_time(top.completed_at),
     )
 
 
@@ -81,6 +74,8 @@ class RangeReport:
     earnings: list[DayEarnings]
     earnings_chart: BarChart
     rewards_chart: BarChart
+    first_label: str  # 01.03.2026, the range's ends as the page writes them
+    last_label: str
 
     @property
     def day_count(self) -> int:
@@ -108,18 +103,24 @@ def month_end(day: date) -> date:
 
 
 def day_label(day: date, *, with_year: bool = False) -> str:
-    return day.strftime("%d.%m.%Y" if with_year else "%d.%m")
+    return format_day_month(day, with_year=with_year)
 
 
 def week_label(monday: date) -> str:
     """W09 2026 (23.02–01.03): ISO week number and year, Monday to Sunday."""
     year, week, _ = monday.isocalendar()
     sunday = monday + timedelta(days=6)
-    return f"W{week:02d} {year} ({monday:%d.%m}–{sunday:%d.%m})"
+    return gettext(
+        "W%(week)s %(year)s (%(monday)s–%(sunday)s)",
+        week=f"{week:02d}",
+        year=year,
+        monday=format_day_month(monday),
+        sunday=format_day_month(sunday),
+    )
 
 
 def month_label(first: date) -> str:
-    return f"{MONTHS[first.month - 1]} {first.year}"
+    return format_month(first)
 
 
 def best(tops) -> TopTask | None:
@@ -145,17 +146,16 @@ def range_report(first: date, last: date) -> RangeReport:
         for totals in accounting.daily_totals(first, last)
     }
 
-    tz = clock.timezone()
     with_year = first.year != last.year
     in_range = days_between(first, last)
-    days = [period(day_label(d, with_year=with_year), d, d, tops.get(d), tz) for d in in_range]
+    days = [period(day_label(d, with_year=with_year), d, d, tops.get(d)) for d in in_range]
 
     weeks = []
     monday = week_start(first)
     while monday <= last:
         sunday = monday + timedelta(days=6)
         top = best(tops.get(d) for d in days_between(monday, sunday))
-        weeks.append(period(week_label(monday), monday, sunday, top, tz))
+        weeks.append(period(week_label(monday), monday, sunday, top))
         monday += timedelta(days=7)
 
     months = []
@@ -163,7 +163,7 @@ def range_report(first: date, last: date) -> RangeReport:
     while start <= last:
         end = month_end(start)
         top = best(tops.get(d) for d in days_between(start, end))
-        months.append(period(month_label(start), start, end, top, tz))
+        months.append(period(month_label(start), start, end, top))
         start = end + timedelta(days=1)
 
     daily = [
@@ -171,28 +171,47 @@ def range_report(first: date, last: date) -> RangeReport:
             d,
             day_label(d, with_year=with_year),
             earnings[d],
-            format_cents(earnings[d]),
+            format_money(earnings[d]),
             money_class(earnings[d]),
         )
         for d in in_range
     ]
-    period_text = f"{day_label(first, with_year=True)} to {day_label(last, with_year=True)}"
+    first_label, last_label = day_label(first, with_year=True), day_label(last, with_year=True)
     earnings_chart = bar_chart(
         "earnings-chart",
-        "Daily management earnings",
-        f"Fees charged minus rewards paid per business day, {period_text}. "
-        "Bars below the axis are days that paid out more than they charged.",
+        gettext("Daily management earnings"),
+        gettext(
+            "Fees charged minus rewards paid per business day, %(first)s to %(last)s. "
+            "Bars below the axis are days that paid out more than they charged.",
+            first=first_label,
+            last=last_label,
+        ),
         [(row.label, row.cents) for row in daily],
     )
     rewards_chart = bar_chart(
         "rewards-chart",
-        "Most expensive task per day",
-        f"The highest reward among tasks completed each day, {period_text}. "
-        "Days without a completed task have no bar.",
+        gettext("Most expensive task per day"),
+        gettext(
+            "The highest reward among tasks completed each day, %(first)s to %(last)s. "
+            "Days without a completed task have no bar.",
+            first=first_label,
+            last=last_label,
+        ),
         [(p.label, p.top.reward if p.top else None) for p in days],
-        empty_text="no task completed in the range",
+        empty_text=gettext("no task completed in the range"),
     )
-    return RangeReport(first, last, days, weeks, months, daily, earnings_chart, rewards_chart)
+    return RangeReport(
+        first,
+        last,
+        days,
+        weeks,
+        months,
+        daily,
+        earnings_chart,
+        rewards_chart,
+        first_label,
+        last_label,
+    )
 
 
 @dataclass(frozen=True)

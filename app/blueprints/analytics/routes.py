@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from flask import current_app, request, url_for
+from flask_babel import ngettext
 
 from app import clock
 from app.access import ACCESS, role_required
@@ -26,7 +27,7 @@ def dashboard():
         "report": report,
         "presets": [
             (
-                f"Last {days} days",
+                ngettext("Last %(num)s days", "Last %(num)s days", days),
                 _range_url(today - timedelta(days=days - 1), today),
                 valid and (form.first, form.last) == (today - timedelta(days=days - 1), today),
             )

@@ -1,45 +1,60 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
+from app.i18n import LOCALE_NAMES, LOCALES
+
 from .models import ROLES
 
-ROLE_CHOICES = [SelectChoice(role, role.capitalize()) for role in ROLES]
+ROLE_LABELS = {
+    "admin": _l("Admin"),
+    "manager": _l("Manager"),
+    "accountant": _l("Accountant"),
+    "worker": _l("Worker"),
+}
+ROLE_CHOICES = [SelectChoice(role, ROLE_LABELS[role]) for role in ROLES]
 
 
 class SignInForm(FlaskForm):
     username = StringField(
-        "Username",
+        _l("Username"),
         validators=[DataRequired(), Length(max=64)],
         render_kw={"autocomplete": "username", "autocapitalize": "none"},
     )
     beak_shape = PasswordField(
-        "Beak shape",
+        _l("Beak shape"),
         validators=[DataRequired(), Length(max=200)],
         render_kw={"autocomplete": "current-password"},
     )
-    submit = SubmitField("Sign in")
+    submit = SubmitField(_l("Sign in"))
 
 
 class PopugForm(FlaskForm):
     """Rules live in auth.service; the form only carries the fields and the CSRF token."""
 
     username = StringField(
-        "Username", validators=[DataRequired()], render_kw={"autocomplete": "off"}
+        _l("Username"), validators=[DataRequired()], render_kw={"autocomplete": "off"}
     )
-    email = StringField("E-mail", validators=[DataRequired()], render_kw={"type": "email"})
-    role = SelectField("Role", choices=ROLE_CHOICES, default="worker")
+    email = StringField(_l("E-mail"), validators=[DataRequired()], render_kw={"type": "email"})
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES, default="worker")
     beak_shape = PasswordField(
-        "Beak shape", validators=[DataRequired()], render_kw={"autocomplete": "new-password"}
+        _l("Beak shape"), validators=[DataRequired()], render_kw={"autocomplete": "new-password"}
     )
-    submit = SubmitField("Create popug")
+    submit = SubmitField(_l("Create popug"))
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=ROLE_CHOICES)
-    submit = SubmitField("Change role")
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
+    submit = SubmitField(_l("Change role"))
 
 
 class EmptyForm(FlaskForm):
     """A bare button's form: only the CSRF token."""
+
+
+class LocaleForm(FlaskForm):
+    """The top bar's language switch."""
+
+    locale = SelectField(choices=[SelectChoice(code, LOCALE_NAMES[code]) for code in LOCALES])

@@ -29,6 +29,9 @@ class Popug(UserMixin, db.Model):
     # Bumped on sign-out and deactivation: every session cookie issued before stops working.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    # The language the popug chose in the top bar (app/i18n.py LOCALES); None: not chosen,
+    # so their browser's. Their payout e-mails go out in it (English when None).
+    locale: Mapped[str | None] = mapped_column(String(8))
 
     def get_id(self) -> str:
         return f"{self.public_id}.{self.session_epoch}"

@@ -11,6 +11,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext, ngettext, refresh
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_url, login_user, logout_user
 from limits import RateLimitItem, parse
@@ -21,15 +22,16 @@ from app.blueprints.accounting import service as accounting
 from app.errors import ServiceError
 from app.extensions import db, limiter, login_manager
 from app.htmx import is_htmx, redirect_after_post, render, wants_fragment
+from app.i18n import N_, label
 from app.paging import page_number
 
 from . import bp, service, sessions
-from .forms import EmptyForm, PopugForm, RoleForm, SignInForm
+from .forms import EmptyForm, LocaleForm, PopugForm, RoleForm, SignInForm
 
-SIGN_IN_FAILED = "Unknown username or wrong beak shape."
+SIGN_IN_FAILED = N_("Unknown username or wrong beak shape.")
 
 
-SESSION_ENDED = "Your session has ended. Sign in again to continue."
+SESSION_ENDED = N_("Your session has ended. Sign in again to continue.")
 
 
 @login_manager.user_loader
@@ -49,7 +51,7 @@ def sign_in_first():
     is told to navigate, or it would swap the sign-in page into a fragment.
     """
     message = SESSION_ENDED if g.get("session_ended") else login_manager.login_message
-    flash(message, login_manager.login_message_category)
+    flash(gettext(message), login_manager.login_message_category)
     page = request.url if request.method in ("GET", "HEAD") else None
     target = login_url(login_manager.login_view, next_url=page)
     return redirect_after_post(target) if is_htmx() else redirect(target)
@@ -63,7 +65,7 @@ def is_local_path(target: str | None) -> bool:
     return not parts.scheme and not parts.netloc
 
 
-TOO_MANY_SIGN_INS = "Too many sign-in attempts. Wait a minute, then try again."
+TOO_MANY_SIGN_INS = N_("Too many sign-in attempts. Wait a minute, then try again.")
 
 
 def _sign_in_limits(username: str) -> list[tuple[RateLimitItem, tuple[str, ...]]]:
@@ -109,11 +111,11 @@ def sign_in():
             login_user(popug)
             sessions.begin(session)
             return redirect(next_path if is_local_path(next_path) else url_for("tasks.index"))
-        form.form_errors.append(SIGN_IN_FAILED)
+        form.form_errors.append(gettext(SIGN_IN_FAILED))
         return render_template("auth/sign_in.html", form=form), 401
     status = 401 if request.method == "POST" else 200
     if request.method == "POST" and not form.form_errors:
-        form.form_errors.append(SIGN_IN_FAILED)
+        form.form_errors.append(gettext(SIGN_IN_FAILED))
     return render_template("auth/sign_in.html", form=form), status
 
 
@@ -124,7 +126,7 @@ def sign_out():
     db.session.commit()
     logout_user()
     session.clear()
-    flash("You are signed out.", "info")
+    flash(gettext("You are signed out."), "info")
     return redirect(url_for("auth.sign_in"))
 
 
@@ -164,13 +166,20 @@ def create_popug():
             )
         except ServiceError as error:
             db.session.rollback()
-            getattr(form, error.field or "username").errors.append(error.message)
+            getattr(form, error.field or "username").errors.append(error.translated())
         else:
             audit.record(
                 current_user, "popug.create", f"{popug.username} as {popug.role}", subject=popug
             )
             db.session.commit()
-            flash(f"Popug {popug.username} created as {popug.role}.", "success")
+            flash(
+                gettext(
+                    "Popug %(username)s created as %(role)s.",
+                    username=popug.username,
+                    role=label(popug.role, "role"),
+                ),
+                "success",
+            )
             return redirect_after_post(url_for("auth.list_popugs"))
     return _popugs_page(form, 422)
 
@@ -184,12 +193,45 @@ def _handed_over(popug) -> str:
     return f"{count} {tasks} handed over to others, each charged its fee"
 
 
+def _role_changed(popug) -> str:
+    """"kesha is now manager." and how many open tasks went to others."""
+    role, count = label(popug.role, "role"), popug.tasks_handed_over
+    if not count:
+        return gettext("%(username)s is now %(role)s.", username=popug.username, role=role)
+    return ngettext(
+        "%(username)s is now %(role)s. %(num)s open task handed over to others, each "
+        "charged its fee.",
+        "%(username)s is now %(role)s. %(num)s open tasks handed over to others, each "
+        "charged its fee.",
+        count,
+        username=popug.username,
+        role=role,
+    )
+
+
+def _activity_changed(popug) -> str:
+    """"kesha is deactivated." and how many open tasks went to others."""
+    count, name = popug.tasks_handed_over, popug.username
+    if popug.active:
+        return gettext("%(username)s is active.", username=name)
+    if not count:
+        return gettext("%(username)s is deactivated.", username=name)
+    return ngettext(
+        "%(username)s is deactivated. %(num)s open task handed over to others, each charged "
+        "its fee.",
+        "%(username)s is deactivated. %(num)s open tasks handed over to others, each charged "
+        "its fee.",
+        count,
+        username=name,
+    )
+
+
 def _row_action(public_id: str, action):
     try:
         popug = action()
     except ServiceError as error:
         db.session.rollback()
-        flash(error.message, "error")
+        flash(error.translated(), "error")
         popug = service.get_popug(public_id)
     else:
         db.session.commit()
@@ -209,7 +251,7 @@ def _row_action(public_id: str, action):
 def change_role(public_id: str):
     form = RoleForm()
     if not form.validate_on_submit():
-        flash("Choose one of the listed roles.", "error")
+        flash(gettext("Choose one of the listed roles."), "error")
         return _row_action(public_id, lambda: service.get_popug(public_id))
 
     def act():
@@ -219,7 +261,7 @@ def change_role(public_id: str):
         change = f"{popug.username}: {before} → {popug.role}"
         details = f"{change}; {moved}" if moved else change
         audit.record(current_user, "popug.role", details, subject=popug)
-        flash(f"{popug.username} is now {popug.role}." + (f" {moved}." if moved else ""), "success")
+        flash(_role_changed(popug), "success")
         return popug
 
     return _row_action(public_id, act)
@@ -250,8 +292,7 @@ def _set_active(public_id: str, active: bool):
             f"{popug.username}; {moved}" if moved else popug.username,
             subject=popug,
         )
-        state = "active" if active else "deactivated"
-        flash(f"{popug.username} is {state}." + (f" {moved}." if moved else ""), "success")
+        flash(_activity_changed(popug), "success")
         return popug
 
     return _row_action(public_id, act)
@@ -277,3 +318,24 @@ def audit_trail():
     return render_template(
         "auth/audit.html", events=audit.page_of_events(page_number(request.args))
     )
+
+
+@bp.post("/language")
+@login_required
+def set_locale():
+    """The top bar's language switch: keep the popug's choice, back to the page it was on."""
+    form = LocaleForm()
+    back = request.form.get("next")
+    back = back if is_local_path(back) else url_for("tasks.index")
+    if not form.validate_on_submit():
+        flash(gettext("Choose English or Russian."), "error")
+        return redirect(back, code=303)
+    try:
+        service.set_locale(current_user._get_current_object(), form.locale.data)
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.translated(), "error")
+        return redirect(back, code=303)
+    db.session.commit()
+    refresh()  # this response already speaks the new language
+    return redirect(back, code=303)

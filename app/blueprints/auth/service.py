@@ -19,6 +19,7 @@ from app.blueprints.accounting import service as accounting
 from app.db import advisory_lock
 from app.errors import NotAllowed, NotFound, ServiceError
 from app.extensions import db
+from app.i18n import LOCALES, N_
 
 from .models import ASSIGNABLE_ROLES, ROLES, Popug
 
@@ -48,7 +49,7 @@ def validate_username(username: str) -> str:
     username = normalise_username(username)
     if not USERNAME_RE.match(username):
         raise ServiceError(
-            "Use 3 to 32 characters: lower-case letters, digits, '_' or '-'.", field="username"
+            N_("Use 3 to 32 characters: lower-case letters, digits, '_' or '-'."), field="username"
         )
     return username
 
@@ -57,20 +58,25 @@ def validate_popug_email(email: str) -> str:
     try:
         result = validate_email((email or "").strip(), check_deliverability=False)
     except EmailNotValidError as error:
-        raise ServiceError(f"Enter a valid e-mail address ({error}).", field="email") from None
+        raise ServiceError(
+            N_("Enter a valid e-mail address (%(reason)s)."), field="email", reason=str(error)
+        ) from None
     return result.normalized.lower()
 
 
 def validate_role(role: str) -> str:
     if role not in ROLES:
-        raise ServiceError(f"Choose one of: {', '.join(ROLES)}.", field="role")
+        raise ServiceError(N_("Choose one of: %(roles)s."), field="role", roles=", ".join(ROLES))
     return role
 
 
 def validate_beak_shape(beak_shape: str) -> str:
     if not beak_shape or not BEAK_MIN <= len(beak_shape) <= BEAK_MAX:
         raise ServiceError(
-            f"Describe the beak in {BEAK_MIN} to {BEAK_MAX} characters.", field="beak_shape"
+            N_("Describe the beak in %(min)s to %(max)s characters."),
+            field="beak_shape",
+            min=BEAK_MIN,
+            max=BEAK_MAX,
         )
     return beak_shape
 
@@ -92,15 +98,15 @@ def create_popug(
     role = validate_role(role)
     validate_beak_shape(beak_shape)
     if db.session.scalar(select(Popug.id).where(Popug.username == username)):
-        raise ServiceError("This username is taken.", field="username")
+        raise ServiceError(N_("This username is taken."), field="username")
     if db.session.scalar(select(Popug.id).where(Popug.email == email)):
-        raise ServiceError("A popug with this e-mail already exists.", field="email")
+        raise ServiceError(N_("A popug with this e-mail already exists."), field="email")
     popug = Popug(username=username, email=email, role=role, beak_hash=hash_beak(beak_shape))
     db.session.add(popug)
     try:
         db.session.flush()
     except IntegrityError:  # a concurrent create won the race for the same name or e-mail
-        raise ServiceError("This username or e-mail is taken.", field="username") from None
+        raise ServiceError(N_("This username or e-mail is taken."), field="username") from None
     accounting.open_account(popug.id, popug.public_id, popug.username, popug.email)
     return popug
 
@@ -176,14 +182,14 @@ def end_sessions(popug: Popug) -> None:
 def get_popug(public_id: str) -> Popug:
     popug = db.session.scalar(select(Popug).where(Popug.public_id == public_id))
     if popug is None:
-        raise NotFound("No such popug.")
+        raise NotFound(N_("No such popug."))
     return popug
 
 
 def get_popug_by_id(popug_id: int) -> Popug:
     popug = db.session.get(Popug, popug_id)
     if popug is None:
-        raise NotFound("No such popug.")
+        raise NotFound(N_("No such popug."))
     return popug
 
 
@@ -195,7 +201,7 @@ def list_popugs(page: int, per_page: int):
 
 def _require_admin(actor: Popug) -> None:
     if actor.role != "admin" or not actor.active:
-        raise NotAllowed("Only admins manage popugs.")
+        raise NotAllowed(N_("Only admins manage popugs."))
 
 
 def _other_active_admins(popug: Popug) -> int:
@@ -260,7 +266,7 @@ def change_role(public_id: str, role: str, *, actor: Popug) -> Popug:
         and popug.active
         and not _other_active_admins(popug)
     ):
-        raise ServiceError("The last active admin cannot be demoted.", field="role")
+        raise ServiceError(N_("The last active admin cannot be demoted."), field="role")
     popug.role = role
     db.session.flush()
     _hand_over_tasks(popug, could_take_tasks)
@@ -276,7 +282,7 @@ def set_active(public_id: str, active: bool, *, actor: Popug) -> Popug:
     popug = get_popug(public_id)
     could_take_tasks = _takes_tasks(popug)
     if not active and popug.role == "admin" and popug.active and not _other_active_admins(popug):
-        raise ServiceError("The last active admin cannot be deactivated.")
+        raise ServiceError(N_("The last active admin cannot be deactivated."))
     if popug.active != active:
         popug.active = active
         if not active:
@@ -308,3 +314,18 @@ def usernames(popug_ids) -> dict[int, str]:
     if not ids:
         return {}
     return dict(db.session.execute(select(Popug.id, Popug.username).where(Popug.id.in_(ids))).all())
+
+
+def set_locale(popug: Popug, locale: str) -> Popug:
+    """A popug's own choice of language: one of app.i18n.LOCALES, anything else refused."""
+    if locale not in LOCALES:
+        raise ServiceError(N_("Choose English or Russian."), field="locale")
+    popug.locale = locale
+    db.session.flush()
+    return popug
+
+
+def locales_of(popug_ids) -> dict[int, str | None]:
+    """{popug id: chosen language or None} (accounting: the language of payout e-mails)."""
+    rows = db.session.execute(select(Popug.id, Popug.locale).where(Popug.id.in_(popug_ids)))
+    return dict(rows.all())

@@ -1,5 +1,6 @@
 import secrets
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, SubmitField, TextAreaField
 
@@ -11,16 +12,16 @@ def new_form_token() -> str:
 class TaskForm(FlaskForm):
     """Rules live in tasks.service; `form_token` makes a resubmitted form a no-op."""
 
-    title = StringField("Title")
-    jira_id = StringField("Jira ID")
-    description = TextAreaField("Description")
+    title = StringField(_l("Title"))
+    jira_id = StringField(_l("Jira ID"))
+    description = TextAreaField(_l("Description"))
     form_token = HiddenField(default=new_form_token)
-    submit = SubmitField("Create task")
+    submit = SubmitField(_l("Create task"))
 
 
 class ShuffleForm(FlaskForm):
     form_token = HiddenField(default=new_form_token)
-    submit = SubmitField("Shuffle open tasks")
+    submit = SubmitField(_l("Shuffle open tasks"))
 
 
 class CompleteForm(FlaskForm):

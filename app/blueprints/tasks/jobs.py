@@ -9,11 +9,14 @@ import logging
 from app.db import write_intent
 from app.errors import ServiceError
 from app.extensions import db
+from app.i18n import N_
 
 from . import service
 
 log = logging.getLogger(__name__)
-UNEXPECTED = "It stopped on an unexpected error; nothing was changed. Press the button again."
+UNEXPECTED = N_(
+    "It stopped on an unexpected error; nothing was changed. Press the button again."
+)
 
 
 def run_next_shuffle():

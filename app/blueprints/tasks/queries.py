@@ -14,6 +14,7 @@ from app.blueprints.accounting.models import REWARD
 from app.blueprints.auth import service as auth
 from app.db import is_postgres
 from app.extensions import db
+from app.i18n import N_
 from app.paging import Page, paged, peek_page
 
 from .models import (
@@ -389,7 +390,7 @@ def task_counts_of(popug_id: int) -> dict[str, int]:
             .group_by(TASKS.c.status)
         ).all()
     )
-    return {"Open tasks": counts.get(OPEN, 0), "Done tasks": counts.get(DONE, 0)}
+    return {N_("Open tasks"): counts.get(OPEN, 0), N_("Done tasks"): counts.get(DONE, 0)}
 
 
 def assignee_names_by_id(popug_ids) -> dict[int, str]:

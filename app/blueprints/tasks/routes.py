@@ -1,6 +1,7 @@
 from urllib.parse import parse_qs, urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext, ngettext
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
@@ -8,7 +9,8 @@ from app.access import ACCESS, can, role_required
 from app.errors import FORM_EXPIRED, NotAllowed, NotFound, ServiceError
 from app.extensions import db
 from app.htmx import redirect_after_post, render, wants_fragment
-from app.money import format_cents
+from app.i18n import N_
+from app.money import format_money
 from app.paging import page_number
 
 from . import bp, queries, service
@@ -73,19 +75,21 @@ def create_task():
         except service.AlreadySubmitted as duplicate:
             db.session.rollback()
             task = service.get_task_by_id(duplicate.task_id)
-            flash("That form was already submitted; the task exists once.", "info")
+            flash(gettext("That form was already submitted; the task exists once."), "info")
         except ServiceError as error:
             db.session.rollback()
             if error.field:
-                getattr(form, error.field).errors.append(error.message)
+                getattr(form, error.field).errors.append(error.translated())
             else:
-                form.form_errors.append(error.message)
+                form.form_errors.append(error.translated())
             return _board(form, 422, "tasks/_task_form.html")
         else:
             # Read before the commit, which expires `task` (reading it after costs a query).
             assignee = queries.assignee_names_by_id([task.assignee_id])[task.assignee_id]
             db.session.commit()
-            flash(f"Task created and assigned to {assignee}.", "success")
+            flash(
+                gettext("Task created and assigned to %(assignee)s.", assignee=assignee), "success"
+            )
         if wants_fragment():
             return _created()
         return redirect_after_post(url_for("tasks.index"))
@@ -134,7 +138,7 @@ def my_tasks_changes():
 @role_required(*ACCESS["my_tasks"])
 def complete_task(public_id: str):
     if not CompleteForm().validate_on_submit():
-        flash(FORM_EXPIRED, "error")
+        flash(gettext(FORM_EXPIRED), "error")
         return redirect(url_for("tasks.my_tasks"))
     try:
         task = service.complete_task(public_id, actor=current_user)
@@ -142,12 +146,14 @@ def complete_task(public_id: str):
         db.session.rollback()
         if isinstance(error, NotAllowed | NotFound):
             raise  # 403 / 404 pages (htmx shows them in the flash area)
-        flash(error.message, "error")
+        flash(error.translated(), "error")
         if wants_fragment():
             return _row(public_id)
         return redirect(_back(public_id), code=303)
     # Worded before the commit, which expires `task` (reading it after costs a query).
-    message = f"Done! “{task.title}” paid you {format_cents(task.reward)}."
+    message = gettext(
+        "Done! “%(title)s” paid you %(reward)s.", title=task.title, reward=format_money(task.reward)
+    )
     db.session.commit()
     flash(message, "success")
     if wants_fragment():
@@ -178,7 +184,7 @@ def show_task(public_id: str):
     """A task's page: what it is, who has it, and its History (any signed-in popug)."""
     task = queries.task_view(public_id)
     if task is None:
-        raise NotFound("No such task.")
+        raise NotFound(N_("No such task."))
     return render_template(
         "tasks/task.html",
         task=task,
@@ -196,7 +202,7 @@ def confirm_shuffle():
         "tasks/confirm_shuffle.html",
         "tasks/confirm_shuffle.html",
         preview=service.preview_shuffle(),
-        nobody_eligible=service.NOBODY_ELIGIBLE,
+        nobody_eligible=gettext(service.NOBODY_ELIGIBLE),
         form=ShuffleForm(),
     )
 
@@ -207,7 +213,7 @@ def shuffle():
     """Record the press and answer at once with the shuffle's page; the job worker runs it."""
     form = ShuffleForm()
     if not form.validate_on_submit():
-        flash(FORM_EXPIRED, "error")
+        flash(gettext(FORM_EXPIRED), "error")
         return redirect(url_for("tasks.index"))
     try:
         press = service.request_shuffle(actor=current_user, form_token=form.form_token.data)
@@ -216,13 +222,15 @@ def shuffle():
         shuffle = duplicate.shuffle
     except ServiceError as error:
         db.session.rollback()
-        flash(error.message, "error")
+        flash(error.translated(), "error")
         return redirect_after_post(url_for("tasks.index"))
     else:
         shuffle = press.shuffle
         db.session.commit()
         if press.joined:
-            flash("A shuffle was already waiting to start; your press joined it.", "info")
+            flash(
+                gettext("A shuffle was already waiting to start; your press joined it."), "info"
+            )
     return redirect_after_post(url_for("tasks.show_shuffle", public_id=shuffle.public_id))
 
 
@@ -238,4 +246,16 @@ def show_shuffle(public_id: str):
         progress=queries.shuffle_progress(shuffle),
         actor_name=queries.assignee_names_by_id([shuffle.actor_id]).get(shuffle.actor_id, "?"),
         poll_seconds=max(1, round(current_app.config["JOBS_POLL_SECONDS"] * 2)),
+        failure=_failure(shuffle),
     )
+
+
+def _failure(shuffle) -> str | None:
+    """Why a failed shuffle failed, in the popug's language (the reason is stored in
+    English: one of the service's messages)."""
+    if shuffle.status != "failed" or not shuffle.error:
+        return None
+    stopped = service.WORKER_STOPPED
+    if shuffle.error == stopped[0] % {"num": shuffle.attempts}:
+        return ngettext(*stopped, shuffle.attempts)
+    return gettext(shuffle.error)

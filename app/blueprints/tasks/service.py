@@ -30,6 +30,7 @@ from app.blueprints.auth import service as auth
 from app.db import advisory_lock, is_postgres, try_advisory_lock
 from app.errors import FORM_EXPIRED, NotAllowed, NotFound, ServiceError
 from app.extensions import db
+from app.i18n import N_, Nn_
 
 from .models import (
     DONE,
@@ -57,16 +58,18 @@ REWARD_DOLLARS = (20, 40)
 # task holds it shared, and does not wait for a shuffle either: it is refused at once.
 TASKS_LOCK = "tasks"
 SHUFFLERS = ("admin", "manager")
-NOBODY_ELIGIBLE = "Nobody can take tasks right now: there is no active worker or accountant."
-NO_OPEN_TASKS = "There are no open tasks to shuffle."
+NOBODY_ELIGIBLE = N_("Nobody can take tasks right now: there is no active worker or accountant.")
+NO_OPEN_TASKS = N_("There are no open tasks to shuffle.")
 # Presses of the shuffle button queue one after the other (PostgreSQL; SQLite serialises
 # writers), so at most one shuffle waits to start.
 SHUFFLE_QUEUE_LOCK = "shuffle-queue"
 # How many times the job worker begins a shuffle whose worker stopped before it is failed.
 SHUFFLE_ATTEMPTS = 3
 SHUFFLE_RUNNING = (
-    "Open tasks are being shuffled right now, so this task is probably no longer yours. "
-    "No reward was paid; look at your tasks again in a moment."
+    N_(
+        "Open tasks are being shuffled right now, so this task is probably no longer yours. "
+        "No reward was paid; look at your tasks again in a moment."
+    )
 )
 
 
@@ -74,7 +77,7 @@ class AlreadySubmitted(ServiceError):
     """The same one-time form token was used before; `task_id` is what it created."""
 
     def __init__(self, task_id: int):
-        super().__init__("This form was already submitted.")
+        super().__init__(N_("This form was already submitted."))
         self.task_id = task_id
 
 
@@ -91,30 +94,35 @@ def validate_task_input(
     """Trim and check the create-task fields; raises ServiceError naming the field."""
     title = (title or "").strip()
     if _has_control_characters(title):
-        raise ServiceError("Remove the control characters from the title.", field="title")
+        raise ServiceError(N_("Remove the control characters from the title."), field="title")
     if not title:
-        raise ServiceError("Give the task a title.", field="title")
+        raise ServiceError(N_("Give the task a title."), field="title")
     if len(title) > TITLE_MAX:
-        raise ServiceError(f"Keep the title to {TITLE_MAX} characters.", field="title")
+        raise ServiceError(
+            N_("Keep the title to %(max)s characters."), field="title", max=TITLE_MAX
+        )
     if "[" in title or "]" in title:
         raise ServiceError(
-            "The title must not contain [ or ]: put the Jira ID in its own field.", field="title"
+            N_("The title must not contain [ or ]: put the Jira ID in its own field."),
+            field="title",
         )
     jira_id = (jira_id or "").strip().upper() or None
     if jira_id is not None:
         if len(jira_id) > JIRA_MAX or not JIRA_RE.match(jira_id):
             raise ServiceError(
-                "Use a Jira ID like UBERPOP-42: letters and digits, a dash, a number.",
+                N_("Use a Jira ID like UBERPOP-42: letters and digits, a dash, a number."),
                 field="jira_id",
             )
     description = (description or "").strip()
     if _has_control_characters(description, allowed="\t\r\n"):
         raise ServiceError(
-            "Remove the control characters from the description.", field="description"
+            N_("Remove the control characters from the description."), field="description"
         )
     if len(description) > DESCRIPTION_MAX:
         raise ServiceError(
-            f"Keep the description to {DESCRIPTION_MAX:,} characters.", field="description"
+            N_("Keep the description to %(max)s characters."),
+            field="description",
+            max=f"{DESCRIPTION_MAX:,}",
         )
     return TaskInput(title, jira_id, description)
 
@@ -147,10 +155,13 @@ def random_assignee() -> int | None:
     )
 
 
-NOBODY_TO_HAND_OVER_TO = (
-    "Nobody else can take this popug's {count} open tasks: there is no other active worker "
-    "or accountant. Add or activate one first."
+NOBODY_TO_HAND_OVER_TO_FORMS = Nn_(
+    "Nobody else can take this popug's %(num)s open tasks: there is no other active worker "
+    "or accountant. Add or activate one first.",
+    "Nobody else can take this popug's %(num)s open tasks: there is no other active worker "
+    "or accountant. Add or activate one first.",
 )
+NOBODY_TO_HAND_OVER_TO = NOBODY_TO_HAND_OVER_TO_FORMS[1].replace("%(num)s", "{count}")
 
 
 def hand_over_open_tasks(popug_id: int) -> int:
@@ -172,7 +183,7 @@ def hand_over_open_tasks(popug_id: int) -> int:
         return 0
     pool = db.session.scalars(auth.eligible_assignees()).all()
     if not pool:
-        raise ServiceError(NOBODY_TO_HAND_OVER_TO.format(count=len(tasks)))
+        raise ServiceError(*NOBODY_TO_HAND_OVER_TO_FORMS, num=len(tasks))
     rng = random.SystemRandom()
     moves = [(task_id, rng.choice(pool), fee) for task_id, fee in tasks]
     db.session.execute(
@@ -241,14 +252,14 @@ def _task_of_form(form_token: str):
 def get_task(public_id: str) -> Task:
     task = db.session.scalar(select(Task).where(Task.public_id == public_id))
     if task is None:
-        raise NotFound("No such task.")
+        raise NotFound(N_("No such task."))
     return task
 
 
 def get_task_by_id(task_id: int) -> Task:
     task = db.session.get(Task, task_id)
     if task is None:
-        raise NotFound("No such task.")
+        raise NotFound(N_("No such task."))
     return task
 
 
@@ -279,10 +290,12 @@ def complete_task(public_id: str, *, actor) -> Task:
         db.session.refresh(task)
         if task.assignee_id != actor.id:
             raise NotAllowed(
-                "This task is not assigned to you (it may have just been reassigned); "
-                "no reward was paid."
+                N_(
+                    "This task is not assigned to you (it may have just been reassigned); "
+                    "no reward was paid."
+                )
             )
-        raise ServiceError("This task is already done; its reward was paid once.")
+        raise ServiceError(N_("This task is already done; its reward was paid once."))
     accounting.pay_reward(actor.id, reward, task_id=task.id)
     db.session.refresh(task)
     return task
@@ -292,7 +305,7 @@ class AlreadyShuffled(ServiceError):
     """The same shuffle form was submitted again; `shuffle` is the first result."""
 
     def __init__(self, shuffle: Shuffle):
-        super().__init__("This shuffle was already done.")
+        super().__init__(N_("This shuffle was already done."))
         self.shuffle = shuffle
 
 
@@ -415,7 +428,7 @@ def request_shuffle(*, actor, form_token: str | None = None) -> ShufflePress:
     shuffle the press is refused at once.
     """
     if actor.role not in SHUFFLERS:
-        raise NotAllowed("Only managers and admins shuffle tasks.")
+        raise NotAllowed(N_("Only managers and admins shuffle tasks."))
     check_form_token(form_token)
     advisory_lock(SHUFFLE_QUEUE_LOCK)  # presses one after the other
     if form_token:
@@ -434,6 +447,15 @@ def request_shuffle(*, actor, form_token: str | None = None) -> ShufflePress:
     db.session.add(shuffle)
     db.session.flush()
     return ShufflePress(shuffle, joined=False)
+
+
+# Why a shuffle is failed after SHUFFLE_ATTEMPTS beginnings (stored; translated when shown).
+WORKER_STOPPED = Nn_(
+    "A worker stopped while running it, %(num)s times; nothing was changed. Press the button "
+    "again to retry.",
+    "A worker stopped while running it, %(num)s times; nothing was changed. Press the button "
+    "again to retry.",
+)
 
 
 def claim_next_shuffle() -> Shuffle | None:
@@ -456,8 +478,7 @@ def claim_next_shuffle() -> Shuffle | None:
     if shuffle.status == RUNNING and shuffle.attempts >= SHUFFLE_ATTEMPTS:
         fail_shuffle(
             shuffle.id,
-            f"A worker stopped while running it, {shuffle.attempts} times; nothing was "
-            "changed. Press the button again to retry.",
+            WORKER_STOPPED[0] % {"num": shuffle.attempts},
         )
         return claim_next_shuffle()
     shuffle.status = RUNNING
@@ -539,5 +560,5 @@ def fail_shuffle(shuffle_id: int, reason: str) -> Shuffle:
 def get_shuffle(public_id: str) -> Shuffle:
     shuffle = db.session.scalar(select(Shuffle).where(Shuffle.public_id == public_id))
     if shuffle is None:
-        raise NotFound("No such shuffle.")
+        raise NotFound(N_("No such shuffle."))
     return shuffle

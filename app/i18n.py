@@ -1,0 +1,143 @@
+"""English and Russian: which language a request speaks, and how dates and numbers read in it.
+
+The language is the signed-in popug's own choice (`popugs.locale`), else the best match of
+the browser's Accept-Language, else English. Texts are gettext messages (Flask-Babel, the
+catalogues in app/translations/); services write theirs in English, marked with `N_`, and
+the routes, templates and error handlers that show them translate them (`ServiceError`
+keeps its message's parameters apart for that).
+
+English keeps the formats aTES always had (ISO dates, `2026-03-03 09:05`, `$1,234.56`);
+every other language formats with Babel's data for it (CLDR).
+"""
+
+from datetime import date, datetime
+
+from babel.dates import format_date, format_datetime, format_skeleton, format_time
+from babel.numbers import format_decimal
+from flask import has_request_context, request
+from flask_babel import Babel, get_locale
+from flask_login import current_user
+
+from app import clock
+
+LOCALES = ("en", "ru")
+DEFAULT_LOCALE = "en"
+# Each language's name in itself, for the top bar's switch.
+LOCALE_NAMES = {"en": "English", "ru": "Русский"}
+
+babel = Babel()
+
+
+def N_(message: str) -> str:  # noqa: N802 - gettext's naming
+    """Mark a message for the catalogues without translating it here: it is stored or
+    raised in English and translated where it is shown."""
+    return message
+
+
+# Stored codes as people read them (`code|label("role")` in templates).
+LABELS = {
+    "role": {
+        "admin": N_("admin"),
+        "manager": N_("manager"),
+        "accountant": N_("accountant"),
+        "worker": N_("worker"),
+    },
+    "status": {"open": N_("open"), "done": N_("done")},
+    "filter": {"all": N_("All"), "open": N_("Open"), "done": N_("Done"), "mine": N_("Mine")},
+    "mail": {"pending": N_("Pending"), "sent": N_("Sent"), "logged": N_("Logged")},
+}
+
+
+def label(code: str, kind: str) -> str:
+    from flask_babel import gettext
+
+    text = LABELS[kind].get(code)
+    return gettext(text) if text is not None else code
+
+
+def Nn_(singular: str, plural: str) -> tuple[str, str]:  # noqa: N802 - gettext's naming
+    """Mark a message with plural forms (chosen by its `num`), translated where shown."""
+    return singular, plural
+
+
+def request_locale() -> str:
+    """The popug's choice, else the browser's best match, else English."""
+    if not has_request_context():
+        return DEFAULT_LOCALE
+    chosen = getattr(current_user, "locale", None) if current_user else None
+    if chosen in LOCALES:
+        return chosen
+    return request.accept_languages.best_match(LOCALES) or DEFAULT_LOCALE
+
+
+def locale_code() -> str:
+    locale = get_locale()
+    return locale.language if locale is not None else DEFAULT_LOCALE
+
+
+def is_english() -> bool:
+    return locale_code() == "en"
+
+
+def format_day(day: date) -> str:
+    """A business day: 2026-03-03 in English, the locale's short date elsewhere."""
+    if is_english():
+        return day.isoformat()
+    return format_date(day, "short", locale=get_locale())
+
+
+def format_day_month(day: date, *, with_year: bool = False) -> str:
+    """A chart's day label: 03.03 (03.03.2026 across years) in English; the locale's
+    day-and-month (and year) elsewhere."""
+    if is_english():
+        return day.strftime("%d.%m.%Y" if with_year else "%d.%m")
+    return format_skeleton("ddMMy" if with_year else "ddMM", day, locale=get_locale())
+
+
+def format_month(first: date) -> str:
+    """March 2026; март 2026 г. (Babel's year-and-month in every language)."""
+    return format_skeleton("yMMMM", first, locale=get_locale() or DEFAULT_LOCALE)
+
+
+def format_local_time(at: datetime) -> str:
+    """A moment in ATES_TIMEZONE, to the minute: 2026-03-03 09:05 in English."""
+    local = clock.local(at)
+    if is_english():
+        return local.strftime("%Y-%m-%d %H:%M")
+    return format_datetime(local, "short", locale=get_locale())
+
+
+def format_local_clock(at: datetime) -> str:
+    """A moment's time of day in ATES_TIMEZONE, to the second."""
+    local = clock.local(at)
+    if is_english():
+        return local.strftime("%H:%M:%S")
+    return format_time(local, "medium", locale=get_locale())
+
+
+def format_number(number: int) -> str:
+    """A count: as Python writes it in English (1234), grouped by the locale elsewhere."""
+    if is_english():
+        return str(number)
+    return format_decimal(number, locale=get_locale())
+
+
+def init_i18n(app) -> None:
+    from flask_babel import refresh
+
+    from app.money import format_money
+
+    babel.init_app(app, locale_selector=request_locale)
+    # A request chooses its own language even where requests share an application context
+    # (the tests keep one for a whole test).
+    app.before_request(refresh)
+    app.teardown_request(lambda _error: refresh())
+    app.jinja_env.globals.update(locale_code=locale_code, LOCALE_NAMES=LOCALE_NAMES)
+    app.jinja_env.filters.update(
+        label=label,
+        money=format_money,
+        day=format_day,
+        local_time=format_local_time,
+        local_clock=format_local_clock,
+        number=format_number,
+    )

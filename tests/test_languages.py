@@ -13,8 +13,8 @@ from app.blueprints.auth.models import Popug
 from app.config import TestConfig
 from app.extensions import db
 from tests.accounting.helpers import complete, freeze, make_task_for, outbox
-from tests.conftest import signed_in_client
 from tests.factories import make_popug, shuffle_now
+from tests.helpers import signed_in_client
 
 RU = {"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.8"}
 

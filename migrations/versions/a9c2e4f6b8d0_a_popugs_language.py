@@ -4,7 +4,7 @@
 popug until they choose (their browser's language, and English e-mails, until then).
 
 Revision ID: a9c2e4f6b8d0
-Revises: f2a4c6e8b0d1
+Revises: a3d5f7b9c1e2
 Create Date: 2026-12-01 16:30:00
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "a9c2e4f6b8d0"
-down_revision = "f2a4c6e8b0d1"
+down_revision = "a3d5f7b9c1e2"
 branch_labels = None
 depends_on = None
 

@@ -265,7 +265,7 @@ def _shuffle_by_service(actor, service) -> int:
 
 
 def _load_candidate(path: str):
-    """A proposed replacement of app/blueprints/tasks/service.py, loaded as a sibling module
+    """A proposed replacement of app/blueprints/tasks/shuffles.py, loaded as a sibling module
     of the real one (its relative imports resolve inside the tasks package)."""
     name = "app.blueprints.tasks._candidate"
     loader = importlib.machinery.SourceFileLoader(name, path)  # any file name, not only *.py
@@ -757,7 +757,7 @@ def report(label: str, population: Population, results: list[dict]) -> None:
         + "".join(f"; {a} / {b} = {cpu[a] / cpu[b]:.2f}" for a, b in pairs)
     )
     if "candidate" in kinds:
-        print(f"\ncandidate: the proposed service.py, {times['candidate']:.2f} s")
+        print(f"\ncandidate: the proposed shuffles.py, {times['candidate']:.2f} s")
     print(
         "\n"
         + ", ".join(f"median {kind} {times[kind]:.2f} s" for kind in kinds)
@@ -833,7 +833,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--candidate",
-        help="path of a proposed tasks/service.py: also time its shuffle (once)",
+        help="path of a proposed tasks/shuffles.py: also time its shuffle (once)",
     )
     args = parser.parse_args()
     sets = QUICK_DATA_SETS if args.quick else DATA_SETS

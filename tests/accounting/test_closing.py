@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 
 from app import clock
-from app.blueprints.accounting import queries, service
+from app.blueprints.accounting import closing, queries, service
 from app.blueprints.accounting.models import PAYOUT, BillingDay, LedgerEntry, Payout
 from app.errors import ServiceError
 from app.extensions import db
@@ -188,7 +188,7 @@ def test_crash_inside_the_close_rolls_back_and_a_rerun_pays_once(kesha, gosha, m
         raise RuntimeError("power cut")
 
     with monkeypatch.context() as patch:
-        patch.setattr(service, "_queue_payout_mail", crash)
+        patch.setattr(closing, "_queue_payout_mail", crash)  # where close_day calls it
         with pytest.raises(RuntimeError):
             service.close_day(D1)
         db.session.rollback()

@@ -1,4 +1,4 @@
-"""tasks.service.shuffle_open_tasks: distribution, money, atomicity, empty cases, the
+"""tasks.shuffles (a press, the job's run): distribution, money, atomicity, empty cases, the
 one-time form token and who may shuffle."""
 
 from collections import Counter
@@ -12,7 +12,7 @@ from app import clock
 from app.blueprints.accounting import service as accounting
 from app.blueprints.accounting.models import ASSIGN_FEE, LedgerEntry
 from app.blueprints.auth.models import Popug
-from app.blueprints.tasks import service
+from app.blueprints.tasks import service, shuffles
 from app.blueprints.tasks.models import DONE, Shuffle, Task
 from app.errors import NotAllowed, ServiceError
 from app.extensions import db
@@ -30,8 +30,8 @@ from tests.tasks.helpers import (
 )
 
 T0 = datetime(2024, 3, 3, 12, 0, tzinfo=UTC)
-# accounting as tasks.service sees it: the failure is injected where the shuffle calls it.
-BULK_CHARGE = "app.blueprints.tasks.service.accounting.charge_assign_fees_in_bulk"
+# accounting as tasks.shuffles sees it: the failure is injected where the shuffle calls it.
+BULK_CHARGE = "app.blueprints.tasks.shuffles.accounting.charge_assign_fees_in_bulk"
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def test_every_open_task_moves_to_an_eligible_popug_and_done_tasks_stay(db, staf
     clock.freeze(T0)
     # The shuffle's own time, as its page shows it: from its start to its end.
     ticks = iter([100.0, 100.25])
-    monkeypatch.setattr(service, "time", SimpleNamespace(perf_counter=lambda: next(ticks)))
+    monkeypatch.setattr(shuffles, "time", SimpleNamespace(perf_counter=lambda: next(ticks)))
 
     result = shuffle(staff["manager"])
     monkeypatch.undo()

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app import clock
 from app.blueprints.accounting.models import LedgerEntry
-from app.blueprints.tasks import jobs, service
+from app.blueprints.tasks import jobs, service, shuffles
 from app.blueprints.tasks.models import DONE, FAILED, QUEUED, RUNNING, SHUFFLED, Shuffle, Task
 from app.extensions import db
 from app.worker import runner_lock
@@ -137,7 +137,7 @@ def test_an_unexpected_error_fails_the_shuffle_and_changes_nothing(
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(service.accounting, "charge_assign_fees_in_bulk", broken)
+    monkeypatch.setattr(shuffles.accounting, "charge_assign_fees_in_bulk", broken)
     [shuffle] = run_queued_shuffles()
     assert (shuffle.status, shuffle.error) == (FAILED, jobs.UNEXPECTED)
     assert assignees() == before

@@ -1,7 +1,7 @@
 """Payout e-mails: what they say, and the outbox sender that delivers them exactly once.
 
 Closing a day writes one outbox row per payout in the same transaction as the payout
-(see service.close_day). `send_pending` delivers due rows afterwards, in its own short
+(see closing.close_day). `send_pending` delivers due rows afterwards, in its own short
 transactions, so it must run after the caller's business transaction has committed:
 
 1. claim a batch of due rows with one conditional UPDATE (attempt counted, `next_attempt_at`

@@ -34,7 +34,9 @@ SORT_DIRECTIONS = ("asc", "desc")
 KIND_LABELS = {ASSIGN_FEE: N_("Assign fee"), REWARD: N_("Reward"), PAYOUT: N_("Payout")}
 
 
-def _total(column):
+def sum_cents(column):
+    """SUM as BIGINT on every backend (PostgreSQL's SUM(bigint) is NUMERIC), 0 when empty:
+    the sums of ledger amounts here and in closing.py and verify.py."""
     return cast(func.coalesce(func.sum(column), 0), BigInteger)
 
 
@@ -87,7 +89,7 @@ def _ledger_totals(days) -> dict[date, tuple[int, int, int]]:
         return {}
     sums: dict[date, dict[str, int]] = {}
     rows = db.session.execute(
-        select(LedgerEntry.business_day, LedgerEntry.kind, _total(LedgerEntry.amount))
+        select(LedgerEntry.business_day, LedgerEntry.kind, sum_cents(LedgerEntry.amount))
         .where(LedgerEntry.business_day.in_(days))
         .group_by(LedgerEntry.business_day, LedgerEntry.kind)
     )
@@ -205,7 +207,7 @@ def _one_account_day(account_id, day: date) -> tuple:
 
 def _earnings(day: date):
     return (
-        select(_total(LedgerEntry.amount))
+        select(sum_cents(LedgerEntry.amount))
         .where(*_one_account_day(Account.id, day), LedgerEntry.kind.in_((ASSIGN_FEE, REWARD)))
         .scalar_subquery()
     )
@@ -226,7 +228,7 @@ def earnings(account_id: int, day: date) -> int:
     """A popug's earnings on `day`: rewards paid to it minus fees charged to it."""
     return int(
         db.session.scalar(
-            select(_total(LedgerEntry.amount)).where(
+            select(sum_cents(LedgerEntry.amount)).where(
                 *_one_account_day(account_id, day), LedgerEntry.kind.in_((ASSIGN_FEE, REWARD))
             )
         )

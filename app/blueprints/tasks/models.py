@@ -21,12 +21,22 @@ from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from app import clock
 from app.db import UTCDateTime
+from app.errors import FORM_EXPIRED, ServiceError
 from app.extensions import db
 
 OPEN = "open"
 DONE = "done"
 # A Jira ID as tasks are given one (stored upper-case): "UBERPOP-42".
 JIRA_RE = re.compile(r"^[A-Z][A-Z0-9]*-[0-9]+$")
+FORM_TOKEN_MAX = 64  # the form_token columns' length; the tokens aTES issues are 32 long
+
+
+def check_form_token(form_token: str | None) -> None:
+    """A one-time form token aTES cannot have issued (longer than its column, or with a NUL
+    that PostgreSQL text cannot hold) is refused with a message, not a failing query. (Here
+    because both a task's creation and a shuffle's press check one.)"""
+    if form_token and (len(form_token) > FORM_TOKEN_MAX or "\x00" in form_token):
+        raise ServiceError(FORM_EXPIRED)
 
 
 def _only(condition: str) -> dict:
@@ -89,7 +99,7 @@ TASK_TEXTS = db.Table(
     Column("creator_id", ForeignKey("popugs.id"), nullable=False),
     Column("created_at", UTCDateTime, nullable=False, default=clock.now),
     # One-time token of the form that created it: a resubmitted form finds this task.
-    Column("form_token", String(64), unique=True),
+    Column("form_token", String(FORM_TOKEN_MAX), unique=True),
     # Search on the board. Both indexes are on texts, which a shuffle never writes: a
     # Jira ID (stored upper-case) by equality, and the words of titles — PostgreSQL a GIN
     # index of their tsvector; SQLite the FTS5 table below.
@@ -161,7 +171,7 @@ class Shuffle(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     public_id: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid4()))
     actor_id: Mapped[int] = mapped_column(ForeignKey("popugs.id"))
-    form_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    form_token: Mapped[str | None] = mapped_column(String(FORM_TOKEN_MAX), unique=True)
     status: Mapped[str] = mapped_column(String(8), default=QUEUED)
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     # When the worker last began to run it, and how many times it began (a worker killed

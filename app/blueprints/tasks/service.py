@@ -1,70 +1,48 @@
 """Tasks' public face: create, complete and shuffle tasks; every money move goes through
-accounting's service inside the caller's transaction (nothing here commits)."""
+accounting's service inside the caller's transaction (nothing here commits). The shuffle
+lives in shuffles.py; its public names are reached from here like the rest.
+"""
 
 import random
-import time
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import (
-    ARRAY,
-    Column,
-    Integer,
-    MetaData,
-    Table,
-    bindparam,
-    cast,
-    func,
-    insert,
-    literal,
-    select,
-    type_coerce,
-    update,
-)
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app import audit, clock
+from app import clock
 from app.blueprints.accounting import service as accounting
 from app.blueprints.auth import service as auth
-from app.db import advisory_lock, is_postgres, try_advisory_lock
-from app.errors import FORM_EXPIRED, NotAllowed, NotFound, ServiceError
+from app.db import advisory_lock, try_advisory_lock
+from app.errors import NotAllowed, NotFound, ServiceError
 from app.extensions import db
 from app.i18n import N_, Nn_
 
-from .models import (
-    DONE,
-    FAILED,
-    JIRA_RE,
-    OPEN,
-    QUEUED,
-    RUNNING,
-    SHUFFLED,
-    TASK_TEXTS,
-    TASKS,
-    Shuffle,
-    Task,
+from .models import DONE, JIRA_RE, OPEN, TASK_TEXTS, TASKS, Task, check_form_token
+from .shuffles import (  # noqa: F401
+    NO_OPEN_TASKS,
+    NOBODY_ELIGIBLE,
+    SHUFFLE_ATTEMPTS,
+    SHUFFLE_QUEUE_LOCK,
+    SHUFFLERS,
+    TASKS_LOCK,
+    WORKER_STOPPED,
+    AlreadyShuffled,
+    ShufflePress,
+    ShufflePreview,
+    claim_next_shuffle,
+    fail_shuffle,
+    get_shuffle,
+    preview_shuffle,
+    request_shuffle,
+    run_shuffle,
 )
 
 TITLE_MAX = 200
 JIRA_MAX = 32
 DESCRIPTION_MAX = 5000
-FORM_TOKEN_MAX = 64  # the form_token columns' length; the tokens aTES issues are 32 long
 FEE_DOLLARS = (10, 20)
 REWARD_DOLLARS = (20, 40)
-# A shuffle holds this lock, so two shuffles run one after the other (PostgreSQL; SQLite
-# serialises writers). Creating a task does not wait for it: on PostgreSQL the shuffle moves
-# and charges its tasks in one statement, blind to tasks committed meanwhile. Completing a
-# task holds it shared, and does not wait for a shuffle either: it is refused at once.
-TASKS_LOCK = "tasks"
-SHUFFLERS = ("admin", "manager")
-NOBODY_ELIGIBLE = N_("Nobody can take tasks right now: there is no active worker or accountant.")
-NO_OPEN_TASKS = N_("There are no open tasks to shuffle.")
-# Presses of the shuffle button queue one after the other (PostgreSQL; SQLite serialises
-# writers), so at most one shuffle waits to start.
-SHUFFLE_QUEUE_LOCK = "shuffle-queue"
-# How many times the job worker begins a shuffle whose worker stopped before it is failed.
-SHUFFLE_ATTEMPTS = 3
 SHUFFLE_RUNNING = (
     N_(
         "Open tasks are being shuffled right now, so this task is probably no longer yours. "
@@ -129,13 +107,6 @@ def validate_task_input(
 
 def _has_control_characters(text: str, allowed: str = "") -> bool:
     return any(unicodedata.category(char) == "Cc" and char not in allowed for char in text)
-
-
-def check_form_token(form_token: str | None) -> None:
-    """A one-time form token aTES cannot have issued (longer than its column, or with a NUL
-    that PostgreSQL text cannot hold) is refused with a message, not a failing query."""
-    if form_token and (len(form_token) > FORM_TOKEN_MAX or "\x00" in form_token):
-        raise ServiceError(FORM_EXPIRED)
 
 
 def draw_prices(rng: random.Random | None = None) -> tuple[int, int]:
@@ -299,266 +270,3 @@ def complete_task(public_id: str, *, actor) -> Task:
     accounting.pay_reward(actor.id, reward, task_id=task.id)
     db.session.refresh(task)
     return task
-
-
-class AlreadyShuffled(ServiceError):
-    """The same shuffle form was submitted again; `shuffle` is the first result."""
-
-    def __init__(self, shuffle: Shuffle):
-        super().__init__(N_("This shuffle was already done."))
-        self.shuffle = shuffle
-
-
-# The eligible popugs of one shuffle, numbered 0..n-1 and keyed by that number, so that each
-# open task's random draw finds its popug by primary key. (A CTE or subquery has no index:
-# SQLite joins one by scanning it once per draw, n × m row visits for m open tasks.)
-_SLOTS = Table(
-    "shuffle_slots",
-    MetaData(),
-    Column("slot", Integer, primary_key=True, autoincrement=False),
-    Column("popug_id", Integer, nullable=False),
-    prefixes=["TEMPORARY"],
-    postgresql_on_commit="DROP",
-)
-
-
-def _random_slot(count):
-    """A random integer in [0, count) per row, computed by the database. `count` may be a
-    scalar subquery: then it is evaluated in the same statement (snapshot) as the rows."""
-    if is_postgres():
-        return cast(func.floor(func.random() * count), Integer)
-    return (func.random() % count + count) % count  # SQLite: random() is a signed 64-bit int
-
-
-# The open tasks' assignee index. SQLite drops it for the shuffle's UPDATE and builds it
-# again after (one sort of the moved tasks, cheaper than moving a million entries to random
-# places); accounting then reads the moved tasks from it in popug order, in which it sums
-# each popug's fees and writes their lines, and from the table in task order. The
-# transaction holds the write lock while readers keep their snapshot, index included.
-# (PostgreSQL could only drop an index by locking readers out: there it stays.)
-_OPEN_ASSIGNEE_INDEX = next(i for i in TASKS.indexes if i.name == "ix_tasks_open_assignee_fee")
-_MOVED = select(TASKS.c.id.label("task_id"), TASKS.c.assignee_id.label("popug_id"), TASKS.c.fee)
-
-
-def _shuffle_on_sqlite(pool, shuffle_id: int) -> tuple[int, int, dict]:
-    """SQLite: number the eligible popugs in a temporary table keyed by slot, move each open
-    task, in task order, to the popug of a slot drawn for it, and charge the moves. The
-    slots and the moves are in the same transaction, which holds SQLite's write lock, so
-    every draw finds a popug and the open tasks are exactly the moved ones.
-    Returns (tasks moved, eligible popugs, accounting's counts)."""
-    connection = db.session.connection()
-    _SLOTS.create(connection)
-    pool_size = db.session.execute(
-        insert(_SLOTS).from_select(
-            ["slot", "popug_id"],
-            select(func.row_number().over(order_by=pool.c.id) - 1, pool.c.id),
-        ),
-        execution_options={"preserve_rowcount": True},
-    ).rowcount
-    # The draw names the task's id, so SQLite evaluates the subquery per task (not once).
-    slot = _random_slot(pool_size) + 0 * TASKS.c.id
-    drawn = select(_SLOTS.c.popug_id).where(_SLOTS.c.slot == slot).scalar_subquery()
-    # 'open' written into the statement: then SQLite knows the status of each row of the
-    # index's predicate and reads id, popug and fee from the index alone (with a parameter
-    # it would also read every row, a million random reads).
-    open_tasks = TASKS.c.status == literal(OPEN, literal_execute=True)
-    _OPEN_ASSIGNEE_INDEX.drop(connection)
-    moved = db.session.execute(
-        update(TASKS)
-        .where(open_tasks)
-        .values(assignee_id=drawn)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    _OPEN_ASSIGNEE_INDEX.create(connection)
-    charged = accounting.charge_assign_fees_in_bulk(_MOVED.where(open_tasks), shuffle_id=shuffle_id)
-    _SLOTS.drop(connection)  # SQLite keeps temporary tables for the connection's lifetime
-    return moved, pool_size, charged
-
-
-@dataclass(frozen=True)
-class ShufflePreview:
-    open_tasks: int
-    popugs: int
-
-
-def preview_shuffle() -> ShufflePreview:
-    """What a shuffle pressed now would do: move `open_tasks` tasks among `popugs` popugs."""
-    eligible = auth.eligible_assignees().subquery("eligible")
-    return ShufflePreview(
-        open_tasks=db.session.scalar(
-            select(func.count()).select_from(TASKS).where(TASKS.c.status == OPEN)
-        ),
-        popugs=db.session.scalar(select(func.count()).select_from(eligible)),
-    )
-
-
-# What accounting charges for each moved task (PostgreSQL): (task_id, popug_id, fee).
-_ASSIGNMENT = (
-    TASKS.c.id.label("task_id"),
-    TASKS.c.assignee_id.label("popug_id"),
-    TASKS.c.fee.label("fee"),
-)
-
-
-@dataclass(frozen=True)
-class ShufflePress:
-    shuffle: Shuffle
-    joined: bool  # the press joined a shuffle that was already waiting to start
-
-
-def _check_something_to_shuffle() -> int:
-    """The number of eligible popugs; refuses when there is nobody or nothing to shuffle."""
-    pool_size = db.session.scalar(
-        select(func.count()).select_from(auth.eligible_assignees().subquery("eligible"))
-    )
-    if not pool_size:
-        raise ServiceError(NOBODY_ELIGIBLE)
-    if not db.session.scalar(select(TASKS.c.id).where(TASKS.c.status == OPEN).limit(1)):
-        raise ServiceError(NO_OPEN_TASKS)
-    return pool_size
-
-
-def request_shuffle(*, actor, form_token: str | None = None) -> ShufflePress:
-    """Record a press of "Shuffle open tasks" as a queued shuffle, for the job worker to run
-    (a million open tasks take longer than a request may).
-
-    A press while a shuffle waits to start joins it: it will move every open task anyway.
-    A press while one runs queues one more, so at most one shuffle ever waits. A repeated
-    `form_token` raises AlreadyShuffled with the first press's shuffle. With nothing to
-    shuffle the press is refused at once.
-    """
-    if actor.role not in SHUFFLERS:
-        raise NotAllowed(N_("Only managers and admins shuffle tasks."))
-    check_form_token(form_token)
-    advisory_lock(SHUFFLE_QUEUE_LOCK)  # presses one after the other
-    if form_token:
-        first = db.session.scalar(select(Shuffle).where(Shuffle.form_token == form_token))
-        if first is not None:
-            raise AlreadyShuffled(first)
-    _check_something_to_shuffle()
-    waiting = db.session.scalar(
-        select(Shuffle).where(Shuffle.status == QUEUED).order_by(Shuffle.id).limit(1)
-    )
-    if waiting is not None:
-        return ShufflePress(waiting, joined=True)
-    shuffle = Shuffle(
-        actor_id=actor.id, form_token=form_token or None, status=QUEUED, requested_at=clock.now()
-    )
-    db.session.add(shuffle)
-    db.session.flush()
-    return ShufflePress(shuffle, joined=False)
-
-
-# Why a shuffle is failed after SHUFFLE_ATTEMPTS beginnings (stored; translated when shown).
-WORKER_STOPPED = Nn_(
-    "A worker stopped while running it, %(num)s times; nothing was changed. Press the button "
-    "again to retry.",
-    "A worker stopped while running it, %(num)s times; nothing was changed. Press the button "
-    "again to retry.",
-)
-
-
-def claim_next_shuffle() -> Shuffle | None:
-    """The oldest shuffle still to run, marked running (the job worker's claim, committed
-    before the shuffle itself runs, so pages show it running).
-
-    Only the worker holding the runner lock claims, so a shuffle found still running was
-    begun by a worker that stopped mid-shuffle (its transaction rolled back, nothing
-    changed): it is begun again, and after SHUFFLE_ATTEMPTS beginnings marked failed.
-    """
-    shuffle = db.session.scalar(
-        select(Shuffle)
-        .where(Shuffle.finished_at.is_(None))  # queued or running
-        .order_by(Shuffle.id)
-        .limit(1)
-        .with_for_update()
-    )
-    if shuffle is None:
-        return None
-    if shuffle.status == RUNNING and shuffle.attempts >= SHUFFLE_ATTEMPTS:
-        fail_shuffle(
-            shuffle.id,
-            WORKER_STOPPED[0] % {"num": shuffle.attempts},
-        )
-        return claim_next_shuffle()
-    shuffle.status = RUNNING
-    shuffle.attempts += 1
-    shuffle.started_at = clock.now()
-    db.session.flush()
-    return shuffle
-
-
-def run_shuffle(shuffle_id: int) -> Shuffle:
-    """Run a claimed shuffle: reassign every open task to a random eligible popug and charge
-    each task's fee to its new assignee — an UPDATE of tasks, one summed fee entry per popug
-    with a ledger line per task, an UPDATE of balances (one statement on PostgreSQL) — and
-    mark the shuffle done, all in the caller's transaction: everything or nothing.
-
-    Shuffles run one after the other (TASKS_LOCK). A shuffle that is no longer running
-    once the lock is held (another worker finished it) is returned as it is, never run twice.
-    """
-    started = time.perf_counter()
-    advisory_lock(TASKS_LOCK)
-    shuffle = db.session.get(Shuffle, shuffle_id, with_for_update=True, populate_existing=True)
-    if shuffle is None or shuffle.status != RUNNING:
-        return shuffle
-    pool_size = _check_something_to_shuffle()
-    pool = auth.eligible_assignees().subquery("eligible")
-
-    if is_postgres():
-        # One statement: move every open task (the eligible ids as one array, an InitPlan
-        # computed once, indexed by a random draw per row) and charge exactly the rows it
-        # moved. Its single snapshot is why creating a task need not wait for a shuffle.
-        ids = type_coerce(
-            select(func.array_agg(aggregate_order_by(pool.c.id, pool.c.id))).scalar_subquery(),
-            ARRAY(Integer),
-        )
-        # Ids and their number come from the statement's own snapshot: a popug deactivated
-        # or re-roled by a transaction that committed after the count above cannot leave a
-        # task without a popug.
-        new_assignee = ids[cast(func.floor(func.random() * func.cardinality(ids)), Integer) + 1]
-        charged = accounting.charge_assign_fees_in_bulk(
-            update(TASKS)
-            .where(TASKS.c.status == OPEN)
-            .values(assignee_id=new_assignee)
-            .returning(*_ASSIGNMENT),
-            shuffle_id=shuffle.id,
-        )
-        moved = charged["assignments"]
-    else:
-        moved, pool_size, charged = _shuffle_on_sqlite(pool, shuffle.id)
-    if not charged["entries"] == charged["by_task"] == moved:  # each moved task charged once
-        raise RuntimeError(
-            f"shuffle moved {moved} tasks but charged {charged['entries']} "
-            f"({charged['by_task']} by task)"
-        )
-    shuffle.status = SHUFFLED
-    shuffle.tasks_count = moved
-    shuffle.popugs_count = pool_size
-    shuffle.finished_at = clock.now()
-    shuffle.duration_ms = int((time.perf_counter() - started) * 1000)
-    audit.record(
-        auth.get_popug_by_id(shuffle.actor_id),
-        "tasks.shuffle",
-        f"{moved} open tasks among {pool_size} popugs",
-        address="job worker",
-    )
-    db.session.flush()
-    return shuffle
-
-
-def fail_shuffle(shuffle_id: int, reason: str) -> Shuffle:
-    """Give a shuffle up with a reason people can read (its own transaction rolled back)."""
-    shuffle = db.session.get(Shuffle, shuffle_id, populate_existing=True)
-    shuffle.status = FAILED
-    shuffle.error = reason[:500]
-    shuffle.finished_at = clock.now()
-    db.session.flush()
-    return shuffle
-
-
-def get_shuffle(public_id: str) -> Shuffle:
-    shuffle = db.session.scalar(select(Shuffle).where(Shuffle.public_id == public_id))
-    if shuffle is None:
-        raise NotFound(N_("No such shuffle."))
-    return shuffle

@@ -13,6 +13,7 @@ from app.extensions import db
 from app.htmx import redirect_after_post, render, wants_fragment
 from app.i18n import N_, format_day
 from app.money import format_cents, format_money
+from app.paging import page_number
 
 from . import bp, mail, queries, service
 from .forms import CloseDayForm, DayForm, RangeForm, SendMailForm
@@ -27,11 +28,6 @@ RECENT_CLOSED_DAYS = 7
 RECENT_OUTBOX = 10
 # E-mails sent inside the close-the-day request; the rest waits for `billing send-mail`.
 MAIL_AFTER_CLOSE = 200
-
-
-def _page(name: str = "page") -> int:
-    page = request.args.get(name, 1, type=int)
-    return min(max(page, 1), 1_000_000)
 
 
 def _sort() -> tuple[str, str]:
@@ -65,7 +61,7 @@ def _account_page(popug_id: int, *, heading: str, endpoint: str, **params):
     account = queries.account_summary(popug_id, today, day)
     if account is None:
         raise NotFound(N_("This popug has no money account."))
-    entries = queries.audit_log(account.id, day, _page(), AUDIT_LOG_PER_PAGE)
+    entries = queries.audit_log(account.id, day, page_number(request.args), AUDIT_LOG_PER_PAGE)
     lines = queries.lines_of(entry.id for entry in entries.items if entry.task_id is None)
     task_ids = [entry.task_id for entry in entries.items]
     task_ids += [task_id for of_entry in lines.values() for task_id, _ in of_entry]
@@ -135,7 +131,7 @@ def _stats_context():
 def _balances_context():
     sort, direction = _sort()
     return {
-        "balances": queries.balances(sort, direction, _page(), BALANCES_PER_PAGE),
+        "balances": queries.balances(sort, direction, page_number(request.args), BALANCES_PER_PAGE),
         "sort": sort,
         "dir": direction,
         "range_args": {k: request.args[k] for k in ("start", "end") if request.args.get(k)},
@@ -334,7 +330,7 @@ def list_closed_days():
     return render(
         "accounting/payouts.html",
         "accounting/payouts.html",
-        closed_days=queries.closed_days(_page(), CLOSED_DAYS_PER_PAGE),
+        closed_days=queries.closed_days(page_number(request.args), CLOSED_DAYS_PER_PAGE),
     )
 
 
@@ -350,7 +346,7 @@ def show_payouts(day: str):
         "accounting/day.html",
         "accounting/day.html",
         closed=closed,
-        payouts=queries.payouts_of(parsed, _page(), PAYOUTS_PER_PAGE),
+        payouts=queries.payouts_of(parsed, page_number(request.args), PAYOUTS_PER_PAGE),
     )
 
 
@@ -362,7 +358,7 @@ def list_outbox():
     return render(
         "accounting/outbox.html",
         "accounting/outbox.html",
-        outbox=queries.outbox(status, _page(), OUTBOX_PER_PAGE),
+        outbox=queries.outbox(status, page_number(request.args), OUTBOX_PER_PAGE),
         pending_mail=queries.pending_mail(),
         status=status,
         statuses=MAIL_STATUSES,

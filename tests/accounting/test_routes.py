@@ -91,11 +91,11 @@ def test_my_account_picks_a_day(worker_client, worker, day):
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("yesterday", "Enter a date as YYYY-MM-DD."),
-        ("2026-02-30", "Enter a date as YYYY-MM-DD."),
-        ("0001-01-01", "Choose a day between 2000-01-01 and 2999-12-31."),
-        ("9999-12-31", "Choose a day between 2000-01-01 and 2999-12-31."),
-        ("<script>", "Enter a date as YYYY-MM-DD."),
+        ("yesterday", "Enter a date like 2026-03-03 (year-month-day)."),
+        ("2026-02-30", "Enter a date like 2026-03-03 (year-month-day)."),
+        ("0001-01-01", "Choose a day between 2000-01-01 and 2099-12-31."),
+        ("9999-12-31", "Choose a day between 2000-01-01 and 2099-12-31."),
+        ("<script>", "Enter a date like 2026-03-03 (year-month-day)."),
     ],
 )
 def test_my_account_bad_day_is_a_clear_message(worker_client, day, value, message):
@@ -256,11 +256,11 @@ def test_overview_range(accountant_client, day):
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ({"start": "garbage"}, "Enter a date as YYYY-MM-DD."),
+        ({"start": "garbage"}, "Enter a date like 2026-03-03 (year-month-day)."),
         ({"start": "2026-03-05", "end": "2026-03-01"}, "The end must not be before the start."),
         ({"start": "2024-01-01", "end": "2026-03-01"}, "Choose at most 366 days."),
-        ({"end": "0001-01-01"}, "Choose a day between 2000-01-01 and 2999-12-31."),
-        ({"start": "2026-13-01", "end": "x"}, "Enter a date as YYYY-MM-DD."),
+        ({"end": "0001-01-01"}, "Choose a day between 2000-01-01 and 2099-12-31."),
+        ({"start": "2026-13-01", "end": "x"}, "Enter a date like 2026-03-03 (year-month-day)."),
     ],
 )
 def test_overview_bad_range_is_a_clear_message(accountant_client, day, query, message):

@@ -3,39 +3,11 @@ from datetime import date, timedelta
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, SubmitField, ValidationError
+from wtforms import HiddenField, SubmitField, ValidationError
 
-from app.i18n import format_day
+from app.days import DayField
 
-# Days the pages accept; far enough either way, and clear of date arithmetic overflow.
-FIRST_DAY = date(2000, 1, 1)
-LAST_DAY = date(2999, 12, 31)
 MAX_RANGE_DAYS = 366
-DATE_HINT = _l("Enter a date as YYYY-MM-DD.")
-
-
-class DayField(DateField):
-    """An ISO date (the browser's date input) with a clear message for anything else."""
-
-    def __init__(self, label=None, validators=None, **kwargs):
-        super().__init__(label, validators, format="%Y-%m-%d", **kwargs)
-
-    def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError:
-            self.data = None
-            raise ValueError(str(DATE_HINT)) from None
-
-    def pre_validate(self, form):
-        if self.data is not None and not FIRST_DAY <= self.data <= LAST_DAY:
-            raise ValidationError(
-                gettext(
-                    "Choose a day between %(first)s and %(last)s.",
-                    first=format_day(FIRST_DAY),
-                    last=format_day(LAST_DAY),
-                )
-            )
 
 
 class QueryForm(FlaskForm):

@@ -28,7 +28,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, select, text
 
 from app import clock, create_app
-from app.blueprints.accounting import mail
+from app.blueprints.accounting import queries
 from app.blueprints.accounting.models import (
     MAIL_PENDING,
     MAIL_SENT,
@@ -441,7 +441,7 @@ def test_smtp_down_while_closing_then_mail_goes_out_once(database):
     still_down = flask_cli(database, "billing", "send-mail", "--retry-now", **mail_env(port))
     assert still_down.returncode == 1, still_down.stdout + still_down.stderr
     with app_on(database):
-        assert mail.pending_count() == len(to_pay)
+        assert queries.pending_mail() == len(to_pay)
 
     server = Inbox(port).start()
     try:

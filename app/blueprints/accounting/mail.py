@@ -24,7 +24,7 @@ from email.utils import format_datetime
 
 from flask import current_app
 from flask_babel import force_locale, gettext
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from app import clock
 from app.extensions import db
@@ -32,6 +32,7 @@ from app.i18n import DEFAULT_LOCALE, format_day, format_number
 from app.money import format_money
 
 from .models import MAIL_LOGGED, MAIL_PENDING, MAIL_SENT, OutboxMessage
+from .queries import pending_mail
 
 BATCH = 50  # claimed at once; a batch must finish well inside the lease
 LEASE = timedelta(minutes=15)
@@ -147,12 +148,6 @@ def backoff(attempts: int) -> timedelta:
     return min(BACKOFF_FIRST * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
 
 
-def pending_count() -> int:
-    return db.session.scalar(
-        select(func.count(OutboxMessage.id)).where(OutboxMessage.status == MAIL_PENDING)
-    )
-
-
 def retry_now() -> int:
     """Make every failed pending message due now (not ones a sender is busy with)."""
     count = db.session.execute(
@@ -185,7 +180,7 @@ def send_pending(limit: int | None = None) -> SendReport:
             continue
         if not _deliver(claimed, report):
             break  # the server is unreachable: the rest waits for the next run
-    report.pending = pending_count()
+    report.pending = pending_mail()
     db.session.commit()
     return report
 

@@ -164,6 +164,13 @@ class ServiceError(Exception):
             return ngettext(self.template, self.plural, self.params["num"], **shown)
         return gettext(self.template, **shown)
 
+    def show_on(self, form, default_field: str | None = None) -> None:
+        """Put the message next to its field on `form` (`default_field` when the service
+        named none), or at the top of the form when there is no field."""
+        field = self.field or default_field
+        errors = getattr(form, field).errors if field else form.form_errors
+        errors.append(self.translated())
+
 
 class NotAllowed(ServiceError):
     status_code = 403

@@ -166,7 +166,7 @@ def create_popug():
             )
         except ServiceError as error:
             db.session.rollback()
-            getattr(form, error.field or "username").errors.append(error.translated())
+            error.show_on(form, "username")
         else:
             audit.record(
                 current_user, "popug.create", f"{popug.username} as {popug.role}", subject=popug

@@ -78,10 +78,7 @@ def create_task():
             flash(gettext("That form was already submitted; the task exists once."), "info")
         except ServiceError as error:
             db.session.rollback()
-            if error.field:
-                getattr(form, error.field).errors.append(error.translated())
-            else:
-                form.form_errors.append(error.translated())
+            error.show_on(form)
             return _board(form, 422, "tasks/_task_form.html")
         else:
             # Read before the commit, which expires `task` (reading it after costs a query).

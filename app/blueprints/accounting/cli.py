@@ -4,7 +4,6 @@ the accounting overview, for cron and operators."""
 import click
 from flask.cli import AppGroup
 
-from app import audit
 from app.db import is_postgres, write_intent
 from app.errors import ServiceError
 from app.extensions import db
@@ -42,8 +41,6 @@ def close_day(day) -> None:
                 db.session.rollback()
                 raise click.ClickException(error.message) from None
             summary = result.summary()
-            if result.closed_now:
-                audit.record(None, "billing.close_day", f"{target.isoformat()}: {summary}")
             db.session.commit()
             if result.closed_now:
                 mails = "e-mail" if result.messages == 1 else "e-mails"

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import case, func, insert, literal, select, update
 
-from app import clock
+from app import audit, clock
 from app.db import advisory_lock
 from app.errors import ServiceError
 from app.extensions import db
@@ -122,7 +122,7 @@ def day_to_close() -> date | None:
     return yesterday if closed is None or yesterday > closed else None
 
 
-def close_day(day: date) -> CloseResult:
+def close_day(day: date, *, actor=None) -> CloseResult:
     """Close business day `day`: pay out every positive balance as it stood at the end of
     the day, record the day with its totals, and queue one e-mail per payout.
 
@@ -198,8 +198,11 @@ def close_day(day: date) -> CloseResult:
             popugs_in_red=int(in_red),
         )
     )
+    result = CloseResult(day, True, int(paid_count), int(paid_total), int(in_red), messages)
+    # `actor`: the accountant or admin who pressed it, None for the command line.
+    audit.record(actor, "billing.close_day", f"{day.isoformat()}: {result.summary()}")
     db.session.flush()
-    return CloseResult(day, True, int(paid_count), int(paid_total), int(in_red), messages)
+    return result
 
 
 def _queue_payout_mail(day: date, previous: date | None, now) -> int:

@@ -6,7 +6,7 @@ from flask import Response, current_app, flash, redirect, request, stream_with_c
 from flask_babel import gettext, ngettext
 from flask_login import current_user
 
-from app import audit, clock
+from app import clock
 from app.access import ACCESS, role_required
 from app.errors import FORM_EXPIRED, NotFound, ServiceError
 from app.extensions import db
@@ -263,13 +263,11 @@ def close_day():
         )
         return redirect_after_post(url_for("accounting.overview"))
     try:
-        result = service.close_day(day)
+        result = service.close_day(day, actor=current_user)
     except ServiceError as error:
         db.session.rollback()
         flash(error.translated(), "error")
         return redirect_after_post(url_for("accounting.overview"))
-    if result.closed_now:
-        audit.record(current_user, "billing.close_day", result.summary())
     db.session.commit()
     if result.closed_now:
         flash(_closed_message(result), "success")

@@ -184,15 +184,6 @@ def create_popug():
     return _popugs_page(form, 422)
 
 
-def _handed_over(popug) -> str:
-    """What the change did to the popug's open tasks, for the page and the audit trail."""
-    count = popug.tasks_handed_over
-    if not count:
-        return ""
-    tasks = "open task" if count == 1 else "open tasks"
-    return f"{count} {tasks} handed over to others, each charged its fee"
-
-
 def _role_changed(popug) -> str:
     """"kesha is now manager." and how many open tasks went to others."""
     role, count = label(popug.role, "role"), popug.tasks_handed_over
@@ -255,12 +246,7 @@ def change_role(public_id: str):
         return _row_action(public_id, lambda: service.get_popug(public_id))
 
     def act():
-        before = service.get_popug(public_id).role
         popug = service.change_role(public_id, form.role.data, actor=current_user)
-        moved = _handed_over(popug)
-        change = f"{popug.username}: {before} → {popug.role}"
-        details = f"{change}; {moved}" if moved else change
-        audit.record(current_user, "popug.role", details, subject=popug)
         flash(_role_changed(popug), "success")
         return popug
 
@@ -285,13 +271,6 @@ def _set_active(public_id: str, active: bool):
 
     def act():
         popug = service.set_active(public_id, active, actor=current_user)
-        moved = _handed_over(popug)
-        audit.record(
-            current_user,
-            "popug.activate" if active else "popug.deactivate",
-            f"{popug.username}; {moved}" if moved else popug.username,
-            subject=popug,
-        )
         flash(_activity_changed(popug), "success")
         return popug
 

@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
+from app import audit
 from app.blueprints.accounting import queries as accounting_queries
 from app.blueprints.accounting import service as accounting
 from app.db import advisory_lock
@@ -259,7 +260,7 @@ def change_role(public_id: str, role: str, *, actor: Popug) -> Popug:
     role = validate_role(role)
     advisory_lock(ADMINS_LOCK)
     popug = get_popug(public_id)
-    could_take_tasks = _takes_tasks(popug)
+    could_take_tasks, before = _takes_tasks(popug), popug.role
     if (
         popug.role == "admin"
         and role != "admin"
@@ -270,6 +271,7 @@ def change_role(public_id: str, role: str, *, actor: Popug) -> Popug:
     popug.role = role
     db.session.flush()
     _hand_over_tasks(popug, could_take_tasks)
+    _record(actor, "popug.role", popug, f"{popug.username}: {before} → {popug.role}")
     return popug
 
 
@@ -289,7 +291,18 @@ def set_active(public_id: str, active: bool, *, actor: Popug) -> Popug:
             end_sessions(popug)
     db.session.flush()
     _hand_over_tasks(popug, could_take_tasks)
+    _record(actor, "popug.activate" if active else "popug.deactivate", popug, popug.username)
     return popug
+
+
+def _record(actor, action: str, popug, change: str) -> None:
+    """The audit trail's line for a change to `popug`, with what it did to their open
+    tasks (stored in English, as every audit line)."""
+    count = popug.tasks_handed_over
+    if count:
+        tasks = "open task" if count == 1 else "open tasks"
+        change = f"{change}; {count} {tasks} handed over to others, each charged its fee"
+    audit.record(actor, action, change, subject=popug)
 
 
 def eligible_assignees():

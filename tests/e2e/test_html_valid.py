@@ -133,7 +133,7 @@ def check(vnu: list[str], docs: Documents) -> list[str]:
 
 
 def test_every_page_and_fragment_is_valid_html(
-    visit, demo_roles, shuffle_record_path, vnu, tmp_path
+    vnu, visit, demo_roles, shuffle_record_path, tmp_path
 ):
     docs = Documents(tmp_path)
     for lang in ("en", "ru"):

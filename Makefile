@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app wsgi
 
-.PHONY: run test lint chromium screenshots clean catalogues messages-extract messages-update messages-compile
+.PHONY: run test lint chromium node_modules screenshots clean catalogues messages-extract messages-update messages-compile
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -58,7 +58,17 @@ chromium:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); } || \
 		echo "Chromium is not installed: browser tests will be skipped (they fail under CI=true)."
 
-test: $(VENV)/.dev chromium catalogues
+# The Nu Html Checker (npm's vnu-jar, pinned in package.json and package-lock.json) for
+# tests/e2e/test_html_valid.py; it runs on the machine's Java. --ignore-scripts: its
+# postinstall script would download a Java of its own.
+node_modules/.installed: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --no-audit --no-fund --ignore-scripts --loglevel=error && touch $@; \
+	else echo "npm is not installed: the HTML validation test will be skipped (it fails under CI=true)."; fi
+
+node_modules: node_modules/.installed
+
+test: $(VENV)/.dev chromium catalogues node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
@@ -66,7 +76,7 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache node_modules
 
 # PNGs of the main pages at desktop and phone width, into docs/screenshots/ (see the README).
 screenshots: $(VENV)/.dev chromium catalogues

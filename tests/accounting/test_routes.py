@@ -433,8 +433,8 @@ def test_overview_close_button_confirms_with_and_without_javascript(accountant_c
     html = accountant_client.get("/accounting").data.decode()
     form = re.search(r'<form method="get" action="/accounting/close-day".*?</form>', html, re.S)
     assert form, "the button's form falls back to the confirmation page"
-    assert 'hx-post="/accounting/close-day"' in form.group(0)
-    assert "hx-confirm=" in form.group(0)
+    assert 'data-hx-post="/accounting/close-day"' in form.group(0)
+    assert "data-hx-confirm=" in form.group(0)
     assert 'class="btn btn-money">Close the day</button>' in form.group(0)
     assert 'name="day" value="2026-03-02"' in form.group(0)
 

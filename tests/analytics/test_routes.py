@@ -148,7 +148,7 @@ def test_htmx_gets_only_the_results_and_the_url_is_pushed(admin_page, march):
     ]
     assert "HX-Request" in response.headers["Vary"]
     # The form and the quick ranges swap the results in place and keep the range in the URL.
-    assert 'hx-target="#analytics-results"' in html and 'hx-push-url="true"' in html
+    assert 'data-hx-target="#analytics-results"' in html and 'data-hx-push-url="true"' in html
     assert 'method="get" action="/analytics"' in html
 
 

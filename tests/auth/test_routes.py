@@ -460,7 +460,7 @@ def test_change_role_via_row_form(admin_client, worker, headers):
         assert body.startswith(f'<tr id="popug-{worker.public_id}"')
         assert '<option value="manager" selected>' in body
         assert "worker-one is now manager." in body  # flash, out of band
-        assert 'hx-swap-oob="innerHTML:#flashes"' in body
+        assert 'data-hx-swap-oob="innerHTML:#flashes"' in body
     else:
         assert response.status_code == 302
         assert response.headers["Location"].startswith("/popugs")

@@ -3,17 +3,23 @@ Debian's Chromium driven by Playwright's sync API.
 
 The server and its database live for the whole session and are shared by every e2e test,
 so tests use unique names and compute expected figures from what they observe themselves.
-Without Chromium the tests are skipped, except under CI=true, where that is a failure.
+Without Chromium the tests are skipped, except under CI=true, where that is a failure;
+the same for Java and the Nu Html Checker (`make test` installs it from package.json).
 """
 
 import os
+import shutil
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from scripts import devserver
 from tests.e2e.ui import Visitor, unique
+
+ROOT = Path(__file__).resolve().parents[2]
+VNU_JAR = ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
 
 # Shared CI machines can be slow; a page that does not settle in 10 s is a failure.
 expect.set_options(timeout=10_000)
@@ -30,7 +36,7 @@ def _isolated():
 
 def _unavailable(reason: str):
     if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (browser tests must run in CI)", pytrace=False)
+        pytest.fail(f"{reason} (these tests must run in CI)", pytrace=False)
     pytest.skip(reason)
 
 
@@ -49,6 +55,17 @@ def browser():
         chromium = devserver.launch_chromium(playwright)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def vnu() -> list[str]:
+    """The command that runs the Nu Html Checker (npm's vnu-jar, pinned in package.json)."""
+    java = shutil.which("java")
+    if java is None:
+        _unavailable("Java is not installed: the Nu Html Checker needs it")
+    if not VNU_JAR.is_file():
+        _unavailable(f"The Nu Html Checker is not installed ({VNU_JAR}): run make node_modules")
+    return [java, "-jar", str(VNU_JAR)]
 
 
 @pytest.fixture(scope="session")

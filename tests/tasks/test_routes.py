@@ -18,7 +18,9 @@ from tests.helpers import count, signed_in_client
 from tests.tasks.helpers import assert_books_balance, assignees, balances
 
 HTMX = {"HX-Request": "true"}
-TOP_BAR_BALANCE = re.compile(r'<span id="my-balance" hx-swap-oob="true"[^>]*>(<span[^>]*>[^<]*)')
+TOP_BAR_BALANCE = re.compile(
+    r'<span id="my-balance" data-hx-swap-oob="true"[^>]*>(<span[^>]*>[^<]*)'
+)
 ROW = re.compile(r'<tr id="task-([0-9a-f-]{36})"')
 T0 = datetime(2024, 3, 3, 8, 0, tzinfo=UTC)
 
@@ -167,7 +169,7 @@ def test_create_with_htmx_returns_the_new_row_and_a_fresh_form(worker_client, wo
     task = db.session.scalar(select(Task).where(Task.title == "Feed the parrot"))
     # the new row, on top of the board
     assert rows(response) == [task.public_id, older.public_id]
-    assert 'hx-swap-oob="true"' in body
+    assert 'data-hx-swap-oob="true"' in body
     # a fresh form: empty fields and a new one-time token
     form = body[body.index('<form id="task-form"') :]
     form = form[: form.index("</form>")]
@@ -449,9 +451,9 @@ def test_shuffle_button_confirms_with_and_without_javascript(manager_client, man
     board = text(manager_client.get("/"))
     form = re.search(r'<form method="get" action="/tasks/shuffle".*?</form>', board, re.S)
     assert form, "the button's form falls back to the confirmation page"
-    assert 'hx-post="/tasks/shuffle"' in form.group(0)
-    assert "hx-confirm=" in form.group(0)
-    assert re.search(r"""hx-vals='\{"form_token": "[\w-]{32}"\}'""", form.group(0))
+    assert 'data-hx-post="/tasks/shuffle"' in form.group(0)
+    assert "data-hx-confirm=" in form.group(0)
+    assert re.search(r"""data-hx-vals='\{"form_token": "[\w-]{32}"\}'""", form.group(0))
     assert "<input" not in form.group(0), "nothing secret goes into the GET's query string"
 
     confirm = manager_client.get("/tasks/shuffle")
@@ -506,7 +508,7 @@ def test_shuffle_shows_the_result_and_its_record(manager_client, manager, worker
     body = text(page)
     assert "Queued" in body and "Reassigned" not in body
     assert "boss" in body  # pressed by
-    assert 'hx-trigger="every 1s"' in body, "the page refreshes its state while it waits"
+    assert 'data-hx-trigger="every 1s"' in body, "the page refreshes its state while it waits"
     assert count(LedgerEntry, LedgerEntry.shuffle_id.is_not(None)) == 0, "nothing moved yet"
     run_queued_shuffles()
     again = text(manager_client.get(f"/shuffles/{shuffle.public_id}"))

@@ -96,7 +96,7 @@ def test_running_page_shows_time_against_the_last_shuffle(manager_client, manage
     assert '<progress max="100" value="25"' in body
     fragment = page(manager_client, response.headers["Location"], headers=HTMX)
     assert fragment.lstrip().startswith('<div id="shuffle-state"') and "<html" not in fragment
-    assert 'hx-trigger="every 1s"' in fragment, "it keeps polling while it runs"
+    assert 'data-hx-trigger="every 1s"' in fragment, "it keeps polling while it runs"
     assert 'http-equiv="refresh"' in body, "without JavaScript the page refreshes itself"
 
 

@@ -4,7 +4,7 @@ document.addEventListener("click", (event) => {
   if (close) close.closest(".flash")?.remove();
 });
 
-// hx-confirm asks in the page's own dialog instead of the browser's confirm(): it is
+// data-hx-confirm asks in the page's own dialog instead of the browser's confirm(): it is
 // styled, names the action on its button, and is used by keyboard like the rest of the page
 // (focus starts on Cancel, Tab moves to the action, Escape cancels).
 document.addEventListener("htmx:confirm", (event) => {

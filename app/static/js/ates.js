@@ -7,10 +7,27 @@ document.addEventListener("click", (event) => {
 // data-hx-confirm asks in the page's own dialog instead of the browser's confirm(): it is
 // styled, names the action on its button, and is used by keyboard like the rest of the page
 // (focus starts on Cancel, Tab moves to the action, Escape cancels).
+// One question at a time: `asking` is the request the dialog asks about. A dialog's "close"
+// event comes after it has closed, so an Escape quickly followed by asking again delivers the
+// first closing's event while the dialog is open again: that one is ignored (it used to use
+// up the second question's answer, and the action never ran).
+let asking = null;
+
+function answered(dialog) {
+  if (dialog.open) return;
+  const request = asking;
+  asking = null;
+  if (request && dialog.returnValue === "confirm") request.issueRequest(true);
+}
+
 document.addEventListener("htmx:confirm", (event) => {
   const dialog = document.getElementById("confirm-dialog");
   if (!event.detail.question || !dialog) return;
   event.preventDefault();
+  if (!dialog.dataset.answers) {
+    dialog.addEventListener("close", () => answered(dialog));
+    dialog.dataset.answers = "listening";
+  }
   const button = event.detail.elt.querySelector("button[type=submit]") ?? event.detail.elt;
   const action = button.textContent.trim();
   const yes = dialog.querySelector("#confirm-yes");
@@ -19,12 +36,6 @@ document.addEventListener("htmx:confirm", (event) => {
   dialog.querySelector("#confirm-title").textContent = `${action}?`;
   dialog.querySelector("#confirm-question").textContent = event.detail.question;
   dialog.returnValue = "";
-  dialog.addEventListener(
-    "close",
-    () => {
-      if (dialog.returnValue === "confirm") event.detail.issueRequest(true);
-    },
-    { once: true },
-  );
+  asking = event.detail;
   dialog.showModal();
 });

@@ -27,6 +27,26 @@ pytestmark = pytest.mark.filterwarnings("ignore:'get_engine' is deprecated:Depre
 ON_POSTGRES = TestConfig.SQLALCHEMY_DATABASE_URI.startswith("postgresql")
 
 
+@contextmanager
+def _upgraded_from(directory: Path, revision: str, rows: list[str]) -> Iterator:
+    """An app on a new database migrated to `revision`, holding `rows` (SQL INSERTs), then
+    upgraded to the head; inside its app context. Disposed of afterwards."""
+    with _empty_database(directory) as url:
+        config = type("OldData", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": url})
+        app = create_app(config)
+        with app.app_context():
+            flask_migrate.upgrade(directory=str(MIGRATIONS), revision=revision)
+            with db.engine.begin() as conn:
+                for statement in rows:
+                    conn.execute(text(statement))
+            flask_migrate.upgrade(directory=str(MIGRATIONS))
+            try:
+                yield app
+            finally:
+                db.session.remove()
+                db.engine.dispose()
+
+
 @pytest.fixture(scope="module")
 def keep_logging():
     """migrations/env.py runs logging.config.fileConfig, which replaces the root handlers
@@ -201,68 +221,58 @@ OLD_ROWS = [
 def test_the_migrations_move_the_data_of_the_previous_schema(tmp_path, keep_logging):
     """A database holding tasks and a shuffle from before issue 14 upgrades to the head with
     every text and time where the models read it, and downgrades back without loss."""
-    with _empty_database(tmp_path) as url:
-        config = type("OldData", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": url})
-        app = create_app(config)
-        with app.app_context():
-            flask_migrate.upgrade(directory=str(MIGRATIONS), revision=BEFORE_ISSUE_14)
-            with db.engine.begin() as conn:
-                for statement in OLD_ROWS:
-                    conn.execute(text(statement))
-            flask_migrate.upgrade(directory=str(MIGRATIONS))
-            with db.engine.connect() as conn:
-                texts = conn.execute(
-                    text(
-                        "SELECT t.id, x.public_id, x.title, x.jira_id, x.description, "
-                        "x.form_token, t.status, x.creator_id, x.created_at FROM tasks t "
-                        "JOIN task_texts x ON x.task_id = t.id ORDER BY t.id"
-                    )
-                ).all()
-                shuffle = conn.execute(
-                    text(
-                        "SELECT status, requested_at, started_at, finished_at, attempts "
-                        "FROM shuffles"
-                    )
-                ).one()
-            assert [tuple(row)[:8] for row in texts] == [
-                (1, "t-1", "Feed the parrot", "UBERPOP-1", "Seeds\nand water", "tok-1", "open", 1),
-                (2, "t-2", "Clean the cage", None, "", None, "done", 1),
-            ]
-            assert [str(row.created_at)[:19] for row in texts] == [
-                "2024-03-03 10:00:00",
-                "2024-03-03 10:01:00",
-            ]
-            status, requested, started, finished, attempts = shuffle
-            assert (status, attempts) == ("done", 1)
-            assert str(requested).startswith("2024-03-03 10:30:00")
-            assert str(started).startswith("2024-03-03 10:30:00")
-            assert str(finished).startswith("2024-03-03 10:30:01.5")
-            with db.engine.connect() as conn:
-                subjects = conn.execute(
-                    text("SELECT id, subject_id FROM audit_events ORDER BY id")
-                ).all()
-            assert [tuple(row) for row in subjects] == [(1, 2), (2, 2), (3, None)]
-            with db.engine.connect() as conn:
-                assert _schema_differences(conn) == []
+    with _upgraded_from(tmp_path, BEFORE_ISSUE_14, OLD_ROWS):
+        with db.engine.connect() as conn:
+            texts = conn.execute(
+                text(
+                    "SELECT t.id, x.public_id, x.title, x.jira_id, x.description, "
+                    "x.form_token, t.status, x.creator_id, x.created_at FROM tasks t "
+                    "JOIN task_texts x ON x.task_id = t.id ORDER BY t.id"
+                )
+            ).all()
+            shuffle = conn.execute(
+                text(
+                    "SELECT status, requested_at, started_at, finished_at, attempts "
+                    "FROM shuffles"
+                )
+            ).one()
+        assert [tuple(row)[:8] for row in texts] == [
+            (1, "t-1", "Feed the parrot", "UBERPOP-1", "Seeds\nand water", "tok-1", "open", 1),
+            (2, "t-2", "Clean the cage", None, "", None, "done", 1),
+        ]
+        assert [str(row.created_at)[:19] for row in texts] == [
+            "2024-03-03 10:00:00",
+            "2024-03-03 10:01:00",
+        ]
+        status, requested, started, finished, attempts = shuffle
+        assert (status, attempts) == ("done", 1)
+        assert str(requested).startswith("2024-03-03 10:30:00")
+        assert str(started).startswith("2024-03-03 10:30:00")
+        assert str(finished).startswith("2024-03-03 10:30:01.5")
+        with db.engine.connect() as conn:
+            subjects = conn.execute(
+                text("SELECT id, subject_id FROM audit_events ORDER BY id")
+            ).all()
+        assert [tuple(row) for row in subjects] == [(1, 2), (2, 2), (3, None)]
+        with db.engine.connect() as conn:
+            assert _schema_differences(conn) == []
 
-            flask_migrate.downgrade(directory=str(MIGRATIONS), revision=BEFORE_ISSUE_14)
-            with db.engine.connect() as conn:
-                back = conn.execute(
-                    text(
-                        "SELECT id, public_id, title, jira_id, form_token, creator_id, "
-                        "created_at FROM tasks ORDER BY id"
-                    )
-                ).all()
-            assert [tuple(row)[:6] for row in back] == [
-                (1, "t-1", "Feed the parrot", "UBERPOP-1", "tok-1", 1),
-                (2, "t-2", "Clean the cage", None, None, 1),
-            ]
-            assert [str(row.created_at)[:19] for row in back] == [
-                "2024-03-03 10:00:00",
-                "2024-03-03 10:01:00",
-            ]
-            db.session.remove()
-            db.engine.dispose()
+        flask_migrate.downgrade(directory=str(MIGRATIONS), revision=BEFORE_ISSUE_14)
+        with db.engine.connect() as conn:
+            back = conn.execute(
+                text(
+                    "SELECT id, public_id, title, jira_id, form_token, creator_id, "
+                    "created_at FROM tasks ORDER BY id"
+                )
+            ).all()
+        assert [tuple(row)[:6] for row in back] == [
+            (1, "t-1", "Feed the parrot", "UBERPOP-1", "tok-1", 1),
+            (2, "t-2", "Clean the cage", None, None, 1),
+        ]
+        assert [str(row.created_at)[:19] for row in back] == [
+            "2024-03-03 10:00:00",
+            "2024-03-03 10:01:00",
+        ]
 
 
 # The schema before a shuffle's lines were kept by task too.
@@ -287,28 +297,18 @@ SHUFFLED_ROWS = [
 def test_a_shuffles_lines_are_copied_by_task(tmp_path, keep_logging):
     """Lines written before `shuffle_lines` existed are found there after the upgrade, and
     the downgrade gives back the index it replaced."""
-    with _empty_database(tmp_path) as url:
-        config = type("OldLines", (TestConfig,), {"SQLALCHEMY_DATABASE_URI": url})
-        app = create_app(config)
-        with app.app_context():
-            flask_migrate.upgrade(directory=str(MIGRATIONS), revision=BEFORE_SHUFFLE_LINES)
-            with db.engine.begin() as conn:
-                for statement in SHUFFLED_ROWS:
-                    conn.execute(text(statement))
-            flask_migrate.upgrade(directory=str(MIGRATIONS))
-            with db.engine.connect() as conn:
-                by_task = conn.execute(
-                    text("SELECT shuffle_id, task_id, entry_id FROM shuffle_lines ORDER BY 1, 2")
-                ).all()
-            assert [tuple(row) for row in by_task] == [
-                (1, 5, 10),
-                (1, 6, 11),
-                (1, 7, 10),
-                (2, 6, 12),
-            ]
-            flask_migrate.downgrade(directory=str(MIGRATIONS), revision=BEFORE_SHUFFLE_LINES)
-            indexes = {index["name"] for index in inspect(db.engine).get_indexes("ledger_lines")}
-            assert "ix_ledger_lines_task_id" in indexes
-            assert "shuffle_lines" not in inspect(db.engine).get_table_names()
-            db.session.remove()
-            db.engine.dispose()
+    with _upgraded_from(tmp_path, BEFORE_SHUFFLE_LINES, SHUFFLED_ROWS):
+        with db.engine.connect() as conn:
+            by_task = conn.execute(
+                text("SELECT shuffle_id, task_id, entry_id FROM shuffle_lines ORDER BY 1, 2")
+            ).all()
+        assert [tuple(row) for row in by_task] == [
+            (1, 5, 10),
+            (1, 6, 11),
+            (1, 7, 10),
+            (2, 6, 12),
+        ]
+        flask_migrate.downgrade(directory=str(MIGRATIONS), revision=BEFORE_SHUFFLE_LINES)
+        indexes = {index["name"] for index in inspect(db.engine).get_indexes("ledger_lines")}
+        assert "ix_ledger_lines_task_id" in indexes
+        assert "shuffle_lines" not in inspect(db.engine).get_table_names()

@@ -187,9 +187,9 @@ def charge_assign_fees_in_bulk(assignments, *, shuffle_id: int) -> dict:
     return _charge_in_steps(assignments.subquery("assignments"), shuffle_id)
 
 
-def _fee_entries(sums, shuffle_id: int):
+def _fee_entries(sums, shuffle_id: int, order_by):
     """INSERT … SELECT of one assign-fee entry per row of `sums` (account_id, total), in
-    the order of its column `position`."""
+    the order of `order_by` (a column of `sums`)."""
     return insert(LedgerEntry.__table__).from_select(
         ["account_id", "kind", "amount", "task_id", "shuffle_id", "business_day", "created_at"],
         select(
@@ -200,7 +200,7 @@ def _fee_entries(sums, shuffle_id: int):
             literal(shuffle_id),
             literal(open_business_day(), LedgerEntry.business_day.type),
             literal(clock.now(), LedgerEntry.created_at.type),
-        ).order_by(sums.c.position),
+        ).order_by(order_by),
     )
 
 
@@ -239,16 +239,14 @@ def _charge_in_steps(rows, shuffle_id: int) -> dict:
         .subquery("per_popug")
     )
     sums = (
-        select(
-            Account.id.label("account_id"),
-            per_popug.c.popug_id.label("position"),
-            per_popug.c.total,
-        )
+        select(Account.id.label("account_id"), per_popug.c.popug_id, per_popug.c.total)
         .join(per_popug, Account.popug_id == per_popug.c.popug_id)
         .subquery("sums")
     )
     counted = {"preserve_rowcount": True}  # INSERT rowcount is not kept otherwise
-    accounts = db.session.execute(_fee_entries(sums, shuffle_id), execution_options=counted)
+    accounts = db.session.execute(
+        _fee_entries(sums, shuffle_id, sums.c.popug_id), execution_options=counted
+    )
     new = select(ledger).where(ledger.c.id >= first_id).subquery("new_entries")
     connection = db.session.connection()
     _ENTRIES.create(connection)
@@ -307,16 +305,12 @@ def _charge_in_one_statement(rows, shuffle_id: int) -> dict:
         .cte("charged")
     )
     sums = (
-        select(
-            charged.c.account_id,
-            charged.c.account_id.label("position"),
-            func.sum(charged.c.fee).label("total"),
-        )
+        select(charged.c.account_id, func.sum(charged.c.fee).label("total"))
         .group_by(charged.c.account_id)
         .cte("sums")
     )
     entries = (
-        _fee_entries(sums, shuffle_id)
+        _fee_entries(sums, shuffle_id, sums.c.account_id)
         .returning(ledger.c.id, ledger.c.account_id, ledger.c.amount)
         .cte("entries")
     )

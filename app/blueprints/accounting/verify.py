@@ -28,6 +28,12 @@ PROBLEMS_PER_CHECK = 50
 _extra_checks: list = []
 
 
+def _sample(statement) -> list:
+    """The first rows of a check's query: one more than are shown, so that verify can say
+    there are more."""
+    return db.session.execute(statement.limit(PROBLEMS_PER_CHECK + 1)).all()
+
+
 def register_check(check) -> None:
     """`check() -> [problem, …]`, at most PROBLEMS_PER_CHECK + 1 of them."""
     if check not in _extra_checks:
@@ -73,13 +79,12 @@ def _check_balances() -> list[str]:
         .subquery("sums")
     )
     total = func.coalesce(sums.c.total, 0)
-    rows = db.session.execute(
+    rows = _sample(
         select(Account.username, Account.balance, total)
         .outerjoin(sums, sums.c.account_id == Account.id)
         .where(Account.balance != total)
         .order_by(Account.username)
-        .limit(PROBLEMS_PER_CHECK + 1)
-    ).all()
+    )
     return [
         f"Account {username}: balance {format_cents(int(balance))} but its ledger entries "
         f"sum to {format_cents(int(ledger))}."
@@ -96,7 +101,7 @@ def _check_entries() -> list[str]:
         LedgerEntry.task_id.is_(None),
         LedgerEntry.shuffle_id.is_not(None),
     )
-    rows = db.session.execute(
+    rows = _sample(
         select(LedgerEntry.id, LedgerEntry.kind)
         .where(
             or_(
@@ -105,8 +110,7 @@ def _check_entries() -> list[str]:
             )
         )
         .order_by(LedgerEntry.id)
-        .limit(PROBLEMS_PER_CHECK + 1)
-    ).all()
+    )
     problems = [
         f"Ledger entry #{entry_id}: a {kind.replace('_', ' ')} "
         + ("must not name a task." if kind == PAYOUT else "must name its task.")
@@ -117,37 +121,34 @@ def _check_entries() -> list[str]:
         .group_by(LedgerLine.entry_id)
         .subquery("lines")
     )
-    unexplained = db.session.execute(
+    unexplained = _sample(
         select(LedgerEntry.id, LedgerEntry.amount, func.coalesce(lines.c.total, 0))
         .outerjoin(lines, lines.c.entry_id == LedgerEntry.id)
         .where(summed, LedgerEntry.amount != func.coalesce(lines.c.total, 0))
         .order_by(LedgerEntry.id)
-        .limit(PROBLEMS_PER_CHECK + 1)
-    ).all()
+    )
     problems += [
         f"Ledger entry #{entry_id}: a shuffle's fees of {format_cents(int(amount))} but its "
         f"lines sum to {format_cents(int(total))}."
         for entry_id, amount, total in unexplained
     ]
-    stray = db.session.execute(
+    stray = _sample(
         select(LedgerLine.entry_id, LedgerLine.task_id)
         .outerjoin(LedgerEntry, and_(LedgerEntry.id == LedgerLine.entry_id, summed))
         .where(LedgerEntry.id.is_(None))
         .order_by(LedgerLine.entry_id, LedgerLine.task_id)
-        .limit(PROBLEMS_PER_CHECK + 1)
-    ).all()
+    )
     problems += [
         f"Ledger line of task #{task_id}: entry #{entry_id} is not a shuffle's fees."
         for entry_id, task_id in stray
     ]
     problems += _check_shuffle_lines()
-    orphans = db.session.execute(
+    orphans = _sample(
         select(LedgerEntry.id, LedgerEntry.account_id)
         .outerjoin(Account, Account.id == LedgerEntry.account_id)
         .where(Account.id.is_(None))
         .order_by(LedgerEntry.id)
-        .limit(PROBLEMS_PER_CHECK + 1)
-    ).all()
+    )
     problems += [
         f"Ledger entry #{entry_id}: account #{account_id} does not exist."
         for entry_id, account_id in orphans
@@ -163,14 +164,13 @@ def _check_shuffle_lines() -> list[str]:
         ShuffleLine.task_id == LedgerLine.task_id,
         ShuffleLine.entry_id == LedgerLine.entry_id,
     )
-    unlisted = db.session.execute(
+    unlisted = _sample(
         select(LedgerLine.entry_id, LedgerLine.task_id)
         .join(LedgerEntry, LedgerEntry.id == LedgerLine.entry_id)
         .outerjoin(ShuffleLine, by_task)
         .where(ShuffleLine.task_id.is_(None))
         .order_by(LedgerLine.entry_id, LedgerLine.task_id)
-        .limit(PROBLEMS_PER_CHECK + 1)
-    ).all()
+    )
     problems = [
         f"Ledger line of task #{task_id} in entry #{entry_id} is missing from its shuffle's "
         "lines by task."
@@ -182,14 +182,13 @@ def _check_shuffle_lines() -> list[str]:
     entry = and_(
         LedgerEntry.id == LedgerLine.entry_id, LedgerEntry.shuffle_id == ShuffleLine.shuffle_id
     )
-    strays = db.session.execute(
+    strays = _sample(
         select(ShuffleLine.shuffle_id, ShuffleLine.task_id)
         .outerjoin(LedgerLine, line)
         .outerjoin(LedgerEntry, entry)
         .where(LedgerEntry.id.is_(None))
         .order_by(ShuffleLine.shuffle_id, ShuffleLine.task_id)
-        .limit(PROBLEMS_PER_CHECK + 1)
-    ).all()
+    )
     problems += [
         f"Shuffle #{shuffle_id}'s line of task #{task_id} is not a line of its entry."
         for shuffle_id, task_id in strays
@@ -209,7 +208,7 @@ def _check_payouts() -> list[str]:
         .group_by(LedgerEntry.account_id, LedgerEntry.business_day)
         .subquery("payout_entries")
     )
-    unmatched = db.session.execute(
+    unmatched = _sample(
         select(Account.username, Payout.day, Payout.amount, entry.c.entries, entry.c.total)
         .join(Account, Account.id == Payout.account_id)
         .outerjoin(
@@ -225,8 +224,7 @@ def _check_payouts() -> list[str]:
             )
         )
         .order_by(Payout.day, Account.username)
-        .limit(PROBLEMS_PER_CHECK + 1)
-    ).all()
+    )
     problems = [
         f"Payout to {username} on {day.isoformat()} of {format_cents(int(amount))}: "
         + (
@@ -236,7 +234,7 @@ def _check_payouts() -> list[str]:
         )
         for username, day, amount, entries, total in unmatched
     ]
-    orphans = db.session.execute(
+    orphans = _sample(
         select(Account.username, entry.c.business_day, entry.c.total)
         .join(Account, Account.id == entry.c.account_id)
         .outerjoin(
@@ -245,8 +243,7 @@ def _check_payouts() -> list[str]:
         )
         .where(Payout.id.is_(None))
         .order_by(entry.c.business_day, Account.username)
-        .limit(PROBLEMS_PER_CHECK + 1)
-    ).all()
+    )
     problems += [
         f"Payout ledger entry of {format_cents(int(total))} for {username} on "
         f"{day.isoformat()} has no payout record."
@@ -293,7 +290,7 @@ def _closing_balances_of_closed_days():
 
 def _check_closing_balances() -> list[str]:
     at_close = _closing_balances_of_closed_days()
-    rows = db.session.execute(
+    rows = _sample(
         select(at_close.c.day, Account.username, at_close.c.balance, Payout.amount)
         .join(Account, Account.id == at_close.c.account_id)
         .outerjoin(
@@ -306,8 +303,7 @@ def _check_closing_balances() -> list[str]:
             )
         )
         .order_by(at_close.c.day, Account.username)
-        .limit(PROBLEMS_PER_CHECK + 1)
-    ).all()
+    )
     return [
         f"Closed day {day.isoformat()}: {username} was left at {format_cents(int(balance))} "
         + (
@@ -379,14 +375,13 @@ def _check_tasks() -> list[str]:
     )
     rewards = sum_cents(case((LedgerEntry.kind == REWARD, 1), else_=0))
     creations = sum_cents(case((creation, 1), else_=0))
-    per_task = db.session.execute(
+    per_task = _sample(
         select(LedgerEntry.task_id, rewards, creations)
         .where(LedgerEntry.task_id.is_not(None))
         .group_by(LedgerEntry.task_id)
         .having(or_(rewards > 1, creations != 1))
         .order_by(LedgerEntry.task_id)
-        .limit(PROBLEMS_PER_CHECK + 1)
-    ).all()
+    )
     problems = []
     for task_id, rewards, creations in per_task:
         if int(creations) != 1:
@@ -405,13 +400,12 @@ def _check_tasks() -> list[str]:
             LedgerEntry, LedgerEntry.id == LedgerLine.entry_id
         ),
     ).subquery("shuffle_fees")
-    per_shuffle = db.session.execute(
+    per_shuffle = _sample(
         select(shuffle_fees.c.task_id, shuffle_fees.c.shuffle_id, func.count())
         .group_by(shuffle_fees.c.task_id, shuffle_fees.c.shuffle_id)
         .having(func.count() > 1)
         .order_by(shuffle_fees.c.task_id, shuffle_fees.c.shuffle_id)
-        .limit(PROBLEMS_PER_CHECK + 1)
-    ).all()
+    )
     problems += [
         f"Task #{task_id}: {count} assign fees in shuffle #{shuffle_id} (at most 1)."
         for task_id, shuffle_id, count in per_shuffle

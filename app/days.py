@@ -1,10 +1,12 @@
-"""Days people type into the pages' date pickers: one field, one range every page accepts,
-one message for each mistake (accounting's pages and the analytics dashboard share them)."""
+"""Days people type into the pages' date pickers: one field, one range form, one range every
+page accepts and one message for each mistake (accounting's pages and the analytics
+dashboard share them)."""
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
 from wtforms import DateField, ValidationError
 
 from app.i18n import format_day
@@ -14,6 +16,8 @@ FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2099, 12, 31)
 ISO_DATE = "%Y-%m-%d"
 DATE_HINT = _l("Enter a date like 2026-03-03 (year-month-day).")
+# A year, leap day included; longer ranges make tables nobody reads and charts of hairlines.
+MAX_RANGE_DAYS = 366
 
 
 class DayField(DateField):
@@ -43,3 +47,44 @@ class DayField(DateField):
                     last=format_day(LAST_DAY),
                 )
             )
+
+
+class QueryForm(FlaskForm):
+    """A GET form read from the query string: no CSRF token, nothing changes, so a page's
+    choice is a URL."""
+
+    class Meta:
+        csrf = False
+
+
+class DayRangeForm(QueryForm):
+    """A range of days, both ends included and both optional: a missing end is today, a
+    missing start `default_days` before the end. A range must run forwards and span at most
+    MAX_RANGE_DAYS; what is wrong is said next to the end ("To")."""
+
+    default_days = 30
+    start = DayField(_l("From"))
+    end = DayField(_l("To"))
+
+    def check(self, today: date) -> bool:
+        """Validate and fill in the defaults; False, with the message on its field, where the
+        range cannot be shown."""
+        self.validate()
+        if self.errors:
+            return False
+        end = self.end.data or today
+        start = self.start.data or end - timedelta(days=self.default_days - 1)
+        if start > end:
+            self.end.errors = [gettext("The end must not be before the start.")]
+            return False
+        if (end - start).days + 1 > MAX_RANGE_DAYS:
+            self.end.errors = [
+                gettext("Choose at most %(num)s days (one year).", num=MAX_RANGE_DAYS)
+            ]
+            return False
+        self.start.data, self.end.data = start, end
+        return True
+
+    def default_range(self, today: date) -> tuple[date, date]:
+        """The last `default_days` days to today."""
+        return today - timedelta(days=self.default_days - 1), today

@@ -258,7 +258,7 @@ def test_overview_range(accountant_client, day):
     [
         ({"start": "garbage"}, "Enter a date like 2026-03-03 (year-month-day)."),
         ({"start": "2026-03-05", "end": "2026-03-01"}, "The end must not be before the start."),
-        ({"start": "2024-01-01", "end": "2026-03-01"}, "Choose at most 366 days."),
+        ({"start": "2024-01-01", "end": "2026-03-01"}, "Choose at most 366 days (one year)."),
         ({"end": "0001-01-01"}, "Choose a day between 2000-01-01 and 2099-12-31."),
         ({"start": "2026-13-01", "end": "x"}, "Enter a date like 2026-03-03 (year-month-day)."),
     ],

@@ -112,10 +112,8 @@ def popug_account(public_id: str):
 def _stats_context():
     today = clock.business_day()
     form = RangeForm(request.args)
-    valid = form.validate()
-    start, end = form.days(today)
-    if valid:
-        form.start.data, form.end.data = start, end
+    valid = form.check(today)
+    start, end = (form.start.data, form.end.data) if valid else form.default_range(today)
     days = queries.daily_totals(start, end)
     return valid, {
         "range_form": form,

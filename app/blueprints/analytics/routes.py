@@ -5,10 +5,11 @@ from flask_babel import ngettext
 
 from app import clock
 from app.access import ACCESS, role_required
+from app.days import MAX_RANGE_DAYS
 from app.htmx import render, wants_fragment
 
 from . import bp, queries
-from .forms import MAX_DAYS, RangeForm
+from .forms import RangeForm
 
 PRESETS = (7, 30, 90, 365)
 
@@ -21,7 +22,8 @@ def dashboard():
     today = clock.business_day()
     form = RangeForm(request.args)
     valid = form.check(today)
-    report = queries.range_report(form.first, form.last) if valid else None
+    chosen = (form.start.data, form.end.data) if valid else None
+    report = queries.range_report(*chosen) if valid else None
     context = {
         "form": form,
         "report": report,
@@ -29,11 +31,11 @@ def dashboard():
             (
                 ngettext("Last %(num)s days", "Last %(num)s days", days),
                 _range_url(today - timedelta(days=days - 1), today),
-                valid and (form.first, form.last) == (today - timedelta(days=days - 1), today),
+                chosen == (today - timedelta(days=days - 1), today),
             )
             for days in PRESETS
         ],
-        "max_days": MAX_DAYS,
+        "max_days": MAX_RANGE_DAYS,
         "timezone": current_app.config["ATES_TIMEZONE"],
     }
     if not wants_fragment():

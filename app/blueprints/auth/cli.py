@@ -3,7 +3,6 @@
 import click
 from flask.cli import AppGroup
 
-from app import audit
 from app.db import write_intent
 from app.errors import ServiceError
 from app.extensions import db
@@ -35,6 +34,5 @@ def create(username: str, email: str, role: str, beak_shape: str) -> None:
         except ServiceError as error:
             db.session.rollback()
             raise click.ClickException(error.message) from None
-        audit.record(None, "popug.create", f"{popug.username} as {popug.role}", subject=popug)
         db.session.commit()
     click.echo(f"Created {popug.role} {popug.username} ({popug.public_id}).")

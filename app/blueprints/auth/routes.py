@@ -168,9 +168,6 @@ def create_popug():
             db.session.rollback()
             error.show_on(form, "username")
         else:
-            audit.record(
-                current_user, "popug.create", f"{popug.username} as {popug.role}", subject=popug
-            )
             db.session.commit()
             flash(
                 gettext(

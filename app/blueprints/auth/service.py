@@ -87,7 +87,8 @@ def create_popug(
 ) -> Popug:
     """Create a popug and, in the same transaction, open its money account.
 
-    `actor` is the admin doing it, or None for the command line and the demo seed.
+    `actor` is the admin doing it, or None for the command line and the demo seed; the
+    audit trail records it either way.
     The beak shape is hashed with argon2id and never kept in clear. Usernames and
     e-mails are unique ignoring case. If opening the account fails, the caller's
     rollback leaves no popug behind.
@@ -109,6 +110,7 @@ def create_popug(
     except IntegrityError:  # a concurrent create won the race for the same name or e-mail
         raise ServiceError(N_("This username or e-mail is taken."), field="username") from None
     accounting.open_account(popug.id, popug.public_id, popug.username, popug.email)
+    audit.record(actor, "popug.create", f"{popug.username} as {popug.role}", subject=popug)
     return popug
 
 

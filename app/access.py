@@ -19,7 +19,6 @@ def role_required(*roles: str):
                 abort(403)
             return view(*args, **kwargs)
 
-        wrapped.allowed_roles = roles
         return wrapped
 
     return decorator

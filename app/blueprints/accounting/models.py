@@ -21,7 +21,6 @@ from app.extensions import db
 ASSIGN_FEE = "assign_fee"
 REWARD = "reward"
 PAYOUT = "payout"
-ENTRY_KINDS = (ASSIGN_FEE, REWARD, PAYOUT)
 
 
 class Account(db.Model):

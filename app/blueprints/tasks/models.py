@@ -152,7 +152,6 @@ QUEUED = "queued"
 RUNNING = "running"
 SHUFFLED = "done"
 FAILED = "failed"
-SHUFFLE_STATES = (QUEUED, RUNNING, SHUFFLED, FAILED)
 # Shuffles still to be run (queued or running: not finished), read on every board and by
 # the worker's poll.
 _WAITING = _only("finished_at IS NULL")

@@ -214,15 +214,20 @@ def _activity_changed(popug) -> str:
     )
 
 
-def _row_action(public_id: str, action):
+def _row_action(public_id: str, change=None, done=None):
+    """One popug's row after `change()` (None: the form was refused, nothing changes): with
+    "done(popug)" flashed when it took, or the service's refusal; then the row again for
+    htmx, or the list."""
     try:
-        popug = action()
+        popug = change() if change else service.get_popug(public_id)
     except ServiceError as error:
         db.session.rollback()
         flash(error.translated(), "error")
         popug = service.get_popug(public_id)
     else:
-        db.session.commit()
+        if change:
+            db.session.commit()
+            flash(done(popug), "success")
     if wants_fragment():
         return render(
             "auth/popugs.html",
@@ -240,14 +245,12 @@ def change_role(public_id: str):
     form = RoleForm()
     if not form.validate_on_submit():
         flash(gettext("Choose one of the listed roles."), "error")
-        return _row_action(public_id, lambda: service.get_popug(public_id))
-
-    def act():
-        popug = service.change_role(public_id, form.role.data, actor=current_user)
-        flash(_role_changed(popug), "success")
-        return popug
-
-    return _row_action(public_id, act)
+        return _row_action(public_id)
+    return _row_action(
+        public_id,
+        lambda: service.change_role(public_id, form.role.data, actor=current_user),
+        _role_changed,
+    )
 
 
 @bp.post("/popugs/<public_id>/deactivate")
@@ -264,14 +267,12 @@ def activate_popug(public_id: str):
 
 def _set_active(public_id: str, active: bool):
     if not EmptyForm().validate_on_submit():
-        return _row_action(public_id, lambda: service.get_popug(public_id))
-
-    def act():
-        popug = service.set_active(public_id, active, actor=current_user)
-        flash(_activity_changed(popug), "success")
-        return popug
-
-    return _row_action(public_id, act)
+        return _row_action(public_id)
+    return _row_action(
+        public_id,
+        lambda: service.set_active(public_id, active, actor=current_user),
+        _activity_changed,
+    )
 
 
 @bp.get("/popugs/<public_id>")

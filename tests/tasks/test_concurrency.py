@@ -13,9 +13,8 @@ from sqlalchemy import event, select
 
 from app.blueprints.accounting.models import ASSIGN_FEE, REWARD, LedgerEntry
 from app.blueprints.auth import service as auth
-from app.blueprints.tasks import service
-from app.blueprints.tasks.models import DONE, OPEN, Shuffle, Task
-from app.db import advisory_lock
+from app.blueprints.tasks import jobs, service
+from app.blueprints.tasks.models import DONE, OPEN, SHUFFLED, Shuffle, Task
 from app.errors import NotAllowed, ServiceError
 from app.extensions import db
 from tests.factories import make_popug, make_task, shuffle_now
@@ -179,30 +178,39 @@ def test_two_shuffles_and_a_stream_of_mark_done(app, admin, manager):
 
 
 def test_mark_done_during_a_shuffle_is_refused_at_once_and_pays_nothing(app, worker, manager):
-    """While a shuffle holds the tasks lock, "Mark done" answers without waiting for it; once
-    the shuffle is over, the same click pays."""
+    """While the job worker runs a shuffle, "Mark done" answers without waiting for it; once
+    the shuffle has committed, the same click pays. The shuffle is the real one, held just
+    before its commit: it has moved and charged the task and still holds the tasks lock."""
     task = make_task(manager)
     assert task.assignee_id == worker.id  # the only popug who can take tasks
     task_id, reward = task.id, task.reward
+    service.request_shuffle(actor=manager)
+    db.session.commit()
     shuffle_running = threading.Event()
     shuffle_may_end = threading.Event()
+    shuffle_thread: list[int] = []
 
-    def shuffle_in_progress():  # holds the lock as shuffle_open_tasks does, then rolls back
-        advisory_lock(service.TASKS_LOCK)
-        shuffle_running.set()
-        assert shuffle_may_end.wait(WAIT)
-        db.session.rollback()
+    def hold_before_commit(conn, cursor, statement, parameters, context, executemany):
+        # The shuffle's last statement before the commit is its audit record.
+        if threading.get_ident() in shuffle_thread and "INSERT INTO audit_events" in statement:
+            shuffle_running.set()
+            assert shuffle_may_end.wait(WAIT)
+
+    def job_worker():
+        shuffle_thread.append(threading.get_ident())
+        assert jobs.run_next_shuffle() is not None
 
     thread_errors: list = []
 
     def run():
-        thread_errors.extend(run_in_threads(app, [shuffle_in_progress], timeout=2 * WAIT))
+        thread_errors.extend(run_in_threads(app, [job_worker], timeout=2 * WAIT))
 
+    event.listen(db.engine, "before_cursor_execute", hold_before_commit)
     thread = threading.Thread(target=run)
     thread.start()
     try:
         assert shuffle_running.wait(WAIT)
-        # Waiting for the lock would block until the "shuffle" gives up (WAIT) and then pay.
+        # Waiting for the lock would block until the shuffle commits (WAIT) and then pay.
         with pytest.raises(ServiceError) as refused:
             service.complete_task(task.public_id, actor=worker)
         assert refused.value.message == service.SHUFFLE_RUNNING
@@ -210,14 +218,19 @@ def test_mark_done_during_a_shuffle_is_refused_at_once_and_pays_nothing(app, wor
     finally:
         shuffle_may_end.set()
         thread.join(2 * WAIT)
+        event.remove(db.engine, "before_cursor_execute", hold_before_commit)
     assert not thread_errors, thread_errors
+    [shuffle] = db.session.scalars(select(Shuffle))
+    assert (shuffle.status, shuffle.tasks_count) == (SHUFFLED, 1)
     assert db.session.get(Task, task_id).status == OPEN
+    assert len(fee_charges(shuffle_id=shuffle.id)) == 1
     assert ledger_entries(LedgerEntry.kind == REWARD, LedgerEntry.task_id == task_id) == []
 
     service.complete_task(task.public_id, actor=worker)
     db.session.commit()
     rewards = ledger_entries(LedgerEntry.kind == REWARD, LedgerEntry.task_id == task_id)
     assert [entry.amount for entry in rewards] == [reward]
+    assert_books_balance()
 
 
 def test_two_shuffles_with_the_same_form_token_shuffle_once(app, admin, manager):

@@ -43,7 +43,3 @@ def money_class(cents: int) -> str:
     """CSS class for an amount: negative amounts are muted red, positive ones green."""
     return "money-neg" if cents < 0 else ("money-pos" if cents > 0 else "money-zero")
 
-
-def dollars(amount: int) -> int:
-    """Whole dollars to cents."""
-    return amount * 100

@@ -12,7 +12,7 @@ every other language formats with Babel's data for it (CLDR).
 
 from datetime import date, datetime
 
-from babel.dates import format_date, format_datetime, format_skeleton, format_time
+from babel.dates import format_date, format_datetime, format_skeleton
 from babel.numbers import format_decimal
 from flask import has_request_context, request
 from flask_babel import Babel, get_locale
@@ -107,14 +107,6 @@ def format_local_time(at: datetime) -> str:
     return format_datetime(local, "short", locale=get_locale())
 
 
-def format_local_clock(at: datetime) -> str:
-    """A moment's time of day in ATES_TIMEZONE, to the second."""
-    local = clock.local(at)
-    if is_english():
-        return local.strftime("%H:%M:%S")
-    return format_time(local, "medium", locale=get_locale())
-
-
 def format_number(number: int) -> str:
     """A count: as Python writes it in English (1234), grouped by the locale elsewhere."""
     if is_english():
@@ -138,6 +130,5 @@ def init_i18n(app) -> None:
         money=format_money,
         day=format_day,
         local_time=format_local_time,
-        local_clock=format_local_clock,
         number=format_number,
     )

@@ -104,5 +104,5 @@ def init_web(app: Flask) -> None:
     app.after_request(security_headers)
     app.after_request(add_vary)
     app.jinja_env.globals.update(can=can, my_balance=my_balance)
-    # money, day, local_time, local_clock and number: app/i18n.py (they follow the language).
+    # money, day, local_time and number: app/i18n.py (they follow the language).
     app.jinja_env.filters["money_html"] = money_html

@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 from werkzeug.routing import IntegerConverter
 
 from app import clock, create_app
+from app.blueprints.auth.models import ASSIGNABLE_ROLES
 from app.blueprints.tasks import service as tasks
 from app.config import TestConfig
 from app.extensions import db
@@ -122,7 +123,7 @@ class World:
     def __init__(self, who: str):
         self.actor = None if who == ANONYMOUS else make_popug(role=who, username=f"actor-{who}")
         self.target = make_popug(role="manager", username="target-popug")
-        if self.actor is None or not self.actor.is_assignable:
+        if self.actor is None or self.actor.role not in ASSIGNABLE_ROLES:
             make_popug(role="worker", username="helper-worker")
         # Assigned to the actor when the actor can hold tasks (the only eligible popug).
         self.task = make_task(self.actor or self.target, title="Access check task")

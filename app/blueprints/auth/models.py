@@ -40,9 +40,5 @@ class Popug(UserMixin, db.Model):
     def is_active(self) -> bool:
         return self.active
 
-    @property
-    def is_assignable(self) -> bool:
-        return self.role in ASSIGNABLE_ROLES
-
     def __repr__(self) -> str:
         return f"<Popug {self.username} {self.role}>"

@@ -178,3 +178,10 @@ class NotAllowed(ServiceError):
 
 class NotFound(ServiceError):
     status_code = 404
+
+
+def found(value, message: str):
+    """`value`, unless it is None (what was asked for does not exist): NotFound(message)."""
+    if value is None:
+        raise NotFound(message)
+    return value

@@ -24,7 +24,7 @@ from sqlalchemy import (
 
 from app import clock
 from app.db import advisory_lock, is_postgres
-from app.errors import NotFound, ServiceError
+from app.errors import NotFound, ServiceError, found
 from app.extensions import db
 from app.i18n import N_
 
@@ -41,6 +41,7 @@ from .models import (
 # Every money write holds this lock shared; closing a day holds it exclusively, so no
 # entry can slip into a day while it is being closed (PostgreSQL; SQLite serialises writers).
 LEDGER_LOCK = "ledger"
+NO_ACCOUNT = N_("This popug has no money account.")
 
 
 def open_account(popug_id: int, owner_public_id: str, username: str, email: str) -> Account:
@@ -59,9 +60,7 @@ def open_account(popug_id: int, owner_public_id: str, username: str, email: str)
 
 def balance_of(popug_id: int) -> int:
     balance = db.session.scalar(select(Account.balance).where(Account.popug_id == popug_id))
-    if balance is None:
-        raise NotFound(N_("This popug has no money account."))
-    return balance
+    return found(balance, NO_ACCOUNT)
 
 
 def last_closed_day() -> date | None:
@@ -88,7 +87,7 @@ def _post(popug_id: int, kind: str, amount: int, *, task_id=None, shuffle_id=Non
         .execution_options(synchronize_session=False)
     ).scalar_one_or_none()
     if account_id is None:
-        raise NotFound(N_("This popug has no money account."))
+        raise NotFound(NO_ACCOUNT)
     entry = LedgerEntry(
         account_id=account_id,
         kind=kind,
@@ -127,7 +126,7 @@ def charge_handed_over_fees(charges, *, handed_over_from: int) -> int:
         ).all()
     )
     if len(accounts) != len(popugs):
-        raise NotFound(N_("This popug has no money account."))
+        raise NotFound(NO_ACCOUNT)
     day, now = open_business_day(), clock.now()
     db.session.execute(
         insert(LedgerEntry.__table__),

@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from app import clock
 from app.access import ACCESS, role_required
-from app.errors import FORM_EXPIRED, NotFound, ServiceError
+from app.errors import FORM_EXPIRED, ServiceError, found
 from app.extensions import db
 from app.htmx import redirect_after_post, render, wants_fragment
 from app.i18n import N_, format_day
@@ -58,9 +58,7 @@ def _account_page(popug_id: int, *, heading: str, endpoint: str, **params):
     day = form.day.data if valid and form.day.data else today
     if valid:
         form.day.data = day
-    account = queries.account_summary(popug_id, today, day)
-    if account is None:
-        raise NotFound(N_("This popug has no money account."))
+    account = found(queries.account_summary(popug_id, today, day), service.NO_ACCOUNT)
     entries = queries.audit_log(account.id, day, page_number(request.args), AUDIT_LOG_PER_PAGE)
     lines = queries.lines_of(entry.id for entry in entries.items if entry.task_id is None)
     task_ids = [entry.task_id for entry in entries.items]
@@ -95,9 +93,7 @@ def my_account():
 @role_required(*ACCESS["accounting"])
 def popug_account(public_id: str):
     """Any popug's account, as they see it in My account (accountants and admins)."""
-    account = queries.account_of_owner(public_id)
-    if account is None:
-        raise NotFound(N_("No such popug."))
+    account = found(queries.account_of_owner(public_id), N_("No such popug."))
     return _account_page(
         account.popug_id,
         heading=gettext("%(username)s’s account", username=account.username),
@@ -335,9 +331,7 @@ def list_closed_days():
 def show_payouts(day: str):
     """Who was paid how much when `day` closed, and where each e-mail is."""
     parsed = _parse_day(day)
-    closed = queries.closed_day(parsed) if parsed else None
-    if closed is None:
-        raise NotFound(N_("That day has not been closed."))
+    closed = found(parsed and queries.closed_day(parsed), N_("That day has not been closed."))
     return render(
         "accounting/day.html",
         "accounting/day.html",

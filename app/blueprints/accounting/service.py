@@ -14,6 +14,7 @@ from .closing import (  # noqa: F401
 )
 from .posting import (  # noqa: F401
     LEDGER_LOCK,
+    NO_ACCOUNT,
     balance_of,
     charge_assign_fee,
     charge_assign_fees_in_bulk,

@@ -18,7 +18,7 @@ from app import audit
 from app.blueprints.accounting import queries as accounting_queries
 from app.blueprints.accounting import service as accounting
 from app.db import advisory_lock
-from app.errors import NotAllowed, NotFound, ServiceError
+from app.errors import NotAllowed, ServiceError, found
 from app.extensions import db
 from app.i18n import LOCALES, N_
 
@@ -184,16 +184,11 @@ def end_sessions(popug: Popug) -> None:
 
 def get_popug(public_id: str) -> Popug:
     popug = db.session.scalar(select(Popug).where(Popug.public_id == public_id))
-    if popug is None:
-        raise NotFound(N_("No such popug."))
-    return popug
+    return found(popug, N_("No such popug."))
 
 
 def get_popug_by_id(popug_id: int) -> Popug:
-    popug = db.session.get(Popug, popug_id)
-    if popug is None:
-        raise NotFound(N_("No such popug."))
-    return popug
+    return found(db.session.get(Popug, popug_id), N_("No such popug."))
 
 
 def list_popugs(page: int, per_page: int):

@@ -6,7 +6,7 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
 from app.access import ACCESS, can, role_required
-from app.errors import FORM_EXPIRED, NotAllowed, NotFound, ServiceError
+from app.errors import FORM_EXPIRED, NotAllowed, NotFound, ServiceError, found
 from app.extensions import db
 from app.htmx import redirect_after_post, render, wants_fragment
 from app.i18n import N_
@@ -179,9 +179,7 @@ def _back(public_id: str) -> str:
 @role_required(*ACCESS["tasks"])
 def show_task(public_id: str):
     """A task's page: what it is, who has it, and its History (any signed-in popug)."""
-    task = queries.task_view(public_id)
-    if task is None:
-        raise NotFound(N_("No such task."))
+    task = found(queries.task_view(public_id), N_("No such task."))
     return render_template(
         "tasks/task.html",
         task=task,

@@ -14,7 +14,7 @@ from app import clock
 from app.blueprints.accounting import service as accounting
 from app.blueprints.auth import service as auth
 from app.db import advisory_lock, try_advisory_lock
-from app.errors import NotAllowed, NotFound, ServiceError
+from app.errors import NotAllowed, ServiceError, found
 from app.extensions import db
 from app.i18n import N_, Nn_
 
@@ -222,16 +222,11 @@ def _task_of_form(form_token: str):
 
 def get_task(public_id: str) -> Task:
     task = db.session.scalar(select(Task).where(Task.public_id == public_id))
-    if task is None:
-        raise NotFound(N_("No such task."))
-    return task
+    return found(task, N_("No such task."))
 
 
 def get_task_by_id(task_id: int) -> Task:
-    task = db.session.get(Task, task_id)
-    if task is None:
-        raise NotFound(N_("No such task."))
-    return task
+    return found(db.session.get(Task, task_id), N_("No such task."))
 
 
 def complete_task(public_id: str, *, actor) -> Task:

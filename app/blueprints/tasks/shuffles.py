@@ -27,7 +27,7 @@ from app import audit, clock
 from app.blueprints.accounting import service as accounting
 from app.blueprints.auth import service as auth
 from app.db import advisory_lock, is_postgres
-from app.errors import NotAllowed, NotFound, ServiceError
+from app.errors import NotAllowed, ServiceError, found
 from app.extensions import db
 from app.i18n import N_, Nn_
 
@@ -316,6 +316,4 @@ def fail_shuffle(shuffle_id: int, reason: str) -> Shuffle:
 
 def get_shuffle(public_id: str) -> Shuffle:
     shuffle = db.session.scalar(select(Shuffle).where(Shuffle.public_id == public_id))
-    if shuffle is None:
-        raise NotFound(N_("No such shuffle."))
-    return shuffle
+    return found(shuffle, N_("No such shuffle."))

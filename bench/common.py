@@ -120,6 +120,17 @@ def with_database_name(url: str, name: str) -> str:
     return renamed
 
 
+def named_database(prefix_url: str | None, suffix: str) -> str | None:
+    """A database for one part of a run: on `prefix_url`'s PostgreSQL server the database
+    NAME_suffix (NAME from the URL), or None for SQLite (fresh_database then makes a file)."""
+    if not prefix_url:
+        return None
+    url = database_url(prefix_url, prefix_url)
+    if is_postgres_url(url):
+        return with_database_name(url, f"{make_url(url).database}_{suffix}")
+    return with_database_name(url, suffix)
+
+
 def create_database(url: str, *, template: str | None = None) -> None:
     """(Re)create the PostgreSQL database named in `url`, empty or as a copy of `template`."""
     name = _pg_name(url)

@@ -243,7 +243,9 @@ class Population:
     with `days`, spread evenly over that many business days ending on `end`'s day. A done
     task was completed 20 s after its creation. With `close_days`, every day before
     `end`'s was closed as close-day would have closed it (payouts of the positive
-    balances, their ledger entries and logged e-mails, the billing day's totals)."""
+    balances, their ledger entries and logged e-mails, the billing day's totals). With
+    `diligent_every` k, every popug whose id is a multiple of k has finished all its tasks
+    (so fewer than `open_tasks` stay open: `seed` returns how many are done)."""
 
     popugs: int
     open_tasks: int
@@ -251,6 +253,7 @@ class Population:
     days: int | None = None
     close_days: bool = False
     end: datetime = SEED_END
+    diligent_every: int | None = None
 
     @property
     def tasks(self) -> int:
@@ -387,7 +390,7 @@ def seed(engine: Engine | str, population: Population) -> dict:
     closed days' payouts, payout entries, logged e-mails and billing days, and balances
     equal to the ledger sums. By INSERT … SELECT (the closes from per-day sums); the data
     passes `flask accounting verify`. `engine` may be a database URL. Returns
-    {"seconds": …, "rows": {table: n}, "payouts": n, "closed_days": n}."""
+    {"seconds": …, "rows": {table: n}, "done_tasks": n, "payouts": n, "closed_days": n}."""
     if isinstance(engine, str):
         engine = create_engine(database_url(engine, engine))
     started = time.perf_counter()
@@ -438,6 +441,14 @@ def seed(engine: Engine | str, population: Population) -> dict:
                 f"1 + i % {p.popugs}, {created}, NULL FROM {series}"
             )
         )
+        if p.diligent_every:
+            conn.exec_driver_sql(
+                "UPDATE tasks SET status = 'done', completed_at = (SELECT "
+                f"{sql.plus_seconds('x.created_at', 20)} FROM task_texts x "
+                f"WHERE x.task_id = tasks.id) WHERE status = 'open' "
+                f"AND assignee_id % {int(p.diligent_every)} = 0"
+            )
+        done = conn.exec_driver_sql("SELECT count(*) FROM tasks WHERE status = 'done'").scalar()
         # Fees and rewards in time order, so entry ids grow with time as in production.
         conn.exec_driver_sql(
             "INSERT INTO ledger_entries (account_id, kind, amount, task_id, shuffle_id, "
@@ -471,16 +482,17 @@ def seed(engine: Engine | str, population: Population) -> dict:
         "accounts": p.popugs,
         "tasks": p.tasks,
         "task_texts": p.tasks,
-        "ledger_entries": p.tasks + p.done_tasks + payouts,
+        "ledger_entries": p.tasks + done + payouts,
         "payouts": payouts,
         "billing_days": closes.get("closed_days", 0),
         "mail_outbox": payouts,
     }
-    if rows != expected:
-        raise RuntimeError(f"seeded {rows}, expected {expected}")
+    if rows != expected or (done != p.done_tasks and not p.diligent_every):
+        raise RuntimeError(f"seeded {rows} ({done} done), expected {expected}")
     return {
         "seconds": time.perf_counter() - started,
         "rows": rows,
+        "done_tasks": done,
         "payouts": payouts,
         "closed_days": closes.get("closed_days", 0),
     }

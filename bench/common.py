@@ -442,11 +442,13 @@ def seed(engine: Engine | str, population: Population) -> dict:
             )
         )
         if p.diligent_every:
-            conn.exec_driver_sql(
-                "UPDATE tasks SET status = 'done', completed_at = (SELECT "
-                f"{sql.plus_seconds('x.created_at', 20)} FROM task_texts x "
-                f"WHERE x.task_id = tasks.id) WHERE status = 'open' "
-                f"AND assignee_id % {int(p.diligent_every)} = 0"
+            conn.execute(  # text(): it escapes the % (modulo) for psycopg
+                text(
+                    "UPDATE tasks SET status = 'done', completed_at = (SELECT "
+                    f"{sql.plus_seconds('x.created_at', 20)} FROM task_texts x "
+                    f"WHERE x.task_id = tasks.id) WHERE status = 'open' "
+                    f"AND assignee_id % {int(p.diligent_every)} = 0"
+                )
             )
         done = conn.exec_driver_sql("SELECT count(*) FROM tasks WHERE status = 'done'").scalar()
         # Fees and rewards in time order, so entry ids grow with time as in production.

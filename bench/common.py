@@ -3,9 +3,12 @@
 - `bench_app(url)`: the real aTES app on a given database, with cheap password hashing.
 - `fresh_database(url, name)`: a new SQLite file in a temporary directory, or a new
   PostgreSQL database (created, then dropped afterwards); `copy_database` clones one.
-- `seed(engine, population)`: popugs, accounts, tasks, ledger entries and balances by
-  set-based SQL (INSERT … SELECT over a generated series), consistent with each other:
-  every balance equals the sum of its ledger entries.
+- `seed(engine, population)`: the one bulk seeder of the benchmarks and the reliability
+  tests: popugs, accounts, tasks, ledger entries, optionally closed days (payouts, their
+  entries and e-mails, billing days), and balances, by set-based SQL (INSERT … SELECT over
+  a generated series), consistent with each other and with `flask accounting verify`:
+  every balance equals the sum of its ledger entries. `named_database` names the
+  databases of a script with several.
 - `StatementLog`: per-statement timings from SQLAlchemy's cursor events.
 - `check_ledger`: the money invariants a benchmark re-checks after writing.
 - `quantile`, `peak_rss_mb`, `markdown_table`: figures for the report.

@@ -480,6 +480,7 @@ def seed(engine: Engine | str, population: Population) -> dict:
             table: conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar()
             for table in SEEDED_TABLES
         }
+        assert_ledger_consistent(conn)
     settle(engine)
     payouts = closes.get("payouts", 0)
     expected = {

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app wsgi
 
-.PHONY: run test lint chromium node_modules screenshots clean catalogues messages-extract messages-update messages-compile
+.PHONY: run test lint bench-quick chromium node_modules screenshots clean catalogues messages-extract messages-update messages-compile
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,11 @@ test: $(VENV)/.dev chromium catalogues node_modules/.installed
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
+
+# Every bench/ script with --quick (a smoke run; .ci/run does it on both databases). On
+# PostgreSQL: make bench-quick BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/NAME
+bench-quick: $(VENV)/.dev
+	PYTHON=$(BIN)/python bench/smoke.sh $(BENCH_DATABASE_URL)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache node_modules

@@ -2,12 +2,14 @@
 CSV next to a bare Flask + Jinja page with the same number of rows, and closing a day.
 
     python bench/accounting.py [--quick] [--runs N]
+                               [--database-url postgresql://postgres@127.0.0.1:5432/NAME]
 
-Part 1, pages. A new SQLite file in a temporary directory gets 1,000 popugs and 3,000,000
-ledger entries over 90 business days by set-based SQL (INSERT … SELECT over a generated
-series): ~1.5 million tasks with their assign fees and rewards, and for each of the 89 past
-days the close it would have had (payouts, payout entries, billing days and logged
-e-mails, computed from the per-day sums of every account). Every balance equals its ledger;
+Part 1, pages. A new database (a SQLite file in a temporary directory, or with
+--database-url the PostgreSQL database NAME_history, dropped afterwards) gets 1,000 popugs
+and about 3,000,000 ledger entries over 90 business days by bench.common.seed: ~1.5
+million tasks with their assign fees and rewards, and for each of the 89 past days the
+close it would have had (payouts, payout entries, billing days and logged e-mails,
+computed from the per-day sums of every account). Every balance equals its ledger;
 `accounting verify` is run and timed. Then, with the clock on the last (open) day:
 
 - median and 95th percentile time of My account (today's audit log) as a worker, the
@@ -15,12 +17,12 @@ e-mails, computed from the per-day sums of every account). Every balance equals 
 - in the same run, interleaved round-robin, a bare Flask + Jinja app rendering a table of
   the same number of rows from memory, once per page size.
 
-Part 2, closing a day. Another new SQLite file gets 10,000 popugs with three ledger entries
-each on each of 6 days; the first 5 days are closed through accounting.service.close_day.
-The 6th is closed in a fresh child process and timed (wall clock; set-based SQL, one
-transaction, commit included), with that process's peak RSS; then closed again on a copy
-of the database, in another child, under tracemalloc for the peak Python memory. Sending
-the queued e-mails afterwards (log mode) is timed too.
+Part 2, closing a day. Another new database (NAME_close) gets 10,000 popugs, each
+assignable one with about two tasks (one done) on each of 6 days; the first 5 days are
+closed through accounting.service.close_day. The 6th is closed in a fresh child process and
+timed (wall clock; set-based SQL, one transaction, commit included), with that process's
+peak RSS; then closed again on a copy of the database, in another child, under tracemalloc
+for the peak Python memory. Sending the queued e-mails afterwards (log mode) is timed too.
 
 --database PATH keeps part 1's SQLite file and reuses it on the next run (no re-seeding).
 Goals (issue 5): pages within 3x the bare page; close-day of 10,000 accounts under 5 s.
@@ -32,16 +34,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import random
 import resource
-import shutil
 import subprocess
 import sys
 import time
 import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -49,7 +49,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask import Flask, render_template  # noqa: E402
 from jinja2 import DictLoader  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from app import clock  # noqa: E402
@@ -60,15 +59,22 @@ from app.db import write_intent  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.money import format_cents  # noqa: E402
 from bench.common import (  # noqa: E402
+    Population,
     StatementLog,
     bench_app,
+    copy_database,
     describe_database,
+    drop_database,
     fresh_database,
     load,
     machine,
     markdown_table,
+    named_database,
+    popug_session_id,
     quantile,
+    seed,
     settle,
+    with_database_name,
 )
 
 FULL = {"popugs": 1_000, "entries": 3_000_000, "days": 90, "close_accounts": 10_000, "runs": 100}
@@ -81,184 +87,28 @@ FLOOR = "aTES floor: a signed-in 404 page (no rows)"
 GOAL_CLOSE_SECONDS = 5.0
 # The seeded history ends on this day ("today"); times are UTC, like ATES_TIMEZONE's default.
 END = datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC)
-FIRST_ASSIGNABLE = 3  # popug 1 is the admin, 2 the manager; then accountants and workers
 
 
-def _ts(moment: datetime) -> str:
-    """How SQLAlchemy stores a UTC datetime in SQLite (naive, ISO with microseconds)."""
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-
-
-def _series(n: int) -> str:
-    """A recursive CTE yielding i = 1..n, to prefix an INSERT … SELECT … FROM series."""
-    return (
-        "WITH RECURSIVE series(i) AS "
-        f"(SELECT 1 UNION ALL SELECT i + 1 FROM series WHERE i < {int(n)}) "
-    )
-
-
-def seed_popugs(conn, popugs: int, *, first_worker: int) -> None:
-    """Popugs 1..n with accounts 1..n (same ids): admin, manager, accountants, workers."""
-    conn.exec_driver_sql(
-        _series(popugs) + "INSERT INTO popugs (id, public_id, username, email, role, beak_hash, "
-        "active, session_epoch, created_at) SELECT i, printf('00000000-0000-4000-8000-%012d', i), "
-        "'popug-' || i, 'popug-' || i || '@uberpopug.inc', CASE WHEN i = 1 THEN 'admin' "
-        f"WHEN i = 2 THEN 'manager' WHEN i < {first_worker} THEN 'accountant' ELSE 'worker' END, "
-        f"'not a real hash', 1, 0, '{_ts(END - timedelta(days=400))}' FROM series"
-    )
-    conn.exec_driver_sql(
-        "INSERT INTO accounts (id, popug_id, owner_public_id, username, email, balance, "
-        "created_at) SELECT id, id, public_id, username, email, 0, created_at FROM popugs"
-    )
+def history_population(popugs: int, entries: int, days: int) -> Population:
+    """About `entries` ledger entries over `days` days: tasks (DONE_SHARE of them done) with
+    their fees and rewards, and the payouts of every day but the last."""
+    shape = Population(popugs, 0, 0)
+    payouts = shape.assignable * (days - 1)  # at most: each assignable popug paid each day
+    tasks = max(1, round((entries - payouts) / (1 + DONE_SHARE)))
+    done = round(tasks * DONE_SHARE)
+    return Population(popugs, tasks - done, done, days=days, close_days=True, end=END)
 
 
 def seed_history(url: str, popugs: int, entries: int, days: int) -> dict:
-    """Tasks, fees and rewards over `days` days, then the closes of every day but the last."""
-    started = time.perf_counter()
-    assignable = popugs - FIRST_ASSIGNABLE + 1
-    expected_payouts = assignable * (days - 1)
-    tasks = max(1, round((entries - expected_payouts) / (1 + DONE_SHARE)))
-    start = datetime.combine(END.date() - timedelta(days=days - 1), datetime.min.time(), UTC)
-    spacing = (END - start).total_seconds() / tasks
-    last_done = END - timedelta(hours=2)  # later tasks stay open: no completion after "now"
-
-    def created_at(i: str) -> str:
-        """When task `i` (a column or expression) was created: tasks spread evenly in time."""
-        return (
-            f"strftime('%Y-%m-%d %H:%M:%f', '{_ts(start)}', "
-            f"'+' || CAST(({i} - 1) * {spacing!r} AS INTEGER) || ' seconds') || '000'"
-        )
-
+    """Tasks, fees and rewards over `days` days, then the closes of every day but the last
+    (bench.common.seed)."""
     app = bench_app(url)
     with app.app_context():
         db.create_all()
-        engine = db.engine
-        with engine.begin() as conn:
-            conn.exec_driver_sql("PRAGMA cache_size = -1048576")
-            seed_popugs(conn, popugs, first_worker=FIRST_ASSIGNABLE + max(1, popugs // 20))
-            conn.exec_driver_sql(
-                _series(tasks) + "INSERT INTO tasks (id, status, assignee_id, fee, "
-                "reward, completed_at) SELECT i, "
-                "CASE WHEN done THEN 'done' ELSE 'open' END, "
-                f"{FIRST_ASSIGNABLE} + abs(random()) % {assignable}, "
-                "(10 + abs(random()) % 11) * 100, (20 + abs(random()) % 21) * 100, "
-                "CASE WHEN done THEN strftime('%Y-%m-%d %H:%M:%f', created_at, "
-                "'+' || (60 + abs(random()) % 7140) || ' seconds') || '000' END "
-                f"FROM (SELECT i, {created_at('i')} AS created_at, "
-                f"(i % 10 <> 0 AND (i - 1) * {spacing!r} < "
-                f"{(last_done - start).total_seconds()!r}) AS done FROM series)"
-            )
-            # Each task's texts: its own table, one row per task (app/blueprints/tasks/models.py).
-            conn.exec_driver_sql(
-                "INSERT INTO task_texts (task_id, public_id, title, jira_id, description, "
-                "creator_id, created_at, form_token) SELECT id, "
-                "printf('10000000-0000-4000-8000-%012d', id), 'Bench task number ' || id, "
-                f"CASE WHEN id % 3 = 0 THEN 'UBERPOP-' || id END, '', 1 + id % {popugs}, "
-                f"{created_at('id')}, NULL FROM tasks ORDER BY id"
-            )
-            # Fees and rewards in time order, so ids grow with time as in production.
-            conn.exec_driver_sql(
-                "INSERT INTO ledger_entries (account_id, kind, amount, task_id, shuffle_id, "
-                "business_day, created_at) SELECT account_id, kind, amount, task_id, NULL, "
-                "date(at), at FROM (SELECT assignee_id AS account_id, 'assign_fee' AS kind, "
-                "-fee AS amount, id AS task_id, x.created_at AS at FROM tasks "
-                "JOIN task_texts x ON x.task_id = tasks.id UNION ALL "
-                "SELECT assignee_id, 'reward', reward, id, completed_at FROM tasks "
-                "WHERE status = 'done') ORDER BY at, task_id"
-            )
-            closes = _seed_closes(conn, END.date(), days)
-            counts = {
-                table: conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar()
-                for table in ("popugs", "tasks", "ledger_entries", "payouts", "billing_days")
-            }
-        settle(engine)
+        seeded = seed(db.engine, history_population(popugs, entries, days))
         db.session.remove()
-    return {"seconds": time.perf_counter() - started, "rows": counts, **closes}
-
-
-def _seed_closes(conn, today: date, days: int) -> dict:
-    """The closes days 1..n-1 would have had, from each account's per-day sums: payouts of
-    every positive balance at each day's end, their ledger entries and logged e-mails, the
-    billing days with their totals, and the final balances."""
-    daily: dict[date, dict[int, int]] = {}
-    for account_id, day, total in conn.exec_driver_sql(
-        "SELECT account_id, business_day, sum(amount) FROM ledger_entries "
-        "GROUP BY account_id, business_day"
-    ):
-        daily.setdefault(date.fromisoformat(day), {})[account_id] = total
-    kinds: dict[tuple[date, str], int] = {
-        (date.fromisoformat(day), kind): total
-        for day, kind, total in conn.exec_driver_sql(
-            "SELECT business_day, kind, sum(amount) FROM ledger_entries GROUP BY business_day, kind"
-        )
-    }
-    running: dict[int, int] = {}
-    payouts, billing_days = [], []
-    for offset in range(days - 1, 0, -1):
-        day = today - timedelta(days=offset)
-        for account_id, total in daily.get(day, {}).items():
-            running[account_id] = running.get(account_id, 0) + total
-        closed_at = _ts(
-            datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)
-            + timedelta(minutes=5)
-        )
-        paid = [(a, amount) for a, amount in running.items() if amount > 0]
-        for account_id, amount in paid:
-            payouts.append(
-                {"account_id": account_id, "day": day, "amount": amount, "created_at": closed_at}
-            )
-            running[account_id] = 0
-        billing_days.append(
-            {
-                "day": day,
-                "closed_at": closed_at,
-                "fees": -kinds.get((day, "assign_fee"), 0),
-                "rewards": kinds.get((day, "reward"), 0),
-                "payouts": sum(amount for _, amount in paid),
-                "popugs_paid": len(paid),
-                "popugs_in_red": sum(1 for amount in running.values() if amount < 0),
-            }
-        )
-    for account_id, total in daily.get(today, {}).items():
-        running[account_id] = running.get(account_id, 0) + total
-    # Plain executemany: dates and timestamps as SQLite stores them.
-    conn.exec_driver_sql(
-        "INSERT INTO payouts (account_id, day, amount, created_at) VALUES (?, ?, ?, ?)",
-        [(p["account_id"], p["day"].isoformat(), p["amount"], p["created_at"]) for p in payouts],
-    )
-    conn.exec_driver_sql(
-        "INSERT INTO ledger_entries (account_id, kind, amount, task_id, shuffle_id, "
-        "business_day, created_at) SELECT account_id, 'payout', -amount, NULL, NULL, day, "
-        "created_at FROM payouts ORDER BY day, account_id"
-    )
-    conn.exec_driver_sql(
-        "INSERT INTO mail_outbox (payout_id, recipient, subject, body, status, attempts, "
-        "next_attempt_at, last_error, created_at, sent_at) SELECT p.id, a.email, "
-        "'aTES payout for ' || p.day, 'Hello ' || a.username || ', your balance was paid out.', "
-        "'logged', 1, p.created_at, NULL, p.created_at, p.created_at "
-        "FROM payouts p JOIN accounts a ON a.id = p.account_id ORDER BY p.id"
-    )
-    conn.exec_driver_sql(
-        "INSERT INTO billing_days (day, closed_at, fees, rewards, payouts, popugs_paid, "
-        "popugs_in_red) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                d["day"].isoformat(),
-                d["closed_at"],
-                d["fees"],
-                d["rewards"],
-                d["payouts"],
-                d["popugs_paid"],
-                d["popugs_in_red"],
-            )
-            for d in billing_days
-        ],
-    )
-    conn.exec_driver_sql(
-        "UPDATE accounts SET balance = ? WHERE id = ?",
-        [(balance, account_id) for account_id, balance in running.items()],
-    )
-    return {"payouts": len(payouts), "closed_days": len(billing_days)}
+        db.engine.dispose()
+    return seeded
 
 
 # --- pages -----------------------------------------------------------------------------
@@ -302,7 +152,7 @@ def bare_app(max_rows: int) -> Flask:
 def signed_in(app, popug_id: int):
     client = app.test_client()
     with client.session_transaction() as session:
-        session["_user_id"] = f"00000000-0000-4000-8000-{popug_id:012d}.0"
+        session["_user_id"] = popug_session_id(popug_id)
         sessions.begin(session)
         session["_fresh"] = True
     return client
@@ -318,7 +168,7 @@ def bench_pages(url: str, runs: int, popugs: int) -> dict:
     app = bench_app(url)
     clock.freeze(END)
     worker = signed_in(app, popugs // 2)
-    accountant = signed_in(app, FIRST_ASSIGNABLE)
+    accountant = signed_in(app, Population(popugs, 0, 0).first_assignable)
     pages = {
         # The app's own floor: sign-in check, top bar with the balance, base layout, no rows.
         FLOOR: (accountant, "/accounting/payouts/2000-01-01"),
@@ -390,67 +240,17 @@ def bench_pages(url: str, runs: int, popugs: int) -> dict:
 
 
 def seed_close(url: str, accounts: int) -> None:
-    """`accounts` popugs (workers from id 3), each with 2 fees and 1 reward on each of
-    CLOSE_DAYS days, and the first CLOSE_DAYS - 1 days closed by the real service."""
+    """`accounts` popugs, each assignable one with about 2 tasks a day (one done, so a fee
+    and a reward, one open) on each of CLOSE_DAYS days (bench.common.seed), and the first
+    CLOSE_DAYS - 1 days closed by the real service."""
     app = bench_app(url)
-    rng = random.Random(5)
     first_day = END.date() - timedelta(days=CLOSE_DAYS - 1)
+    shape = Population(accounts, 0, 0)
+    tasks = CLOSE_DAYS * shape.assignable
     with app.app_context():
         db.create_all()
         engine = db.engine
-        popugs = accounts + FIRST_ASSIGNABLE - 1
-        with engine.begin() as conn:
-            seed_popugs(conn, popugs, first_worker=FIRST_ASSIGNABLE)
-            tasks, texts, entries = [], [], []
-            task_id = 0
-            for offset in range(CLOSE_DAYS):
-                day = first_day + timedelta(days=offset)
-                at = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=9)
-                for account_id in range(FIRST_ASSIGNABLE, popugs + 1):
-                    for done in (True, False):
-                        task_id += 1
-                        fee, reward = rng.randint(10, 20) * 100, rng.randint(20, 40) * 100
-                        tasks.append((task_id, "done" if done else "open", account_id, fee, reward))
-                        texts.append(
-                            (
-                                task_id,
-                                f"20000000-0000-4000-8000-{task_id:012d}",
-                                f"Close bench task {task_id}",
-                                _ts(at),
-                            )
-                        )
-                        entries.append(
-                            (account_id, "assign_fee", -fee, task_id, day.isoformat(), _ts(at))
-                        )
-                        if done:
-                            entries.append(
-                                (
-                                    account_id,
-                                    "reward",
-                                    reward,
-                                    task_id,
-                                    day.isoformat(),
-                                    _ts(at + timedelta(hours=1)),
-                                )
-                            )
-            conn.exec_driver_sql(
-                "INSERT INTO tasks (id, status, assignee_id, fee, reward) VALUES (?, ?, ?, ?, ?)",
-                tasks,
-            )
-            conn.exec_driver_sql(
-                "INSERT INTO task_texts (task_id, public_id, title, jira_id, description, "
-                "creator_id, created_at) VALUES (?, ?, ?, NULL, '', 1, ?)",
-                texts,
-            )
-            conn.exec_driver_sql(
-                "INSERT INTO ledger_entries (account_id, kind, amount, task_id, business_day, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                entries,
-            )
-            conn.exec_driver_sql(
-                "UPDATE accounts SET balance = coalesce((SELECT sum(amount) FROM ledger_entries "
-                "WHERE account_id = accounts.id), 0)"
-            )
+        seed(engine, Population(accounts, tasks, tasks, days=CLOSE_DAYS, end=END))
         for offset in range(CLOSE_DAYS - 1):
             day = first_day + timedelta(days=offset)
             clock.freeze(datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=23))
@@ -507,41 +307,42 @@ def timed_close(url: str, *, trace: bool) -> dict:
     }
 
 
-def bench_close(accounts: int) -> dict:
+def bench_close(accounts: int, database_url: str | None) -> dict:
     """Seed here; time the close in a fresh child process (its own peak RSS), then again
     under tracemalloc in another child, on a copy of the same database."""
-    with fresh_database(None, "ates_bench_close") as url:
+    with fresh_database(named_database(database_url, "close"), "ates_bench_close") as url:
         started = time.perf_counter()
         seed_close(url, accounts)
         seeded = time.perf_counter() - started
-        source = Path(make_url(url).database)
-        copy = source.with_name("ates_bench_close_copy.sqlite3")
-        shutil.copyfile(source, copy)
-        timing = _close_in_child(source, trace=False)
-        memory = _close_in_child(copy, trace=True)
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(copy) + suffix).unlink(missing_ok=True)
+        copy = with_database_name(url, f"{_database_name(url)}_copy")
+        copy_database(url, copy)
+        try:
+            timing = _close_in_child(url, trace=False)
+            memory = _close_in_child(copy, trace=True)
+        finally:
+            drop_database(copy)
     return {"seed_seconds": seeded, "timing": timing, "memory": memory}
 
 
-def _close_in_child(path: Path, *, trace: bool) -> dict:
-    command = [sys.executable, __file__, "--close-run", str(path)] + (["--trace"] if trace else [])
+def _database_name(url: str) -> str:
+    name = make_url(url).database or ""
+    return Path(name).stem if url.startswith("sqlite") else name
+
+
+def _close_in_child(url: str, *, trace: bool) -> dict:
+    command = [sys.executable, __file__, "--close-run", url] + (["--trace"] if trace else [])
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
-def _insert_check() -> None:
-    """The bench writes rows by hand; keep it honest about the columns it fills."""
-    insert(Payout.__table__)  # fails loudly at import time if the model moved
-
-
 @contextmanager
-def _history_database(path: str | None) -> Iterator[str]:
-    """A new temporary SQLite file, or `path` (kept, and reused when it exists)."""
+def _history_database(path: str | None, database_url: str | None) -> Iterator[str]:
+    """A new temporary SQLite file or PostgreSQL database, or `path` (a SQLite file, kept,
+    and reused when it exists)."""
     if path:
         yield f"sqlite:///{Path(path).resolve()}"
         return
-    with fresh_database(None, "ates_bench_accounting") as url:
+    with fresh_database(named_database(database_url, "history"), "ates_bench_accounting") as url:
         yield url
 
 
@@ -565,19 +366,22 @@ def main() -> None:
         "--database",
         help="SQLite file for part 1, kept afterwards and reused (not re-seeded) if it exists",
     )
-    parser.add_argument("--close-run", help=argparse.SUPPRESS)  # child: close a day in PATH
+    parser.add_argument(
+        "--database-url",
+        help="PostgreSQL URL; databases NAME_history and NAME_close are created and dropped",
+    )
+    parser.add_argument("--close-run", help=argparse.SUPPRESS)  # child: close a day in URL
     parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.close_run:
-        print(json.dumps(timed_close(f"sqlite:///{args.close_run}", trace=args.trace)))
+        print(json.dumps(timed_close(args.close_run, trace=args.trace)))
         return
     sizes = dict(QUICK if args.quick else FULL)
     if args.runs:
         sizes["runs"] = args.runs
-    _insert_check()
 
     print(f"# bench/accounting.py — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — {machine()}")
-    with _history_database(args.database) as url:
+    with _history_database(args.database, args.database_url) as url:
         if args.database and Path(args.database).exists():
             seeded = {"seconds": 0.0, "rows": _counts(url)}
         else:
@@ -633,13 +437,13 @@ def main() -> None:
         f"{len(measured['problems'])} problems"
     )
 
-    close = bench_close(sizes["close_accounts"])
+    close = bench_close(sizes["close_accounts"], args.database_url)
     timing, memory = close["timing"], close["memory"]
     result = SimpleNamespace(**timing["result"])
     print(f"\n## Closing a day for {sizes['close_accounts']:,} accounts\n")
     print(
         f"seeded {sizes['close_accounts']:,} accounts × {CLOSE_DAYS} days "
-        f"(3 entries each per day; the first {CLOSE_DAYS - 1} days closed by the service) "
+        f"(about 3 entries each per day; the first {CLOSE_DAYS - 1} days closed by the service) "
         f"in {close['seed_seconds']:.1f} s\n"
     )
     print(
@@ -688,6 +492,8 @@ def main() -> None:
         f"- close-day of {sizes['close_accounts']:,} accounts: {timing['seconds']:.2f} s "
         f"(goal < {GOAL_CLOSE_SECONDS:.0f} s on SQLite): {verdict}"
     )
+    if measured["problems"]:
+        sys.exit(f"accounting verify found problems: {measured['problems'][:5]}")
 
 
 if __name__ == "__main__":

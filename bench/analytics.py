@@ -1,10 +1,13 @@
 """Benchmark the analytics dashboard on a year of history.
 
-Seeds a fresh SQLite file by bulk SQL (no ORM objects): 1,000 popugs, 1,000,000 completed
-tasks and 3,000,000 ledger entries over 365 days, every day before "today" closed (with the
-totals close-day records in billing_days). Then, through Flask's test client and signed in as
-an admin, times these pages round-robin in one run (median and 95th percentile, wall clock,
-plus the median CPU time of this process, which other processes disturb less):
+Seeds a fresh database (a SQLite file in a temporary directory, or with --database-url that
+PostgreSQL database, created and dropped afterwards) by bench.common.seed: 1,000 popugs and
+1,000,000 completed tasks over 365 days with their fees and rewards, every day before
+"today" closed as close-day closes it (payouts and their entries, the totals in
+billing_days); `accounting verify` must find nothing. Then, through Flask's test client
+and signed in as an admin, times these pages round-robin in one run (median and 95th
+percentile, wall clock, plus the median CPU time of this process, which other processes
+disturb less):
 
   bare hello page             a minimal Flask app: one route, a one-line Jinja template
   empty aTES page             signed in, aTES's layout and top bar, no content: the floor
@@ -18,6 +21,7 @@ plus the median CPU time of this process, which other processes disturb less):
 
     .venv/bin/python bench/analytics.py            # full size (about 6 minutes)
     .venv/bin/python bench/analytics.py --quick    # 20,000 tasks, for a smoke run
+    .venv/bin/python bench/analytics.py --quick --database-url postgresql://…/NAME
 
 The schema comes from the models (db.create_all()). The index the tasks report needs,
 tasks(reward, completed_at, id), is created here if the models do not have it yet;
@@ -29,10 +33,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -43,11 +45,19 @@ if str(ROOT) not in sys.path:
 
 from flask import Flask, render_template  # noqa: E402
 from jinja2 import DictLoader  # noqa: E402
-from sqlalchemy import event  # noqa: E402
+from sqlalchemy import create_engine, event, inspect, make_url  # noqa: E402
 
 from app import clock, create_app  # noqa: E402
 from app.blueprints.auth import sessions  # noqa: E402
 from app.config import Config  # noqa: E402
+from bench.common import (  # noqa: E402
+    Population,
+    assert_ledger_consistent,
+    bench_config,
+    fresh_database,
+    popug_session_id,
+    seed,
+)
 
 TODAY = date(2026, 3, 3)
 NOW = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)  # the seeded history ends here
@@ -73,152 +83,82 @@ y="{{ b.y }}" width="{{ b.width }}" height="{{ b.height }}"><title>{{ b.tooltip 
 </body></html>"""
 
 
-def bench_config(path: Path) -> type[Config]:
-    class BenchConfig(Config):
-        SQLALCHEMY_DATABASE_URI = f"sqlite:///{path}"
-        TESTING = True
-        SECRET_KEY = "bench-secret-key-not-for-production"
-        WTF_CSRF_ENABLED = False
+def analytics_config(url: str) -> type[Config]:
+    class AnalyticsBenchConfig(bench_config(url)):
         ATES_TIMEZONE = "UTC"
-        MAIL_SERVER = ""
 
-    return BenchConfig
-
-
-def sql_time(expression: str) -> str:
-    """A unix-seconds SQL expression as the text SQLAlchemy stores for UTC datetimes."""
-    return f"strftime('%Y-%m-%d %H:%M:%S', {expression}, 'unixepoch') || '.000000'"
+    return AnalyticsBenchConfig
 
 
-def seed(path: Path, tasks: int, *, reward_index: bool) -> dict:
-    """Popugs, accounts, `tasks` completed tasks and 3 × `tasks` ledger entries, by SQL."""
+def seed_year(url: str, tasks: int, *, reward_index: bool) -> dict:
+    """`tasks` completed tasks over the year before NOW with their fees and rewards, and
+    every day before TODAY closed (bench.common.seed: payouts, billing days)."""
+    from app.extensions import db
+
     started = time.perf_counter()
-    end = int(NOW.timestamp())
-    con = sqlite3.connect(path, isolation_level=None)
-    con.execute("PRAGMA journal_mode=WAL")
-    con.execute("PRAGMA synchronous=OFF")
-    con.execute("BEGIN")
-    con.execute(
-        f"""WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {POPUGS})
-        INSERT INTO popugs (id, public_id, username, email, role, beak_hash, active,
-                            session_epoch, created_at)
-        SELECT i, 'popug-' || i, 'popug' || i, 'popug' || i || '@uberpopug.inc',
-               CASE WHEN i = 1 THEN 'admin' ELSE 'worker' END, 'not-a-hash', 1, 0,
-               {sql_time(end - YEAR_S - 86400)}
-        FROM n"""
-    )
-    con.execute(
-        """INSERT INTO accounts (id, popug_id, owner_public_id, username, email, balance,
-                                 created_at)
-        SELECT id, id, public_id, username, email, 0, created_at FROM popugs"""
-    )
-    # Task i is completed (year / tasks) × i seconds into the year, after 10..600 minutes
-    # open; rewards $20..40 and fees $10..20 from a multiplicative hash of i.
-    con.execute(
-        f"""WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {tasks}),
-        t(i, done) AS (SELECT i, {end} - {YEAR_S} + (i * {YEAR_S}) / {tasks} FROM n)
-        INSERT INTO tasks (id, status, assignee_id, fee, reward, completed_at)
-        SELECT i, 'done', 2 + (i * 37) % {POPUGS - 1},
-               (10 + (i * 40503) % 11) * 100, (20 + (i * 2654435761) % 21) * 100,
-               {sql_time("done")}
-        FROM t"""
-    )
-    # Each task's texts, in their own table (one row per task), created 10..600 minutes
-    # before its completion.
-    completed = f"({end} - {YEAR_S} + (id * {YEAR_S}) / {tasks})"
-    con.execute(
-        f"""INSERT INTO task_texts (task_id, public_id, title, jira_id, description,
-                                   creator_id, created_at)
-        SELECT id, 'task-' || id, 'Bench task number ' || id, 'UBERPOP-' || id, '', 1,
-               {sql_time(f"{completed} - 60 * (10 + (id * 7) % 590)")}
-        FROM tasks ORDER BY id"""
-    )
-    con.execute("COMMIT")
-    con.execute("BEGIN")
-    day = "substr(created_at, 1, 10)"
-    con.execute(
-        f"""INSERT INTO ledger_entries (account_id, kind, amount, task_id, business_day,
-                                        created_at)
-        SELECT assignee_id, 'assign_fee', -fee, id, {day}, created_at FROM tasks
-        JOIN task_texts ON task_texts.task_id = tasks.id"""
-    )
-    con.execute(
-        """INSERT INTO ledger_entries (account_id, kind, amount, task_id, business_day,
-                                       created_at)
-        SELECT assignee_id, 'reward', reward, id, substr(completed_at, 1, 10), completed_at
-        FROM tasks"""
-    )
-    # The third million: shuffle fees (3 in 5) and payouts (2 in 5), at the task's creation.
-    con.execute(
-        f"""INSERT INTO ledger_entries (account_id, kind, amount, task_id, business_day,
-                                        created_at)
-        SELECT 2 + (id * 53) % {POPUGS - 1},
-               CASE WHEN id % 5 < 3 THEN 'assign_fee' ELSE 'payout' END,
-               -fee, CASE WHEN id % 5 < 3 THEN id END, {day}, created_at
-        FROM tasks JOIN task_texts ON task_texts.task_id = tasks.id"""
-    )
-    con.execute(
-        """UPDATE accounts SET balance = (SELECT coalesce(sum(amount), 0) FROM ledger_entries
-                                          WHERE ledger_entries.account_id = accounts.id)"""
-    )
-    # Every day before today is closed, with the totals close-day records (positive sums).
-    con.execute(
-        f"""INSERT INTO billing_days (day, closed_at, fees, rewards, payouts, popugs_paid,
-                                      popugs_in_red)
-        SELECT business_day, business_day || ' 23:59:59.000000',
-               -sum(CASE WHEN kind = 'assign_fee' THEN amount ELSE 0 END),
-               sum(CASE WHEN kind = 'reward' THEN amount ELSE 0 END),
-               -sum(CASE WHEN kind = 'payout' THEN amount ELSE 0 END),
-               sum(CASE WHEN kind = 'payout' THEN 1 ELSE 0 END), 0
-        FROM ledger_entries WHERE business_day < '{TODAY.isoformat()}'
-        GROUP BY business_day"""
-    )
-    con.execute("COMMIT")
-    indexes = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    created = reward_index and REWARD_INDEX not in indexes
-    if created:
-        con.execute(f"CREATE INDEX {REWARD_INDEX} ON tasks (reward, completed_at, id)")
-    con.close()
-    info = describe(path, seconds=round(time.perf_counter() - started, 1))
+    app = create_app(analytics_config(url))
+    with app.app_context():
+        db.create_all()
+        engine = db.engine
+        seed(engine, Population(POPUGS, 0, tasks, days=365, close_days=True, end=NOW))
+        created = reward_index and REWARD_INDEX not in _indexes(engine)
+        if created:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(
+                    f"CREATE INDEX {REWARD_INDEX} ON tasks (reward, completed_at, id)"
+                )
+        db.session.remove()
+        engine.dispose()
+    info = describe(url, seconds=round(time.perf_counter() - started, 1))
     if created:
         info["reward_index"] = "created by the bench (proposed for tasks/models.py)"
     return info
 
 
-def check(path: Path) -> None:
-    """The seeded books are consistent: every balance equals its ledger sum, and every
-    closed day's recorded fees and rewards equal its ledger entries (what analytics uses)."""
-    con = sqlite3.connect(path)
-    wrong_balances = con.execute(
-        """SELECT count(*) FROM accounts a LEFT JOIN (SELECT account_id, sum(amount) AS total
-           FROM ledger_entries GROUP BY account_id) l ON l.account_id = a.id
-           WHERE a.balance != coalesce(l.total, 0)"""
-    ).fetchone()[0]
-    wrong_days = con.execute(
-        """SELECT count(*) FROM billing_days b JOIN (SELECT business_day,
-             -sum(CASE WHEN kind = 'assign_fee' THEN amount ELSE 0 END) AS fees,
-             sum(CASE WHEN kind = 'reward' THEN amount ELSE 0 END) AS rewards
-           FROM ledger_entries GROUP BY business_day) l ON l.business_day = b.day
-           WHERE b.fees != l.fees OR b.rewards != l.rewards"""
-    ).fetchone()[0]
-    con.close()
-    if wrong_balances or wrong_days:
-        sys.exit(f"seeded books are wrong: {wrong_balances} balances, {wrong_days} closed days")
+def _indexes(engine) -> set[str]:
+    return {index["name"] for index in inspect(engine).get_indexes("tasks")}
 
 
-def describe(path: Path, *, seconds: float | None) -> dict:
-    con = sqlite3.connect(path)
-    indexes = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    counts = {
-        table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-        for table in ("tasks", "ledger_entries", "billing_days", "accounts")
-    }
-    con.close()
+def check(url: str) -> None:
+    """The seeded books are consistent: every balance equals its ledger sum, and
+    `accounting verify` (closed days' totals, payouts, closing balances) finds nothing."""
+    from app.blueprints.accounting import service
+    from app.extensions import db
+
+    app = create_app(analytics_config(url))
+    with app.app_context():
+        with db.engine.connect() as conn:
+            assert_ledger_consistent(conn)
+        problems = service.verify()
+        db.session.remove()
+        db.engine.dispose()
+    if problems:
+        sys.exit(f"seeded books are wrong: {problems[:5]}")
+
+
+def describe(url: str, *, seconds: float | None) -> dict:
+    engine = create_engine(url)
+    try:
+        indexes = _indexes(engine)
+        with engine.connect() as conn:
+            counts = {
+                table: conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar()
+                for table in ("tasks", "ledger_entries", "billing_days", "accounts")
+            }
+            if engine.dialect.name == "postgresql":
+                size = conn.exec_driver_sql("SELECT pg_database_size(current_database())").scalar()
+                kind = "PostgreSQL database"
+            else:
+                size = Path(make_url(url).database).stat().st_size
+                kind = "SQLite file"
+    finally:
+        engine.dispose()
     return {
         "seconds": seconds,
         "counts": counts,
         "reward_index": "present" if REWARD_INDEX in indexes else "absent",
-        "file_mb": round(path.stat().st_size / 1e6),
+        "size_mb": round(size / 1e6),
+        "kind": kind,
     }
 
 
@@ -290,12 +230,12 @@ class StatementCounter:
         self.count += 1
 
 
-def measure(path: Path, runs: int, warmup: int) -> tuple[dict, dict]:
+def measure(url: str, runs: int, warmup: int) -> tuple[dict, dict]:
     from app.access import role_required
     from app.blueprints.analytics import queries
     from app.extensions import db
 
-    app = create_app(bench_config(path))
+    app = create_app(analytics_config(url))
 
     empty = app.jinja_env.from_string('{% extends "base.html" %}{% block content %}{% endblock %}')
 
@@ -314,7 +254,7 @@ def measure(path: Path, runs: int, warmup: int) -> tuple[dict, dict]:
         engine = db.engine
     client = app.test_client()
     with client.session_transaction() as session:
-        session["_user_id"] = "popug-1.0"  # the seeded admin
+        session["_user_id"] = popug_session_id(1)  # the seeded admin
         sessions.begin(session)
         session["_fresh"] = True
     bare = bare_app(reports).test_client()
@@ -385,7 +325,7 @@ def markdown(results: dict, facts: dict, info: dict) -> str:
     lines = [
         f"{info['counts']['tasks']:,} completed tasks, {info['counts']['ledger_entries']:,} "
         f"ledger entries, {info['counts']['billing_days']:,} closed days, "
-        f"{info['counts']['accounts']:,} accounts ({info['file_mb']} MB SQLite file"
+        f"{info['counts']['accounts']:,} accounts ({info['size_mb']} MB {info['kind']}"
         + (f", seeded in {info['seconds']} s" if info["seconds"] else "")
         + f"); reward index: {info['reward_index']}.",
         "",
@@ -419,6 +359,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--db", type=Path, help="SQLite file to create and keep (default: temp)")
     parser.add_argument(
+        "--database-url", help="PostgreSQL URL (that database is created and dropped afterwards)"
+    )
+    parser.add_argument(
         "--reuse", action="store_true", help="measure an existing --db file without seeding"
     )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
@@ -437,25 +380,27 @@ def main() -> None:
         os.setpriority(os.PRIO_PROCESS, 0, args.priority)
     tasks = args.tasks or (20_000 if args.quick else 1_000_000)
     runs = args.runs or (10 if args.quick else 40)
-    with tempfile.TemporaryDirectory(prefix="ates-bench-analytics-") as tmp:
-        path = args.db or Path(tmp) / "analytics.sqlite3"
+    if args.db and args.database_url:
+        sys.exit("--db is a SQLite file; give it or --database-url, not both")
+    if args.db:
+        url = f"sqlite:///{args.db.resolve()}"
         if args.reuse:
-            if not path.exists():
-                sys.exit(f"--reuse: {path} does not exist")
-            info = describe(path, seconds=None)
+            if not args.db.exists():
+                sys.exit(f"--reuse: {args.db} does not exist")
+            info = describe(url, seconds=None)
         else:
-            if path.exists():
-                sys.exit(f"{path} exists; give a new file (or --reuse it)")
-            app = create_app(bench_config(path))
-            from app.extensions import db
-
-            with app.app_context():
-                db.create_all()
-                db.engine.dispose()
-            info = seed(path, tasks, reward_index=not args.without_reward_index)
-            check(path)
+            if args.db.exists():
+                sys.exit(f"{args.db} exists; give a new file (or --reuse it)")
+            info = seed_year(url, tasks, reward_index=not args.without_reward_index)
+            check(url)
         print(f"database: {info}", file=sys.stderr)
-        results, facts = measure(path, runs, args.warmup)
+        results, facts = measure(url, runs, args.warmup)
+    else:
+        with fresh_database(args.database_url, "ates_bench_analytics") as url:
+            info = seed_year(url, tasks, reward_index=not args.without_reward_index)
+            check(url)
+            print(f"database: {info}", file=sys.stderr)
+            results, facts = measure(url, runs, args.warmup)
     print(markdown(results, facts, info))
     if args.json:
         args.json.write_text(

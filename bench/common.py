@@ -3,9 +3,12 @@
 - `bench_app(url)`: the real aTES app on a given database, with cheap password hashing.
 - `fresh_database(url, name)`: a new SQLite file in a temporary directory, or a new
   PostgreSQL database (created, then dropped afterwards); `copy_database` clones one.
-- `seed(engine, population)`: popugs, accounts, tasks, ledger entries and balances by
-  set-based SQL (INSERT … SELECT over a generated series), consistent with each other:
-  every balance equals the sum of its ledger entries.
+- `seed(engine, population)`: the one bulk seeder of the benchmarks and the reliability
+  tests: popugs, accounts, tasks, ledger entries, optionally closed days (payouts, their
+  entries and e-mails, billing days), and balances, by set-based SQL (INSERT … SELECT over
+  a generated series), consistent with each other and with `flask accounting verify`:
+  every balance equals the sum of its ledger entries. `named_database` names the
+  databases of a script with several.
 - `StatementLog`: per-statement timings from SQLAlchemy's cursor events.
 - `check_ledger`: the money invariants a benchmark re-checks after writing.
 - `quantile`, `peak_rss_mb`, `markdown_table`: figures for the report.
@@ -26,11 +29,11 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from argon2 import PasswordHasher
-from sqlalchemy import create_engine, event, make_url, text
+from sqlalchemy import create_engine, event, insert, make_url, text
 from sqlalchemy.engine import Connection, Engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,6 +121,17 @@ def with_database_name(url: str, name: str) -> str:
     renamed = parsed.set(database=name).render_as_string(hide_password=False)
     _pg_name(renamed)
     return renamed
+
+
+def named_database(prefix_url: str | None, suffix: str) -> str | None:
+    """A database for one part of a run: on `prefix_url`'s PostgreSQL server the database
+    NAME_suffix (NAME from the URL), or None for SQLite (fresh_database then makes a file)."""
+    if not prefix_url:
+        return None
+    url = database_url(prefix_url, prefix_url)
+    if is_postgres_url(url):
+        return with_database_name(url, f"{make_url(url).database}_{suffix}")
+    return with_database_name(url, suffix)
 
 
 def create_database(url: str, *, template: str | None = None) -> None:
@@ -225,11 +239,24 @@ def checkpoint(engine: Engine) -> None:
 class Population:
     """What to seed. Popug ids are 1..popugs: one admin, then managers, accountants, and
     workers; every 97th worker is inactive. Task ids are 1..open+done, newest last; done
-    tasks are spread evenly among them."""
+    tasks are spread evenly among them, handed round-robin to the assignable popugs (so
+    each has its share of rewards), open ones to random assignable popugs.
+
+    Time: the last task is created at `end`; before it, tasks are TASK_SPACING_S apart, or,
+    with `days`, spread evenly over that many business days ending on `end`'s day. A done
+    task was completed 20 s after its creation. With `close_days`, every day before
+    `end`'s was closed as close-day would have closed it (payouts of the positive
+    balances, their ledger entries and logged e-mails, the billing day's totals). With
+    `diligent_every` k, every popug whose id is a multiple of k has finished all its tasks
+    (so fewer than `open_tasks` stay open: `seed` returns how many are done)."""
 
     popugs: int
     open_tasks: int
     done_tasks: int
+    days: int | None = None
+    close_days: bool = False
+    end: datetime = SEED_END
+    diligent_every: int | None = None
 
     @property
     def tasks(self) -> int:
@@ -263,12 +290,43 @@ class Population:
             return "manager"
         return "accountant" if popug_id <= self.last_accountant else "worker"
 
+    def is_active(self, popug_id: int) -> bool:
+        return not (popug_id > self.last_accountant and popug_id % 97 == 0)
+
+    @property
+    def span_s(self) -> int:
+        """Seconds from the first task's day's midnight (or the first task) to `end`."""
+        if self.days is None:
+            return max(0, self.tasks - 1) * TASK_SPACING_S
+        midnight = self.end.replace(hour=0, minute=0, second=0, microsecond=0)
+        return int((self.end - midnight).total_seconds()) + (self.days - 1) * 86400
+
+    def created_before_end_sql(self, i: str) -> str:
+        """Seconds before `end` that task `i` (a column or expression) was created."""
+        n = max(1, self.tasks)
+        if self.days is None:
+            return f"(({n} - {i}) * {TASK_SPACING_S})"
+        return f"((({n} - {i}) * {self.span_s}) / {n})"
+
+    def status_sql(self, i: str) -> str:
+        """'done' for exactly `done_tasks` of the ids 1..tasks, spread evenly (a Bresenham
+        step), else 'open'."""
+        n, d = max(1, self.tasks), self.done_tasks
+        return f"CASE WHEN ({i} * {d}) / {n} > (({i} - 1) * {d}) / {n} THEN 'done' ELSE 'open' END"
+
+    def assignee_sql(self, sql: _Sql, i: str, status: str) -> str:
+        return (
+            f"CASE WHEN {status} = 'done' THEN {self.first_assignable} + {i} % {self.assignable} "
+            f"ELSE {self.first_assignable} + {sql.rand(self.assignable)} END"
+        )
+
 
 class _Sql:
     """The few expressions that differ between SQLite and PostgreSQL."""
 
-    def __init__(self, dialect: str):
+    def __init__(self, dialect: str, end: datetime = SEED_END):
         self.pg = dialect == "postgresql"
+        self.end = end
 
     def series(self, n: int) -> tuple[str, str]:
         """(prefix before INSERT, FROM item) yielding i = 1..n."""
@@ -293,10 +351,10 @@ class _Sql:
         return f"printf('{prefix}-0000-4000-8000-%012d', {expr})"
 
     def seconds_before_end(self, seconds_expr: str) -> str:
+        end = self.end.astimezone(UTC)
         if self.pg:
-            return f"(timestamptz '{SEED_END.isoformat()}' - make_interval(secs => {seconds_expr}))"
-        end = SEED_END.strftime("%Y-%m-%d %H:%M:%S")
-        return f"datetime('{end}', '-' || ({seconds_expr}) || ' seconds')"
+            return f"(timestamptz '{end.isoformat()}' - make_interval(secs => {seconds_expr}))"
+        return f"datetime('{end:%Y-%m-%d %H:%M:%S}', '-' || ({seconds_expr}) || ' seconds')"
 
     def plus_seconds(self, ts_expr: str, seconds: int) -> str:
         if self.pg:
@@ -312,15 +370,36 @@ class _Sql:
         return f"({expr})::text" if self.pg else f"({expr})"
 
 
-def seed(engine: Engine, population: Population) -> dict:
+def popug_session_id(popug_id: int) -> str:
+    """The login session's user id of seeded popug `popug_id` (public id and epoch 0)."""
+    return f"00000000-0000-4000-8000-{popug_id:012d}.0"
+
+
+SEEDED_TABLES = (
+    "popugs",
+    "accounts",
+    "tasks",
+    "task_texts",
+    "ledger_entries",
+    "payouts",
+    "billing_days",
+    "mail_outbox",
+)
+
+
+def seed(engine: Engine | str, population: Population) -> dict:
     """Fill an empty aTES schema: popugs, accounts, tasks (the done ones with completed_at),
-    one assign_fee entry per task and one reward entry per done task, and balances equal to
-    the ledger sums. All by INSERT … SELECT; returns {"seconds": …, "rows": {table: n}}."""
+    one assign_fee entry per task and one reward entry per done task, with `close_days` the
+    closed days' payouts, payout entries, logged e-mails and billing days, and balances
+    equal to the ledger sums. By INSERT … SELECT (the closes from per-day sums); the data
+    passes `flask accounting verify`. `engine` may be a database URL. Returns
+    {"seconds": …, "rows": {table: n}, "done_tasks": n, "payouts": n, "closed_days": n}."""
+    if isinstance(engine, str):
+        engine = create_engine(database_url(engine, engine))
     started = time.perf_counter()
     p = population
-    sql = _Sql(engine.dialect.name)
+    sql = _Sql(engine.dialect.name, p.end)
     beak_hash = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(BENCH_BEAK)
-    end = sql.seconds_before_end("0")
     with engine.begin() as conn:
         if not sql.pg:
             # A big page cache for the load only; the engine is disposed afterwards, so the
@@ -336,7 +415,8 @@ def seed(engine: Engine, population: Population) -> dict:
                 f"CASE WHEN i = 1 THEN 'admin' WHEN i <= {p.last_manager} THEN 'manager' "
                 f"WHEN i <= {p.last_accountant} THEN 'accountant' ELSE 'worker' END, "
                 f":beak, CASE WHEN i > {p.last_accountant} AND i % 97 = 0 THEN false "
-                f"ELSE true END, 0, {end} FROM {series}"
+                f"ELSE true END, 0, {sql.seconds_before_end(str(p.span_s + 86400))} "
+                f"FROM {series}"
             ),
             {"beak": beak_hash},
         )
@@ -345,17 +425,14 @@ def seed(engine: Engine, population: Population) -> dict:
             "created_at) SELECT id, id, public_id, username, email, 0, created_at FROM popugs"
         )
         prefix, series = sql.series(p.tasks)
-        n, d = p.tasks, p.done_tasks
-        created = sql.seconds_before_end(f"({n} - i) * {TASK_SPACING_S}")
-        # Exactly `done` tasks are done, spread evenly over the ids (a Bresenham step).
+        created = sql.seconds_before_end(p.created_before_end_sql("i"))
         conn.execute(
             text(
                 f"{prefix}INSERT INTO tasks (id, status, assignee_id, fee, reward, completed_at) "
-                f"SELECT i, status, {p.first_assignable} + {sql.rand(p.assignable)}, "
+                f"SELECT i, status, {p.assignee_sql(sql, 'i', 'status')}, "
                 f"(10 + {sql.rand(11)}) * 100, (20 + {sql.rand(21)}) * 100, "
                 f"CASE WHEN status = 'done' THEN {sql.plus_seconds(created, 20)} END "
-                f"FROM (SELECT i, CASE WHEN (i * {d}) / {n} > ((i - 1) * {d}) / {n} "
-                f"THEN 'done' ELSE 'open' END AS status FROM {series}) AS numbered"
+                f"FROM (SELECT i, {p.status_sql('i')} AS status FROM {series}) AS numbered"
             )
         )
         conn.execute(
@@ -367,19 +444,28 @@ def seed(engine: Engine, population: Population) -> dict:
                 f"1 + i % {p.popugs}, {created}, NULL FROM {series}"
             )
         )
+        if p.diligent_every:
+            conn.execute(  # text(): it escapes the % (modulo) for psycopg
+                text(
+                    "UPDATE tasks SET status = 'done', completed_at = (SELECT "
+                    f"{sql.plus_seconds('x.created_at', 20)} FROM task_texts x "
+                    f"WHERE x.task_id = tasks.id) WHERE status = 'open' "
+                    f"AND assignee_id % {int(p.diligent_every)} = 0"
+                )
+            )
+        done = conn.exec_driver_sql("SELECT count(*) FROM tasks WHERE status = 'done'").scalar()
+        # Fees and rewards in time order, so entry ids grow with time as in production.
         conn.exec_driver_sql(
             "INSERT INTO ledger_entries (account_id, kind, amount, task_id, shuffle_id, "
-            f"business_day, created_at) SELECT a.id, 'assign_fee', -t.fee, t.id, NULL, "
-            f"{sql.day_of('x.created_at')}, x.created_at FROM tasks t "
-            "JOIN task_texts x ON x.task_id = t.id "
-            "JOIN accounts a ON a.popug_id = t.assignee_id ORDER BY t.id"
+            "business_day, created_at) SELECT account_id, kind, amount, task_id, NULL, "
+            f"{sql.day_of('at')}, at FROM (SELECT a.id AS account_id, 'assign_fee' AS kind, "
+            "-t.fee AS amount, t.id AS task_id, x.created_at AS at FROM tasks t "
+            "JOIN task_texts x ON x.task_id = t.id JOIN accounts a ON a.popug_id = t.assignee_id "
+            "UNION ALL SELECT a.id, 'reward', t.reward, t.id, t.completed_at FROM tasks t "
+            "JOIN accounts a ON a.popug_id = t.assignee_id WHERE t.status = 'done') AS moves "
+            "ORDER BY at, task_id, kind"
         )
-        conn.exec_driver_sql(
-            "INSERT INTO ledger_entries (account_id, kind, amount, task_id, shuffle_id, "
-            f"business_day, created_at) SELECT a.id, 'reward', t.reward, t.id, NULL, "
-            f"{sql.day_of('t.completed_at')}, t.completed_at FROM tasks t "
-            "JOIN accounts a ON a.popug_id = t.assignee_id WHERE t.status = 'done' ORDER BY t.id"
-        )
+        closes = _seed_closes(conn, p.end.date()) if p.close_days else {}
         conn.exec_driver_sql(
             "UPDATE accounts SET balance = s.total FROM (SELECT account_id, sum(amount) AS total "
             "FROM ledger_entries GROUP BY account_id) AS s WHERE accounts.id = s.account_id"
@@ -392,19 +478,100 @@ def seed(engine: Engine, population: Population) -> dict:
                 )
         rows = {
             table: conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar()
-            for table in ("popugs", "accounts", "tasks", "task_texts", "ledger_entries")
+            for table in SEEDED_TABLES
         }
+        assert_ledger_consistent(conn)
     settle(engine)
+    payouts = closes.get("payouts", 0)
     expected = {
         "popugs": p.popugs,
         "accounts": p.popugs,
         "tasks": p.tasks,
         "task_texts": p.tasks,
-        "ledger_entries": p.tasks + p.done_tasks,
+        "ledger_entries": p.tasks + done + payouts,
+        "payouts": payouts,
+        "billing_days": closes.get("closed_days", 0),
+        "mail_outbox": payouts,
     }
-    if rows != expected:
-        raise RuntimeError(f"seeded {rows}, expected {expected}")
-    return {"seconds": time.perf_counter() - started, "rows": rows}
+    if rows != expected or (done != p.done_tasks and not p.diligent_every):
+        raise RuntimeError(f"seeded {rows} ({done} done), expected {expected}")
+    return {
+        "seconds": time.perf_counter() - started,
+        "rows": rows,
+        "done_tasks": done,
+        "payouts": payouts,
+        "closed_days": closes.get("closed_days", 0),
+    }
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _seed_closes(conn: Connection, today: date) -> dict:
+    """The closes of every day before `today` since the first entry's, as close-day would
+    have made them from each account's per-day sums: at each day's end every positive
+    balance is paid out (a payout, its ledger entry on that day, a logged e-mail), and the
+    billing day records the day's fees, rewards, payouts, popugs paid and in the red."""
+    from app.blueprints.accounting.models import BillingDay, Payout
+
+    daily: dict[date, dict[int, int]] = {}
+    for account_id, day, total in conn.exec_driver_sql(
+        "SELECT account_id, business_day, sum(amount) FROM ledger_entries "
+        "GROUP BY account_id, business_day"
+    ):
+        daily.setdefault(_as_date(day), {})[account_id] = int(total)
+    kinds: dict[tuple[date, str], int] = {
+        (_as_date(day), kind): int(total)
+        for day, kind, total in conn.exec_driver_sql(
+            "SELECT business_day, kind, sum(amount) FROM ledger_entries GROUP BY business_day, kind"
+        )
+    }
+    if not daily:
+        return {"payouts": 0, "closed_days": 0}
+    running: dict[int, int] = {}
+    payouts, billing_days = [], []
+    day = min(daily)
+    while day < today:
+        for account_id, total in daily.get(day, {}).items():
+            running[account_id] = running.get(account_id, 0) + total
+        closed_at = datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)
+        closed_at += timedelta(minutes=5)
+        paid = [(a, amount) for a, amount in running.items() if amount > 0]
+        for account_id, amount in paid:
+            payouts.append(
+                {"account_id": account_id, "day": day, "amount": amount, "created_at": closed_at}
+            )
+            running[account_id] = 0
+        billing_days.append(
+            {
+                "day": day,
+                "closed_at": closed_at,
+                "fees": -kinds.get((day, "assign_fee"), 0),
+                "rewards": kinds.get((day, "reward"), 0),
+                "payouts": sum(amount for _, amount in paid),
+                "popugs_paid": len(paid),
+                "popugs_in_red": sum(1 for amount in running.values() if amount < 0),
+            }
+        )
+        day += timedelta(days=1)
+    if payouts:
+        conn.execute(insert(Payout.__table__), payouts)
+    if billing_days:
+        conn.execute(insert(BillingDay.__table__), billing_days)
+    conn.exec_driver_sql(
+        "INSERT INTO ledger_entries (account_id, kind, amount, task_id, shuffle_id, "
+        "business_day, created_at) SELECT account_id, 'payout', -amount, NULL, NULL, day, "
+        "created_at FROM payouts ORDER BY day, account_id"
+    )
+    conn.exec_driver_sql(
+        "INSERT INTO mail_outbox (payout_id, recipient, subject, body, status, attempts, "
+        "next_attempt_at, last_error, created_at, sent_at) SELECT p.id, a.email, "
+        "'aTES payout for ' || p.day, 'Hello ' || a.username || ', your balance was paid out.', "
+        "'logged', 1, p.created_at, NULL, p.created_at, p.created_at "
+        "FROM payouts p JOIN accounts a ON a.id = p.account_id ORDER BY p.id"
+    )
+    return {"payouts": len(payouts), "closed_days": len(billing_days)}
 
 
 # --- checks ----------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The Tasks board's Search over HTTP in the README's production deployment, at scale.
 
     python bench/deploy_search.py [--database-url postgresql://postgres@127.0.0.1:5432/NAME]
-                                  [--tasks 1000000] [--rounds 40]
+                                  [--tasks 1000000] [--rounds 40] [--quick]
 
 Seeds a fresh database (SQLite in a temporary directory without --database-url; with it,
 that PostgreSQL database is created and dropped afterwards): the schema by
@@ -133,10 +133,16 @@ def log_trouble(logs: Path) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", help="PostgreSQL URL (the database is created)")
-    parser.add_argument("--tasks", type=int, default=1_000_000)
-    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--tasks", type=int, help="default 1,000,000 (quick 10,000)")
+    parser.add_argument("--rounds", type=int, help="default 40 (quick 5)")
+    parser.add_argument(
+        "--quick", action="store_true", help="1,000 popugs, 10,000 tasks, 5 rounds: a smoke run"
+    )
     args = parser.parse_args()
-    population = Population(POPUGS, args.tasks - args.tasks // 10, args.tasks // 10)
+    args.tasks = args.tasks or (10_000 if args.quick else 1_000_000)
+    args.rounds = args.rounds or (5 if args.quick else 40)
+    popugs = 1_000 if args.quick else POPUGS
+    population = Population(popugs, args.tasks - args.tasks // 10, args.tasks // 10)
     began = time.perf_counter()
     load_before = load()
     print(f"# bench/deploy_search.py — {machine()} — load {load_before}", flush=True)
@@ -192,7 +198,7 @@ def main() -> int:
     print(f"log lines that look like trouble: {len(trouble)}")
     for line in trouble[:40]:
         print(f"    {line}")
-    return 0
+    return 1 if trouble else 0
 
 
 if __name__ == "__main__":

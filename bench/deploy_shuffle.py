@@ -1,6 +1,7 @@
 """A shuffle pressed over HTTP in the README's production deployment, at scale (issue 14).
 
     python bench/deploy_shuffle.py [--open-tasks 1000000] [--popugs 10000] [--done 100000]
+                                   [--quick]
                                    [--database-url postgresql://postgres@127.0.0.1:5432/NAME]
 
 Seeds a fresh database (bench.common.seed; SQLite in a temporary directory without
@@ -47,6 +48,8 @@ from bench.common import (  # noqa: E402
 )
 from bench.load import Client, flask, free_port  # noqa: E402
 
+FULL = Population(10_000, 1_000_000, 100_000)
+QUICK = Population(1_000, 10_000, 1_000)
 HOST_PORT = "127.0.0.1:8000"
 MANAGER = "popug-2"  # Population: the managers follow the admin
 FORM_TOKEN_RE = re.compile(r'name="form_token" type="hidden" value="([^"]+)"')
@@ -193,11 +196,17 @@ def compress(states: list[str]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", help="PostgreSQL URL (the database is created)")
-    parser.add_argument("--open-tasks", type=int, default=1_000_000)
-    parser.add_argument("--done", type=int, default=100_000)
-    parser.add_argument("--popugs", type=int, default=10_000)
+    parser.add_argument("--open-tasks", type=int, help="default 1,000,000 (quick 10,000)")
+    parser.add_argument("--done", type=int, help="default 100,000 (quick 1,000)")
+    parser.add_argument("--popugs", type=int, help="default 10,000 (quick 1,000)")
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     args = parser.parse_args()
-    population = Population(args.popugs, args.open_tasks, args.done)
+    sizes = QUICK if args.quick else FULL
+    population = Population(
+        args.popugs or sizes.popugs,
+        sizes.open_tasks if args.open_tasks is None else args.open_tasks,
+        sizes.done_tasks if args.done is None else args.done,
+    )
     print(f"# bench/deploy_shuffle.py — {machine()} — load {load()}", flush=True)
     with fresh_database(args.database_url, "ates_deploy_shuffle") as url:
         env_url = url.replace("postgresql+psycopg://", "postgresql://")

@@ -70,7 +70,6 @@ from app.db import write_intent  # noqa: E402
 from app.extensions import db  # noqa: E402
 from bench.common import (  # noqa: E402
     ELIGIBLE_ROLES,
-    TASK_SPACING_S,
     Population,
     StatementLog,
     _Sql,
@@ -567,16 +566,17 @@ def prepare_base(url: str, population: Population) -> dict:
 def seed_lean(engine, population: Population) -> dict:
     """Fill an empty lean schema with the same facts as common.seed: the same roles and
     active flags by id, the same number of open and done tasks spread the same way, the
-    same random assignees, fees and rewards (drawn anew, from the same ranges), one
-    assign_fee entry per task and one reward entry per done task at the same times, and
-    balances equal to the ledger sums. Also by INSERT … SELECT over a generated series, then
-    settled like the base. Returns {"seconds": …, "rows": {table: n}}."""
+    same assignees (done tasks in turn, open ones at random, drawn anew), fees and rewards
+    (drawn anew, from the same ranges), one assign_fee entry per task and one reward entry
+    per done task at the same times, and balances equal to the ledger sums. Also by
+    INSERT … SELECT over a generated series, then settled like the base. Returns
+    {"seconds": …, "rows": {table: n}}."""
     started = time.perf_counter()
     p = population
-    sql = _Sql(engine.dialect.name)
+    sql = _Sql(engine.dialect.name, p.end)
     ledger_id = "BIGSERIAL PRIMARY KEY" if sql.pg else "INTEGER PRIMARY KEY"
     n, d = p.tasks, p.done_tasks
-    created = sql.seconds_before_end(f"({n} - t.id) * {TASK_SPACING_S}")
+    created = sql.seconds_before_end(p.created_before_end_sql("t.id"))
     with engine.begin() as conn:
         if not sql.pg:
             conn.exec_driver_sql("PRAGMA cache_size = -524288")  # the load only, as seed()
@@ -596,10 +596,9 @@ def seed_lean(engine, population: Population) -> dict:
         _sql(
             conn,
             f"{prefix}INSERT INTO tasks (id, assignee_id, status, fee, reward) "
-            f"SELECT i, {p.first_assignable} + {sql.rand(p.assignable)}, status, "
+            f"SELECT i, {p.assignee_sql(sql, 'i', 'status')}, status, "
             f"(10 + {sql.rand(11)}) * 100, (20 + {sql.rand(21)}) * 100 "
-            f"FROM (SELECT i, CASE WHEN (i * {d}) / {n} > ((i - 1) * {d}) / {n} THEN 'done' "
-            f"ELSE 'open' END AS status FROM {series}) AS numbered",
+            f"FROM (SELECT i, {p.status_sql('i')} AS status FROM {series}) AS numbered",
         )
         conn.exec_driver_sql(
             "INSERT INTO ledger (account_id, task_id, amount, kind, at) "

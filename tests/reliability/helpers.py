@@ -1,5 +1,6 @@
-"""Shared pieces of the reliability tests: throw-away databases, bulk seeding by set-based
-SQL, separate app instances bound to those databases, subprocesses and the money checks.
+"""Shared pieces of the reliability tests: throw-away databases, separate app instances bound
+to those databases, subprocesses and the money checks. Bulk seeding is bench.common.seed,
+the benchmarks' own.
 
 The suite's own `app` fixture is bound to TEST_DATABASE_URL (or SQLite in memory); the fault
 tests need a database that a second process can open too, so each gets its own: a SQLite
@@ -18,7 +19,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 
 from sqlalchemy import create_engine, func, make_url, select, text
@@ -121,133 +121,6 @@ def server_env(url: str, **extra: str) -> dict[str, str]:
         **extra,
     )
     return env
-
-
-# --- seeding ---------------------------------------------------------------------------
-
-
-def _series(pg: bool, n: int) -> tuple[str, str]:
-    """(prefix, FROM item) producing rows i = 1..n on either database."""
-    if pg:
-        return "", f"generate_series(1, {int(n)}) AS series(i)"
-    return (
-        f"WITH RECURSIVE series(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM series "
-        f"WHERE i < {int(n)}) ",
-        "series",
-    )
-
-
-def _rand(pg: bool, n: int) -> str:
-    if pg:
-        return f"floor(random() * {int(n)})::int"
-    return f"((random() % {int(n)}) + {int(n)}) % {int(n)}"
-
-
-def _txt(pg: bool, expr: str) -> str:
-    return f"({expr})::text" if pg else f"({expr})"
-
-
-def seed(
-    url: str,
-    *,
-    popugs: int,
-    open_tasks: int,
-    day: date,
-    rewards_per_popug: int = 0,
-    beak_hash: str = "not-a-hash",
-) -> dict:
-    """Popug 1 is an admin, popug 2 a manager, the rest workers (every 5th an accountant),
-    each with an account. `open_tasks` open tasks land on the workers and accountants, each
-    with its creation fee; `rewards_per_popug` done tasks per assignable popug with their
-    fee and reward (so balances can be positive). All ledger entries are on business day
-    `day`; balances are set from the ledger sums. Set-based SQL only."""
-    engine = create_engine(database_url(url, url))
-    pg = engine.dialect.name == "postgresql"
-    at = f"'{day.isoformat()} 12:00:00'"
-    if pg:
-        at = f"timestamptz '{day.isoformat()} 12:00:00+00'"
-    assignable = popugs - 2
-    try:
-        with engine.begin() as conn:
-            prefix, series = _series(pg, popugs)
-            conn.execute(
-                text(
-                    f"{prefix}INSERT INTO popugs (id, public_id, username, email, role, "
-                    "beak_hash, active, session_epoch, created_at) "
-                    f"SELECT i, 'popug-uuid-' || {_txt(pg, 'i')}, 'popug-' || {_txt(pg, 'i')}, "
-                    f"'popug-' || {_txt(pg, 'i')} || '@uberpopug.inc', "
-                    "CASE WHEN i = 1 THEN 'admin' WHEN i = 2 THEN 'manager' "
-                    "WHEN i % 5 = 0 THEN 'accountant' ELSE 'worker' END, "
-                    f":beak, {'true' if pg else '1'}, 0, {at} FROM {series}"
-                ),
-                {"beak": beak_hash},
-            )
-            conn.exec_driver_sql(
-                "INSERT INTO accounts (id, popug_id, owner_public_id, username, email, balance, "
-                "created_at) SELECT id, id, public_id, username, email, 0, created_at FROM popugs"
-            )
-            done = rewards_per_popug * assignable
-            prefix, series = _series(pg, open_tasks + done)
-            conn.execute(
-                text(
-                    f"{prefix}INSERT INTO tasks (id, "
-                    "status, assignee_id, fee, reward, completed_at) "
-                    f"SELECT i, CASE WHEN i <= {done} THEN 'done' ELSE 'open' "
-                    f"END, CASE WHEN i <= {done} THEN 3 + (i - 1) % {assignable} "
-                    f"ELSE 3 + {_rand(pg, assignable)} END, (10 + {_rand(pg, 11)}) * 100, "
-                    f"(20 + {_rand(pg, 21)}) * 100, "
-                    f"CASE WHEN i <= {done} THEN {at} END FROM {series}"
-                )
-            )
-            conn.execute(
-                text(
-                    f"{prefix}INSERT INTO task_texts (task_id, public_id, title, jira_id, "
-                    f"description, creator_id, created_at) SELECT i, 'task-uuid-' || "
-                    f"{_txt(pg, 'i')}, 'Seeded task ' || {_txt(pg, 'i')}, NULL, '', 1, {at} "
-                    f"FROM {series}"
-                )
-            )
-            conn.execute(
-                text(
-                    "INSERT INTO ledger_entries (account_id, kind, amount, task_id, shuffle_id, "
-                    "business_day, created_at) SELECT a.id, 'assign_fee', -t.fee, t.id, NULL, "
-                    f":day, {at} FROM tasks t JOIN accounts a ON a.popug_id = t.assignee_id"
-                ),
-                {"day": day},
-            )
-            conn.execute(
-                text(
-                    "INSERT INTO ledger_entries (account_id, kind, amount, task_id, shuffle_id, "
-                    "business_day, created_at) SELECT a.id, 'reward', t.reward, t.id, NULL, "
-                    f":day, {at} FROM tasks t JOIN accounts a ON a.popug_id = t.assignee_id "
-                    "WHERE t.status = 'done'"
-                ),
-                {"day": day},
-            )
-            conn.exec_driver_sql(
-                "UPDATE accounts SET balance = s.total FROM (SELECT account_id, sum(amount) "
-                "AS total FROM ledger_entries GROUP BY account_id) AS s "
-                "WHERE accounts.id = s.account_id"
-            )
-            if pg:
-                for table in ("popugs", "accounts", "tasks", "ledger_entries"):
-                    conn.exec_driver_sql(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                        f"(SELECT max(id) FROM {table}))"
-                    )
-        if pg:
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql("VACUUM ANALYZE")
-        else:
-            with engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        with engine.connect() as conn:
-            return {
-                table: conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar()
-                for table in ("popugs", "accounts", "tasks", "ledger_entries")
-            }
-    finally:
-        engine.dispose()
 
 
 # --- money checks ----------------------------------------------------------------------

@@ -13,13 +13,14 @@ TEST_DATABASE_URL server), with real separate processes killed by SIGKILL:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import sqlite3
 import threading
 from collections import Counter
 from contextlib import closing
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from email import message_from_bytes
 from pathlib import Path
 
@@ -45,6 +46,7 @@ from app.blueprints.tasks.service import SHUFFLE_ATTEMPTS, SHUFFLE_QUEUE_LOCK
 from app.config import database_url
 from app.db import lock_key
 from app.extensions import db
+from bench.common import Population, seed
 from tests import factories
 from tests.helpers import count, signed_in_client
 from tests.reliability.helpers import (
@@ -59,7 +61,6 @@ from tests.reliability.helpers import (
     flask_cli,
     poll,
     scratch_database,
-    seed,
     waiting_on_advisory_lock,
 )
 from tests.tasks.helpers import fee_charges
@@ -131,9 +132,14 @@ def check_shuffle_state(url: str, before: dict, tasks: int) -> int:
         return len(shuffles)
 
 
+def on(day) -> datetime:
+    """Noon of business day `day`: the seeded tasks end there, all on that day."""
+    return datetime.combine(day, time(12), UTC)
+
+
 def seeded(url: str, tasks: int) -> dict:
-    rows = seed(url, popugs=20, open_tasks=tasks, day=clock.business_day())
-    assert rows == {"popugs": 20, "accounts": 20, "tasks": tasks, "ledger_entries": tasks}
+    rows = seed(url, Population(20, tasks, 0, end=on(clock.business_day())))["rows"]
+    assert (rows["popugs"], rows["tasks"], rows["ledger_entries"]) == (20, tasks, tasks)
     with app_on(url):
         return snapshot()
 
@@ -322,7 +328,8 @@ def seed_day(url: str) -> tuple:
     """30 popugs with a day of done and open tasks on yesterday's business day; returns
     (day, {email: balance} of the popugs a close must pay)."""
     day = clock.business_day() - timedelta(days=1)
-    seed(url, popugs=30, open_tasks=40, day=day, rewards_per_popug=2)
+    population = Population(30, 40, 0, end=on(day))
+    seed(url, dataclasses.replace(population, done_tasks=2 * population.assignable))
     with app_on(url):
         to_pay = dict(
             db.session.execute(

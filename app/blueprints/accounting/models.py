@@ -113,7 +113,7 @@ class ShuffleLine(db.Model):
     moved. A task's page finds its lines through it, one seek per shuffle. A shuffle writes
     these rows in task order, its lines in entry order: each table grows at its right edge,
     where a second index over `ledger_lines` would take a million entries at random places
-    (bench/README.md, "Shuffle at scale"). `accounting verify` checks that both agree."""
+    (docs/performance.md, "Issue 14"). `accounting verify` checks that both agree."""
 
     __tablename__ = "shuffle_lines"
     __table_args__ = {"sqlite_with_rowid": False}

@@ -197,7 +197,7 @@ def _one_account_day(account_id, day: date) -> tuple:
     the rows can take days) is estimated at about zero rows, and the (business_day, kind,
     amount) index then looks as cheap as the account's, so PostgreSQL scanned every entry
     of the day of every popug to find one popug's: 180–280 ms per query at 378,000 entries
-    of the day, against 0.3–3 ms through the account's index (bench/README.md, "Load").
+    of the day, against 0.3–3 ms through the account's index (docs/performance.md, "Issue 8").
     """
     return (
         LedgerEntry.account_id == account_id,

@@ -121,7 +121,7 @@ SEARCH_WINDOW = 2_000
 
 def _search_plan(filter_: str, search: Search, postgres: bool) -> str | None:
     """Which statement serves a search: each runs from the index that finds its rows
-    soonest, newest first, so a page stops after its rows (bench/README.md, "Search").
+    soonest, newest first, so a page stops after its rows (docs/performance.md, "Issue 15").
 
     - "pg-window" then "pg-hits" (PostgreSQL, words): the newest SEARCH_WINDOW tasks by
       primary key, which fill a page when the words are common; else every match from the
@@ -184,7 +184,7 @@ def _board_page(filter_: str, plan: str | None = None, jira_id: bool = False):
 def board(filter_: str, actor, page: int, per_page: int, search: Search | None = None) -> Page:
     """A page of the Tasks board, newest first, of the filter and the search if any (see
     _search_plan): one query, two for some searches on PostgreSQL, and no total (an exact
-    count of 100,000 tasks cost more than the page itself; see bench/README.md, "Load")."""
+    count of 100,000 tasks cost more than the page itself; docs/performance.md, "Issue 8")."""
     params = {"me": actor.id} if filter_ == "mine" else {}
     plan = None
     if search:

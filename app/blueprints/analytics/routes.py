@@ -23,7 +23,7 @@ def dashboard():
     form = RangeForm(request.args)
     valid = form.check(today)
     chosen = (form.start.data, form.end.data) if valid else None
-    report = queries.range_report(*chosen) if valid else None
+    report = queries.range_report(*chosen) if chosen else None
     context = {
         "form": form,
         "report": report,

@@ -66,7 +66,7 @@ class AlreadyShuffled(ServiceError):
         self.shuffle = shuffle
 
 
-# The eligible popugs of one shuffle, numbered 0..n-1 and keyed by that number, so that each
+# SQLite: the eligible popugs of one shuffle, numbered 0..n-1 and keyed by that number, so that each
 # open task's random draw finds its popug by primary key. (A CTE or subquery has no index:
 # SQLite joins one by scanning it once per draw, n × m row visits for m open tasks.)
 _SLOTS = Table(
@@ -75,7 +75,6 @@ _SLOTS = Table(
     Column("slot", Integer, primary_key=True, autoincrement=False),
     Column("popug_id", Integer, nullable=False),
     prefixes=["TEMPORARY"],
-    postgresql_on_commit="DROP",
 )
 
 
@@ -273,7 +272,7 @@ def run_shuffle(shuffle_id: int) -> Shuffle:
         # Ids and their number come from the statement's own snapshot: a popug deactivated
         # or re-roled by a transaction that committed after the count above cannot leave a
         # task without a popug.
-        new_assignee = ids[cast(func.floor(func.random() * func.cardinality(ids)), Integer) + 1]
+        new_assignee = ids[_random_slot(func.cardinality(ids)) + 1]
         charged = accounting.charge_assign_fees_in_bulk(
             update(TASKS)
             .where(TASKS.c.status == OPEN)

@@ -98,8 +98,9 @@ def _assigned(status: str, popug=None):
     return and_(TASKS.c.assignee_id == popug, TASKS.c.status == status)
 
 
-# A popug's tasks, open or done: the two indexes OR-ed.
-_MINE = or_(_assigned(OPEN), _assigned(DONE))
+def _mine(popug=None):
+    """A popug's tasks, open or done (default the bound "me"): the two indexes OR-ed."""
+    return or_(_assigned(OPEN, popug), _assigned(DONE, popug))
 
 
 def _filtered(query, filter_: str):
@@ -108,7 +109,7 @@ def _filtered(query, filter_: str):
     if filter_ == "done":
         return query.where(Task.status == DONE)
     if filter_ == "mine":
-        return query.where(_MINE)
+        return query.where(_mine())
     return query
 
 
@@ -386,7 +387,7 @@ def task_counts_of(popug_id: int) -> dict[str, int]:
     counts = dict(
         db.session.execute(
             select(TASKS.c.status, func.count())
-            .where(or_(_assigned(OPEN, popug_id), _assigned(DONE, popug_id)))
+            .where(_mine(popug_id))
             .group_by(TASKS.c.status)
         ).all()
     )

@@ -283,16 +283,6 @@ class Population:
         """Popugs that seeded tasks are assigned to (workers and accountants, active or not)."""
         return self.popugs - self.last_manager
 
-    def role_of(self, popug_id: int) -> str:
-        if popug_id == 1:
-            return "admin"
-        if popug_id <= self.last_manager:
-            return "manager"
-        return "accountant" if popug_id <= self.last_accountant else "worker"
-
-    def is_active(self, popug_id: int) -> bool:
-        return not (popug_id > self.last_accountant and popug_id % 97 == 0)
-
     @property
     def span_s(self) -> int:
         """Seconds from the first task's day's midnight (or the first task) to `end`."""

@@ -3,11 +3,12 @@
 from flask import Flask
 
 from app.config import Config, config_from_env
+from app.transaction import App
 
 
 def create_app(config_class: type[Config] | None = None) -> Flask:
     config_class = config_class or config_from_env()
-    app = Flask(__name__, instance_relative_config=True)
+    app = App(__name__, instance_relative_config=True)
     app.config.from_object(config_class)
     config_class.prepare(app.config)
     if app.config["PROXY_FIX_X_FOR"]:
@@ -21,6 +22,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     from app.errors import register_error_handlers
     from app.extensions import csrf, db, limiter, login_manager, migrate
     from app.i18n import N_, init_i18n
+    from app.transaction import init_transactions
     from app.web import init_web
 
     db.init_app(app)
@@ -38,6 +40,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     login_manager.login_view = "auth.sign_in"
     login_manager.login_message = N_("Sign in to continue.")  # translated when flashed
     login_manager.login_message_category = "info"
+    init_transactions(app)
     init_web(app)
     init_i18n(app)
     register_error_handlers(app)

@@ -79,6 +79,9 @@ class Config:
     # How often the job worker looks for a queued shuffle (and a standby worker for the
     # runner lock), and how often a shuffle's page refreshes itself while it waits or runs.
     JOBS_POLL_SECONDS = float(os.environ.get("JOBS_POLL_SECONDS", 0.5))
+    # The longest any read of a request may take (a page, a fragment, the page after an
+    # action): past it the page answers 503 instead of holding a worker.
+    READ_TIMEOUT_SECONDS = float(os.environ.get("ATES_READ_TIMEOUT_SECONDS", 2))
     TASKS_PER_PAGE = 50
     POPUGS_PER_PAGE = 50
 

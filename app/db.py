@@ -9,11 +9,12 @@ half-way. PostgreSQL readers get REPEATABLE READ snapshots (set per request in
 
 import contextvars
 import sqlite3
+import time
 import zlib
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from flask import has_request_context, request
+from flask import g, has_request_context, request
 from sqlalchemy import BigInteger, DateTime, Integer, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
@@ -62,7 +63,37 @@ def write_intent():
 def _wants_write() -> bool:
     if _write_intent.get():
         return True
-    return has_request_context() and request.method not in SAFE_METHODS
+    return (
+        has_request_context()
+        and request.method not in SAFE_METHODS
+        and not g.get("writes_finished", False)
+    )
+
+
+# Reads are bounded in time (app/transaction.py arms the deadline for a request's reads):
+# SQLite interrupts a statement running past it, PostgreSQL has its statement_timeout.
+_read_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "read_deadline", default=None
+)
+SQLITE_PROGRESS_STEPS = 10_000  # virtual-machine steps between two looks at the deadline
+
+
+def arm_read_deadline(seconds: float | None) -> None:
+    """Interrupt this context's SQLite statements once `seconds` have passed (None: never)."""
+    _read_deadline.set(None if seconds is None else time.monotonic() + seconds)
+
+
+def _past_read_deadline() -> bool:
+    deadline = _read_deadline.get()
+    return deadline is not None and time.monotonic() > deadline
+
+
+def is_read_timeout(error: Exception) -> bool:
+    """Whether a database error is a read that ran out of its time (not an outage)."""
+    orig = getattr(error, "orig", error)
+    if isinstance(orig, sqlite3.OperationalError):
+        return str(orig) == "interrupted"
+    return getattr(orig, "sqlstate", None) == "57014"  # PostgreSQL: query_canceled
 
 
 SQLITE_MMAP_BYTES = 1 << 30
@@ -84,6 +115,7 @@ def _configure_sqlite(dbapi_connection, connection_record) -> None:
     cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
     cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
+    dbapi_connection.set_progress_handler(_past_read_deadline, SQLITE_PROGRESS_STEPS)
 
 
 @event.listens_for(Engine, "begin")

@@ -2,15 +2,17 @@
 
 from datetime import date
 
-from flask import current_app, g, render_template
+from flask import current_app, g, render_template, request
 from flask_babel import gettext, ngettext
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from app.db import is_read_timeout
 from app.extensions import db, login_manager
 from app.htmx import wants_fragment
 from app.i18n import N_, format_day, format_number
+from app.transaction import finish_writes, refuse
 
 TITLES = {
     400: N_("Bad request"),
@@ -55,6 +57,7 @@ def _render(code: int, message: str):
     """`message` is English, a catalogue message or already translated (ServiceError's)."""
     try:
         db.session.rollback()
+        finish_writes(succeeded=False)
         context = {
             "code": code,
             "title": gettext(TITLES.get(code, OTHER_ERROR)),
@@ -87,8 +90,19 @@ def handle_csrf_error(error: CSRFError):
     )
 
 
+TOO_SLOW = N_(
+    "This page took too long to prepare. Narrow the search or the dates, or try again in "
+    "a moment."
+)
+
+
 def handle_database_unavailable(error: OperationalError):
-    current_app.logger.error("Database error: %s", error.orig)
+    """503: the database is not reachable, or a read ran out of its time."""
+    too_slow = is_read_timeout(error)
+    if too_slow:
+        current_app.logger.warning("Read timed out: %s %s", request.method, request.full_path)
+    else:
+        current_app.logger.error("Database error: %s", error.orig)
     try:
         db.session.rollback()
     except OperationalError:
@@ -98,9 +112,9 @@ def handle_database_unavailable(error: OperationalError):
     context = {
         "code": 503,
         "title": gettext(TITLES[503]),
-        "message": gettext(
-            "The database is not reachable right now. Please try again in a moment."
-        ),
+        "message": gettext(TOO_SLOW)
+        if too_slow
+        else gettext("The database is not reachable right now. Please try again in a moment."),
     }
     if wants_fragment():
         headers = {"HX-Retarget": "#flashes", "HX-Reswap": "beforeend"}
@@ -148,6 +162,7 @@ class ServiceError(Exception):
         self.message = message % english if params else message
         super().__init__(self.message)
         self.field = field
+        refuse()  # a refused action commits nothing, even when its view shows the message
 
     def translated(self) -> str:
         """The message in the request's language, its days and counts written as there."""

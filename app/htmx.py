@@ -4,6 +4,7 @@ from flask import redirect, render_template, request
 from flask_login import current_user
 
 from app.db import SAFE_METHODS
+from app.transaction import finish_writes
 
 
 def is_htmx() -> bool:
@@ -25,7 +26,9 @@ def render(page: str, fragment: str, **context) -> str:
     A fragment also carries pending flash messages, swapped out-of-band into the page's
     flash area, and after an action the signed-in popug's balance into the top bar (the
     action may have moved it: a task created that landed on them, a reward, a payout).
+    After an action, its transaction ends first: the page is read as a GET reads.
     """
+    finish_writes()
     if wants_fragment():
         parts = [render_template(fragment, **context), render_template("_flashes_oob.html")]
         if request.method not in SAFE_METHODS and current_user.is_authenticated:

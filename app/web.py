@@ -1,4 +1,4 @@
-"""Request-wide behaviour: security headers, snapshot reads, template helpers."""
+"""Request-wide behaviour: security headers, refusals up front, template helpers."""
 
 from flask import Flask, abort, current_app, request
 from flask_login import current_user
@@ -6,7 +6,6 @@ from markupsafe import Markup
 
 from app.access import can
 from app.db import SAFE_METHODS
-from app.extensions import db
 from app.htmx import add_vary
 from app.i18n import N_
 from app.money import format_money, money_class
@@ -24,16 +23,6 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
-
-
-def snapshot_reads() -> None:
-    """On PostgreSQL a page reads one consistent snapshot, never half of a shuffle."""
-    if (
-        request.method in SAFE_METHODS
-        and db.engine.dialect.name == "postgresql"
-        and not db.session().in_transaction()  # tests share their session with requests
-    ):
-        db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
 def refuse_nul_in_url() -> None:
@@ -100,7 +89,6 @@ def my_balance() -> int:
 def init_web(app: Flask) -> None:
     app.before_request(refuse_nul_in_url)
     app.before_request(refuse_non_form_bodies)
-    app.before_request(snapshot_reads)
     app.after_request(security_headers)
     app.after_request(add_vary)
     app.jinja_env.globals.update(can=can, my_balance=my_balance)

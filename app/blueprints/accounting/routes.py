@@ -14,6 +14,7 @@ from app.htmx import redirect_after_post, render, wants_fragment
 from app.i18n import N_, format_day
 from app.money import format_cents, format_money
 from app.paging import page_number
+from app.transaction import own_transactions
 
 from . import bp, mail, queries, service
 from .forms import CloseDayForm, DayForm, RangeForm, SendMailForm
@@ -259,10 +260,8 @@ def close_day():
     try:
         result = service.close_day(day, actor=current_user)
     except ServiceError as error:
-        db.session.rollback()
         flash(error.translated(), "error")
         return redirect_after_post(url_for("accounting.overview"))
-    db.session.commit()
     if result.closed_now:
         flash(_closed_message(result), "success")
     else:
@@ -300,7 +299,8 @@ def _mail_message(report) -> str:
 
 def _send_mail_after_close() -> None:
     try:
-        report = mail.send_pending(limit=MAIL_AFTER_CLOSE)
+        with own_transactions():  # the close commits first
+            report = mail.send_pending(limit=MAIL_AFTER_CLOSE)
     except Exception:  # the payouts are committed; the e-mails wait in the outbox
         db.session.rollback()
         current_app.logger.exception("Sending payout e-mails after the close failed")

@@ -24,6 +24,7 @@ from app.extensions import db, limiter, login_manager
 from app.htmx import is_htmx, redirect_after_post, render, wants_fragment
 from app.i18n import N_, label
 from app.paging import page_number
+from app.transaction import finish_writes
 
 from . import bp, service, sessions
 from .forms import EmptyForm, LocaleForm, PopugForm, RoleForm, SignInForm
@@ -105,7 +106,7 @@ def sign_in():
             abort(429, TOO_MANY_SIGN_INS)
         popug = service.authenticate(username, form.beak_shape.data)
         if popug is not None:
-            db.session.commit()
+            finish_writes()  # the limiter's storage writes on a connection of its own
             _refund_guess(username)
             session.clear()  # a fresh session on sign-in (no fixation)
             login_user(popug)
@@ -123,7 +124,6 @@ def sign_in():
 @login_required
 def sign_out():
     service.end_sessions(current_user._get_current_object())
-    db.session.commit()
     logout_user()
     session.clear()
     flash(gettext("You are signed out."), "info")
@@ -131,6 +131,7 @@ def sign_out():
 
 
 def _popugs_page(form: PopugForm, status: int = 200):
+    finish_writes()  # after an action, the list shows what it committed
     popugs = service.list_popugs(page_number(request.args), current_app.config["POPUGS_PER_PAGE"])
     return (
         render(
@@ -165,10 +166,8 @@ def create_popug():
                 actor=current_user,
             )
         except ServiceError as error:
-            db.session.rollback()
             error.show_on(form, "username")
         else:
-            db.session.commit()
             flash(
                 gettext(
                     "Popug %(username)s created as %(role)s.",
@@ -221,12 +220,11 @@ def _row_action(public_id: str, change=None, done=None):
     try:
         popug = change() if change else service.get_popug(public_id)
     except ServiceError as error:
-        db.session.rollback()
         flash(error.translated(), "error")
+        finish_writes()  # rolls the refused change back before the row is read again
         popug = service.get_popug(public_id)
     else:
         if change:
-            db.session.commit()
             flash(done(popug), "success")
     if wants_fragment():
         return render(
@@ -310,9 +308,7 @@ def set_locale():
     try:
         service.set_locale(current_user._get_current_object(), form.locale.data)
     except ServiceError as error:
-        db.session.rollback()
         flash(error.translated(), "error")
         return redirect(back, code=303)
-    db.session.commit()
     refresh()  # this response already speaks the new language
     return redirect(back, code=303)

@@ -7,11 +7,11 @@ from werkzeug.datastructures import MultiDict
 
 from app.access import ACCESS, can, role_required
 from app.errors import FORM_EXPIRED, NotAllowed, NotFound, ServiceError, found
-from app.extensions import db
 from app.htmx import redirect_after_post, render, wants_fragment
 from app.i18n import N_
 from app.money import format_money
 from app.paging import page_number
+from app.transaction import finish_writes
 
 from . import bp, queries, service
 from .forms import CompleteForm, ShuffleForm, TaskForm
@@ -38,6 +38,7 @@ def _board_context(args) -> dict:
 
 
 def _board(form: TaskForm, status: int = 200, fragment: str = "tasks/_board.html"):
+    finish_writes()  # after an action, the board is read as a GET reads it
     context = _board_context(request.args)
     context["results_only"] = fragment == "tasks/_board_results.html"
     if not wants_fragment():  # the page's notice of a shuffle under way; fragments have none
@@ -63,38 +64,32 @@ def index():
 @role_required(*ACCESS["tasks"])
 def create_task():
     form = TaskForm()
-    if form.validate_on_submit():
-        try:
-            task = service.create_task(
-                title=form.title.data,
-                jira_id=form.jira_id.data,
-                description=form.description.data,
-                actor=current_user,
-                form_token=form.form_token.data,
-            )
-        except service.AlreadySubmitted as duplicate:
-            db.session.rollback()
-            task = service.get_task_by_id(duplicate.task_id)
-            flash(gettext("That form was already submitted; the task exists once."), "info")
-        except ServiceError as error:
-            db.session.rollback()
-            error.show_on(form)
-            return _board(form, 422, "tasks/_task_form.html")
-        else:
-            # Read before the commit, which expires `task` (reading it after costs a query).
-            assignee = queries.assignee_names_by_id([task.assignee_id])[task.assignee_id]
-            db.session.commit()
-            flash(
-                gettext("Task created and assigned to %(assignee)s.", assignee=assignee), "success"
-            )
-        if wants_fragment():
-            return _created()
-        return redirect_after_post(url_for("tasks.index"))
-    return _board(form, 422, "tasks/_task_form.html")
+    if not form.validate_on_submit():
+        return _board(form, 422, "tasks/_task_form.html")
+    try:
+        created = service.create_task(
+            title=form.title.data,
+            jira_id=form.jira_id.data,
+            description=form.description.data,
+            actor=current_user,
+            form_token=form.form_token.data,
+        )
+    except service.AlreadySubmitted:
+        flash(gettext("That form was already submitted; the task exists once."), "info")
+    except ServiceError as error:
+        error.show_on(form)
+        return _board(form, 422, "tasks/_task_form.html")
+    else:
+        assignee = queries.assignee_names_by_id([created.assignee_id])[created.assignee_id]
+        flash(gettext("Task created and assigned to %(assignee)s.", assignee=assignee), "success")
+    if wants_fragment():
+        return _created()
+    return redirect_after_post(url_for("tasks.index"))
 
 
 def _created():
     """htmx: a fresh form, and the board the popug is looking at, refreshed out of band."""
+    finish_writes()
     return render(
         "tasks/index.html",
         "tasks/_created.html",
@@ -139,20 +134,19 @@ def complete_task(public_id: str):
         return redirect(url_for("tasks.my_tasks"))
     try:
         task = service.complete_task(public_id, actor=current_user)
+    except (NotAllowed, NotFound):
+        raise  # 403 / 404 pages (htmx shows them in the flash area)
     except ServiceError as error:
-        db.session.rollback()
-        if isinstance(error, NotAllowed | NotFound):
-            raise  # 403 / 404 pages (htmx shows them in the flash area)
         flash(error.translated(), "error")
-        if wants_fragment():
-            return _row(public_id)
-        return redirect(_back(public_id), code=303)
-    # Worded before the commit, which expires `task` (reading it after costs a query).
-    message = gettext(
-        "Done! “%(title)s” paid you %(reward)s.", title=task.title, reward=format_money(task.reward)
-    )
-    db.session.commit()
-    flash(message, "success")
+    else:
+        flash(
+            gettext(
+                "Done! “%(title)s” paid you %(reward)s.",
+                title=task.title,
+                reward=format_money(task.reward),
+            ),
+            "success",
+        )
     if wants_fragment():
         return _row(public_id)
     return redirect(_back(public_id), code=303)
@@ -161,6 +155,7 @@ def complete_task(public_id: str):
 def _row(public_id: str):
     """htmx: the task's row in its current state (and, as after every action, the top
     bar's balance out of band)."""
+    finish_writes()
     task = queries.row_of(public_id)
     return render(
         "tasks/my_tasks.html", "tasks/_task_row.html", task=task, complete_form=CompleteForm()
@@ -213,15 +208,12 @@ def shuffle():
     try:
         press = service.request_shuffle(actor=current_user, form_token=form.form_token.data)
     except service.AlreadyShuffled as duplicate:
-        db.session.rollback()
         shuffle = duplicate.shuffle
     except ServiceError as error:
-        db.session.rollback()
         flash(error.translated(), "error")
         return redirect_after_post(url_for("tasks.index"))
     else:
         shuffle = press.shuffle
-        db.session.commit()
         if press.joined:
             flash(
                 gettext("A shuffle was already waiting to start; your press joined it."), "info"

@@ -27,6 +27,7 @@ class Page:
         self.total = total
         self.pages = None if total is None else max(1, math.ceil(total / per_page))
         self.has_next = len(rows) > per_page if total is None else page < self.pages
+        self.capped = False  # rows exist past the last page a list shows
         self.has_prev = page > 1
         self.prev_num = page - 1
         self.next_num = page + 1

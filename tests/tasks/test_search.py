@@ -51,6 +51,30 @@ def test_words_of_the_title_find_tasks_newest_first(app, tasks):
     assert found(client, q="rrot") == []  # words begin where the title's words begin
 
 
+def test_only_the_last_word_is_a_prefix_and_only_from_two_letters(app, tasks):
+    client = signed_in_client(app, tasks["kesha"])
+    assert found(client, q="par the") == []  # an earlier word is a whole word
+    assert found(client, q="parrot the") == ids(tasks["feed"])
+    assert found(client, q="feed t") == []  # one letter: a whole word, not a prefix
+    assert found(client, q="feed th") == ids(tasks["feed"])
+    made = make_task(tasks["kesha"], title="A b c task")
+    db.session.commit()
+    assert found(client, q="a b c") == ids(made)  # one-letter words of a title still match
+
+
+def test_the_board_pages_no_deeper_than_its_cap(app, tasks, monkeypatch):
+    monkeypatch.setattr(queries, "BOARD_PAGES", 2)
+    monkeypatch.setitem(app.config, "TASKS_PER_PAGE", 1)
+    client = signed_in_client(app, tasks["kesha"])
+    deep = client.get("/?page=100000").text  # the last page the board shows
+    assert re.findall(r'<tr id="task-([0-9a-f-]{36})"', deep) == ids(tasks["quote"])
+    assert 'rel="next"' not in deep
+    assert "The board lists the newest 2 tasks of a search or filter" in deep
+    russian = client.get("/?page=3", headers={"Accept-Language": "ru"}).text
+    assert "Доска показывает" in russian
+    assert "The board lists" not in client.get("/?page=1").text
+
+
 def test_a_whole_jira_id_finds_its_task_in_any_case(app, tasks):
     client = signed_in_client(app, tasks["kesha"])
     assert found(client, q="UBERPOP-42") == ids(tasks["feed"])

@@ -61,8 +61,8 @@ _WORD = re.compile(r"[^\W_]+")  # letters and digits: nothing a search syntax co
 
 @dataclass(frozen=True)
 class Search:
-    """What the board's Search field asks for: words that must all begin words of the
-    title (the last one as typed so far), or a whole Jira ID (either matches)."""
+    """What the board's Search field asks for: words of the title, all of them (the last
+    one may be the start of a word), or a whole Jira ID (either matches)."""
 
     text: str  # as typed, trimmed (shown back in the field)
     words: tuple[str, ...]
@@ -83,12 +83,24 @@ _WORDS_INDEX = table(TITLE_WORDS, column("rowid"))
 _MATCHES = literal_column(TITLE_WORDS).op("MATCH")(bindparam("words"))
 
 
+PREFIX_MIN = 2  # letters of the last word before it is searched as a prefix
+
+
 def _words_query(words: tuple[str, ...], postgres: bool) -> str:
-    """Every word, the last as a prefix, in each database's own query syntax (the words
-    are letters and digits only: nothing in them can be read as syntax)."""
+    """Every word whole, but the last, typed so far, as a prefix once it has PREFIX_MIN
+    letters (a one-letter prefix matches nearly every title: each is an index lookup
+    instead), in each database's own query syntax (the words are letters and digits only:
+    nothing in them can be read as syntax)."""
+    if not words:
+        return ""
+    prefix = len(words[-1]) >= PREFIX_MIN
     if postgres:
-        return " & ".join(f"{word}:*" for word in words)
-    return " ".join(f'"{word}"*' for word in words)
+        terms = [*words[:-1], f"{words[-1]}:*" if prefix else words[-1]]
+        return " & ".join(terms)
+    terms = [f'"{word}"' for word in words]
+    if prefix:
+        terms[-1] += "*"
+    return " ".join(terms)
 
 
 def _assigned(status: str, popug=None):
@@ -182,10 +194,25 @@ def _board_page(filter_: str, plan: str | None = None, jira_id: bool = False):
     return paged(_filtered(newest_first, filter_))
 
 
+# The board pages through the newest BOARD_PAGES pages of its filter and search, no deeper:
+# a page further back costs a walk over every task before it. Older tasks are found by a
+# search (a Jira ID or a title's words) or on their popug's pages.
+BOARD_PAGES = 200
+
+
 def board(filter_: str, actor, page: int, per_page: int, search: Search | None = None) -> Page:
     """A page of the Tasks board, newest first, of the filter and the search if any (see
     _search_plan): one query, two for some searches on PostgreSQL, and no total (an exact
-    count of 100,000 tasks cost more than the page itself; docs/performance.md, "Issue 8")."""
+    count of 100,000 tasks cost more than the page itself; docs/performance.md, "Issue 8").
+    A page past BOARD_PAGES is the last one, marked `capped` when older tasks exist."""
+    page = min(page, BOARD_PAGES)
+    found = _board(filter_, actor, page, per_page, search)
+    if page == BOARD_PAGES and found.has_next:
+        found.has_next, found.capped = False, True
+    return found
+
+
+def _board(filter_: str, actor, page: int, per_page: int, search: Search | None) -> Page:
     params = {"me": actor.id} if filter_ == "mine" else {}
     plan = None
     if search:

@@ -1,4 +1,4 @@
-"""Who may use which part of aTES (SPEC section 2): the roles of each area, the decorator
+"""Who may use which part of aTES: the roles of each area, the decorator
 routes use, and `can()` for templates. App-level, like clock and money: every blueprint's routes
 use it, and it imports none of them."""
 
@@ -24,7 +24,7 @@ def role_required(*roles: str):
     return decorator
 
 
-# Who may use which part of aTES (SPEC section 2); navigation and routes both read this.
+# Who may use which part of aTES; navigation and routes both read this.
 ACCESS = {
     "tasks": ("admin", "manager", "accountant", "worker"),
     "my_tasks": ("accountant", "worker"),

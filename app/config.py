@@ -1,4 +1,4 @@
-"""Configuration classes, read from the environment (SPEC section 7)."""
+"""Configuration classes, read from the environment (the README lists every variable)."""
 
 import os
 import secrets

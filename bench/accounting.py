@@ -1,4 +1,4 @@
-"""Benchmark of accounting (issue 5): My account, the accounting overview and the balances
+"""Benchmark of accounting: My account, the accounting overview and the balances
 CSV next to a bare Flask + Jinja page with the same number of rows, and closing a day.
 
     python bench/accounting.py [--quick] [--runs N]
@@ -25,7 +25,7 @@ peak RSS; then closed again on a copy of the database, in another child, under t
 for the peak Python memory. Sending the queued e-mails afterwards (log mode) is timed too.
 
 --database PATH keeps part 1's SQLite file and reuses it on the next run (no re-seeding).
-Goals (issue 5): pages within 3x the bare page; close-day of 10,000 accounts under 5 s.
+Goals: pages within 3x the bare page; close-day of 10,000 accounts under 5 s.
 --quick: 200 popugs, 100,000 entries over 20 days, 2,000 accounts to close, fewer runs.
 """
 

@@ -1,4 +1,4 @@
-"""The Tasks board's Search over HTTP in the README's production deployment, at scale.
+"""The Tasks board's Search over HTTP in the production deployment (docs/deploying.md), at scale.
 
     python bench/deploy_search.py [--database-url postgresql://postgres@127.0.0.1:5432/NAME]
                                   [--tasks 1000000] [--rounds 40] [--quick]

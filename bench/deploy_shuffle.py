@@ -1,4 +1,4 @@
-"""A shuffle pressed over HTTP in the README's production deployment, at scale (issue 14).
+"""A shuffle pressed over HTTP in the production deployment (docs/deploying.md), at scale.
 
     python bench/deploy_shuffle.py [--open-tasks 1000000] [--popugs 10000] [--done 100000]
                                    [--quick]

@@ -1,11 +1,11 @@
-"""Load test (issue 8): aTES as in production under a mixed load, next to a bare page.
+"""Load test: aTES as in production under a mixed load, next to a bare page.
 
     python bench/load.py [--database-url postgresql://postgres@127.0.0.1:5432/]
                          [--duration 60] [--clients 8] [--signed-in 50] [--quick]
                          [--priority -10] [--shuffle-every 10] [--gunicorn-threads N]
                          [--allow-stale-migrations] [--out bench/results/load.md]
 
-Follows the README's deployment section: a fresh PostgreSQL database (created for the run on
+Follows docs/deploying.md: a fresh PostgreSQL database (created for the run on
 the server of --database-url and dropped afterwards; without it a SQLite file in a temporary
 directory), migrated with `flask --app wsgi db upgrade`, seeded with 1,000 popugs and 100,000
 tasks (30,000 done, and every tenth popug has finished all of theirs) with their accounts
@@ -855,7 +855,7 @@ def main() -> int:
         type=int,
         default=0,
         help="run gunicorn's gthread workers with this many threads each (default: the "
-        "README's sync workers)",
+        "deployment's sync workers)",
     )
     parser.add_argument(
         "--out",

@@ -1,4 +1,4 @@
-"""Benchmark of "Shuffle open tasks" (issue 4): the service against the minimal hand-written
+"""Benchmark of "Shuffle open tasks": the service against the minimal hand-written
 SQL making the same row changes, on the same data, plus the original per-task loop, and a
 lean anchor: the same facts in the leanest schema that holds them, shuffled the same way.
 
@@ -35,7 +35,7 @@ one transaction: a numbered pool of eligible popugs, a temporary table of moves 
 slot per open task, joined on the pool's key), then UPDATE tasks, INSERT ledger, UPDATE
 accounts, all from the moves.
 
-Goals (issue 4): service / hand-written ≤ 1.5 and service / lean ≤ 1.5 on both databases,
+Goals: service / hand-written ≤ 1.5 and service / lean ≤ 1.5 on both databases,
 peak memory < 200 MB.
 --quick: 1,000 popugs and 100 times fewer tasks (a smoke run).
 """

@@ -1,4 +1,4 @@
-"""Benchmark of tasks (issue 3): creations per second, and page render times next to a bare
+"""Benchmark of tasks: creations per second, and page render times next to a bare
 Flask + Jinja page with the same number of rows.
 
     python bench/tasks.py [--quick] [--database-url postgresql://postgres@127.0.0.1:5432/NAME]
@@ -15,8 +15,8 @@ ledger entries by set-based SQL, then measures:
   My tasks, fetched with the test client as a signed-in worker, interleaved round-robin
   with a bare Flask + Jinja app rendering a 50-row table of the same tasks from memory.
 
-Goals (issue 3): every page within 3x the bare page; at least 500 creations/s on SQLite.
-Issue 15: search pages within 3x the unfiltered board (--tasks 1000000 for its size).
+Goals: every page within 3x the bare page; at least 500 creations/s on SQLite; search pages
+within 3x the unfiltered board (--tasks 1000000 for its size).
 --quick: 200 popugs, 10,000 tasks, fewer creations and rounds (a smoke run).
 """
 
@@ -233,7 +233,7 @@ def bench_pages(app, rounds: int, session_id: str, total_tasks: int) -> dict:
         "Tasks board ?filter=mine": (client, "/?filter=mine", ROWS),
         "My tasks": (client, "/my-tasks", ROWS),  # up to 50 open + 20 done
         f"Tasks board, last page (?page={last_page})": (client, f"/?page={last_page}", 1),
-        # Search (issue 15): at least one row each
+        # Search: at least one row each
         **{label: (client, path, 1) for label, path in search_paths(total_tasks).items()},
     }
     with app.app_context():

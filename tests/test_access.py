@@ -24,7 +24,7 @@ ANONYMOUS = "anonymous"
 ROLES = ("admin", "manager", "accountant", "worker")
 EVERYONE = frozenset(ROLES)
 ADMIN = frozenset({"admin"})
-MONEY = frozenset({"admin", "accountant"})  # SPEC 2: accounting overview, close the day
+MONEY = frozenset({"admin", "accountant"})  # the accounting overview, closing the day
 ASSIGNEES = frozenset({"accountant", "worker"})  # only they hold tasks
 SHUFFLERS = frozenset({"admin", "manager"})
 

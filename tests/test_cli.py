@@ -150,7 +150,7 @@ def test_demo_seed_leaves_an_existing_organisation_alone(runner):
 
 
 def test_demo_seed_refuses_production(app, runner, monkeypatch):
-    """Its admin's beak shape is in the README: never into a production database."""
+    """Its admin's beak shape is public (`make run` prints it): never into a production database."""
     monkeypatch.setitem(app.config, "ATES_ENV", "production")
     result = runner.invoke(args=["demo", "seed"])
     assert result.exit_code != 0

@@ -196,7 +196,7 @@ def test_partial_indexes_are_partial_in_the_migrated_database(migrated):
                 assert migrated_where.get(index.name) == model_where, index.name
 
 
-# The schema before issue 14 (shuffles run inside the request; a task in one table).
+# The schema before shuffles became jobs (shuffles ran inside the request; a task in one table).
 BEFORE_ISSUE_14 = "5b1f0c2e9d47"
 OLD_ROWS = [
     "INSERT INTO popugs (id, public_id, username, email, role, beak_hash, active, "
@@ -219,7 +219,7 @@ OLD_ROWS = [
 
 
 def test_the_migrations_move_the_data_of_the_previous_schema(tmp_path, keep_logging):
-    """A database holding tasks and a shuffle from before issue 14 upgrades to the head with
+    """A database holding tasks and a shuffle from that schema upgrades to the head with
     every text and time where the models read it, and downgrades back without loss."""
     with _upgraded_from(tmp_path, BEFORE_ISSUE_14, OLD_ROWS):
         with db.engine.connect() as conn:

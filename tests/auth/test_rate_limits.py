@@ -1,4 +1,4 @@
-"""Sign-in limits that hold under concurrency (issue 16, items 2–4): each guess is counted
+"""Sign-in limits that hold under concurrency: each guess is counted
 before it is verified, atomically, in a storage every web worker shares — the database by
 default, or Redis — and on the username the sign-in actually checks."""
 
@@ -135,7 +135,7 @@ def _empty_redis() -> None:
 
 @pytest.mark.parametrize("storage_name", STORAGES)
 def test_concurrent_wrong_guesses_against_gunicorn_each_count(tmp_path: Path, storage_name):
-    """The README's deployment (gunicorn, several workers), 12 wrong beak shapes for one
+    """The production deployment (gunicorn, several workers), 12 wrong beak shapes for one
     username sent at the same moment: 5 are verified and refused (401), 7 are refused
     unverified (429), and then even the right beak shape waits for the next minute."""
     if storage_name == "redis" and not _redis_up():

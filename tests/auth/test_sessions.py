@@ -1,4 +1,4 @@
-"""Sessions that end (issue 16, item 6): after SESSION_IDLE_MINUTES without a request and
+"""Sessions that end: after SESSION_IDLE_MINUTES without a request and
 SESSION_LIFETIME_HOURS after sign-in, whatever the cookie says, a copied cookie included."""
 
 from datetime import UTC, datetime, timedelta

@@ -89,7 +89,7 @@ def test_confirmations_pass_axe(visit):
     assert not found, "axe-core found serious or critical violations:\n" + "\n".join(found)
 
 
-# --- the same in Russian (issue 18): a Russian browser, every page, errors and dialogs ------
+# --- the same in Russian: a Russian browser, every page, errors and dialogs --------------
 
 
 @pytest.mark.parametrize("role", ROLES)

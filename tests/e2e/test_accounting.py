@@ -1,4 +1,4 @@
-"""Issue 5's browser journey: a worker earns money, the accountant sees it in "All balances"
+"""Accounting's browser journey: a worker earns money, the accountant sees it in "All balances"
 and in the CSV, closes the day and pays it out; the worker's account is back at $0.00.
 
 Closing the day is for keeps: later ledger entries belong to the next business day, and a

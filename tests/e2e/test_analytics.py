@@ -1,4 +1,4 @@
-"""Issue 6's browser journey: a task is finished today; the admin opens Analytics, finds
+"""Analytics' browser journey: a task is finished today; the admin opens Analytics, finds
 today's most expensive task and narrows the range to the last 7 days (a bookmarkable URL)."""
 
 from datetime import date, timedelta

@@ -1,4 +1,4 @@
-"""Issue 18 in the browser: a worker with a Russian browser signs in, creates a task, its
+"""Two languages in the browser: a worker with a Russian browser signs in, creates a task, its
 assignee marks it done and reads My account, all in Russian; the top bar's switch."""
 
 import re

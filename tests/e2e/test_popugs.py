@@ -1,4 +1,4 @@
-"""Issue 2's browser journey: the admin creates a worker, and the worker sees a worker's aTES."""
+"""The popugs' browser journey: the admin creates a worker, and the worker sees a worker's aTES."""
 
 import pytest
 from playwright.sync_api import expect
@@ -108,7 +108,7 @@ def balance_on_overview(admin: Visitor, username: str) -> int:
 
 @pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
 def test_admin_staffs_a_team_and_reads_analytics(visit, logins, js):
-    """Issue 7's admin journey: create a manager, an accountant and three workers, change a
+    """The admin's journey: create a manager, an accountant and three workers, change a
     role, deactivate one, then read Analytics and check today's figures move, to the cent,
     by what a new task does."""
     admin = visit(js=js, as_popug="admin")

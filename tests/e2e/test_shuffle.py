@@ -1,4 +1,4 @@
-"""Issue 4's browser journey: a manager shuffles the open tasks; every figure on the board, in
+"""The shuffle's browser journey: a manager shuffles the open tasks; every figure on the board, in
 the popugs' balances and on their My tasks pages moves exactly as the shuffle says."""
 
 import signal

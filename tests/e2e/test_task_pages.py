@@ -1,6 +1,6 @@
-"""Issue 15's browser journeys: a task's own page (its facts, description, Mark done and
-History), an accountant opening a popug's account from All balances, and Search on the
-Tasks board, with and without JavaScript."""
+"""Browser journeys: a task's own page (its facts, description, Mark done and History), an
+accountant opening a popug's account from All balances, and Search on the Tasks board, with
+and without JavaScript."""
 
 import random
 import re

@@ -1,4 +1,4 @@
-"""Issue 3's browser journey: a worker creates a task; its assignee finds it and marks it done."""
+"""The tasks' browser journey: a worker creates a task; its assignee finds it and marks it done."""
 
 import random
 from urllib.parse import urlsplit
@@ -81,8 +81,8 @@ def test_worker_creates_a_task_and_its_assignee_marks_it_done(visit, logins, js)
     expect(done_on_board.get_by_role("button", name="Mark done")).to_have_count(0)
     assert assignee.balance() == balance_before + task.reward
 
-    # My account lists the fee and the reward of the task (SPEC section 4; the page's exact
-    # layout is its own issue's business, so only the words and amounts are checked).
+    # My account lists the fee and the reward of the task (only the words and amounts are
+    # checked: the page's layout is tested with the page).
     assignee.open_nav("My account")
     log = page.locator("main")
     expect(log).to_contain_text(title)

@@ -1,4 +1,4 @@
-"""What a popug does in the browser, in the product's words (labels from SPEC section 8).
+"""What a popug does in the browser, in the product's words (its visible labels).
 
 A Visitor is one person at one browser: its own context (cookies), one page, and a record
 of everything that went wrong in the page (JavaScript errors, CSP violations, 5xx answers).
@@ -14,7 +14,7 @@ from playwright.sync_api import BrowserContext, Locator, Page, expect
 MINUS = "\u2212"
 MONEY = re.compile(r"([+\u2212-]?)\$([\d,]+)\.(\d{2})")
 
-# What each role's main navigation shows (SPEC sections 2 and 8), in order.
+# What each role's main navigation shows, in order: each role sees the areas it may use.
 NAV_BY_ROLE = {
     "worker": ["Tasks", "My tasks", "My account"],
     "accountant": ["Tasks", "My tasks", "My account", "Accounting"],
@@ -35,7 +35,7 @@ RUSSIAN = {
     "Sign in": "Войти",
     "Shuffle": "Перетасовка",
 }
-ELIGIBLE_ROLES = {"worker", "accountant"}  # who gets tasks (SPEC section 2)
+ELIGIBLE_ROLES = {"worker", "accountant"}  # who gets tasks
 E2E_BEAK = "a beak drawn by playwright"
 
 

@@ -1,4 +1,4 @@
-"""Bad input (issue 8): hostile values in every form field, query parameter, path argument
+"""Bad input: hostile values in every form field, query parameter, path argument
 and htmx header of every endpoint, as every role: never a 5xx, a clear message with every
 4xx page, and nothing half-saved (the books still balance after each example).
 
@@ -659,7 +659,7 @@ def test_a_missing_or_hostile_csrf_token_is_a_400_and_changes_nothing(
 
 # --- bodies that are not forms ---------------------------------------------------------
 
-# The review's reproductions (issue 16): each sent with a valid CSRF token in the header, as
+# A security review's reproductions: each sent with a valid CSRF token in the header, as
 # a script would, to the endpoint named, and then to every other POST endpoint.
 JSON = "application/json"
 NOT_FORMS = {  # name: (body, content type)

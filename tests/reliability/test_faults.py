@@ -1,4 +1,4 @@
-"""Faults (issue 8), on SQLite (a file) and on PostgreSQL (a fresh database on the
+"""Faults, on SQLite (a file) and on PostgreSQL (a fresh database on the
 TEST_DATABASE_URL server), with real separate processes killed by SIGKILL:
 
 - a shuffle killed while its big UPDATE runs, and killed after each of its statements;

@@ -1,4 +1,4 @@
-"""Issue 8: PostgreSQL restarted while the app serves requests.
+"""PostgreSQL restarted while the app serves requests.
 
 The test starts a PostgreSQL server of its own (initdb into a temporary directory, a free
 loopback port) so that it can really restart one without disturbing the shared server the

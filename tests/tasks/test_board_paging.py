@@ -1,6 +1,6 @@
 """The Tasks board pages without counting: one row more than the page tells whether an older
-page exists, and no statement counts the tasks (an exact COUNT(*) of 100,000 tasks cost more
-than the page itself on PostgreSQL)."""
+page exists, and no statement counts the tasks (an exact COUNT(*) costs more than
+the page itself on PostgreSQL: docs/performance.md, "Figures behind rules")."""
 
 import re
 

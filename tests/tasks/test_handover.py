@@ -1,4 +1,4 @@
-"""Tasks never stuck on someone who cannot do them (issue 16, item 5): deactivating a popug,
+"""Tasks never stuck on someone who cannot do them: deactivating a popug,
 or making a worker or accountant a manager or admin, hands each of their open tasks to a
 random eligible popug in the same transaction, charging that popug the task's fee."""
 

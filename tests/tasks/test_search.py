@@ -1,4 +1,4 @@
-"""Search on the Tasks board (issue 15): by a whole Jira ID or by words of the title, with
+"""Search on the Tasks board: by a whole Jira ID or by words of the title, with
 the filters and paging, through indexes a shuffle never writes."""
 
 import re

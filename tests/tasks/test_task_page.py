@@ -1,4 +1,4 @@
-"""A task's page (issue 15): what it is, who has it, and its History from the ledger."""
+"""A task's page: what it is, who has it, and its History from the ledger."""
 
 import re
 

@@ -72,7 +72,8 @@ class LedgerEntry(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # Always an existing account (taken from `accounts` by the statement that writes the
     # entry; accounts are never deleted; `accounting verify` checks it). No foreign key:
-    # its per-row check was a sixth of a shuffle's time on PostgreSQL.
+    # a per-row check on every entry a shuffle writes slows it (docs/performance.md,
+    # "Figures behind rules").
     account_id: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(16))
     amount: Mapped[int] = mapped_column(BigInteger)
@@ -81,8 +82,8 @@ class LedgerEntry(db.Model):
     # its ledger lines name each task and its fee. Accounting does
     # not own tasks: like a separate service it keeps their ids without a foreign key (the
     # id comes from the same transaction that writes the task, and tasks are never deleted;
-    # `accounting verify` checks the fees and rewards per task). Per-row key checks were
-    # also 40 % of a shuffle's ledger INSERT on PostgreSQL (1.4 s at 63,000 open tasks).
+    # `accounting verify` checks the fees and rewards per task). Per-row key checks would
+    # also slow a shuffle's ledger INSERT (docs/performance.md, "Figures behind rules").
     task_id: Mapped[int | None] = mapped_column(Integer)
     shuffle_id: Mapped[int | None] = mapped_column(Integer)
     # A fee charged because the task was handed over from this popug (deactivated, or no
@@ -113,7 +114,8 @@ class ShuffleLine(db.Model):
     moved. A task's page finds its lines through it, one seek per shuffle. A shuffle writes
     these rows in task order, its lines in entry order: each table grows at its right edge,
     where a second index over `ledger_lines` would take a million entries at random places
-    (docs/performance.md, "Issue 14"). `accounting verify` checks that both agree."""
+    (docs/performance.md, "Figures behind rules"). `accounting verify` checks that both
+    agree."""
 
     __tablename__ = "shuffle_lines"
     __table_args__ = {"sqlite_with_rowid": False}

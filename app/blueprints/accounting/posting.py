@@ -294,7 +294,8 @@ def _charge_in_one_statement(rows, shuffle_id: int) -> dict:
     # The lines are sorted by (entry, task) and `shuffle_lines` by task, so that each
     # primary key grows at its right edge; a million of them sort in memory with this, not
     # in temporary files. No JIT: at a million rows the planner's estimate would compile
-    # the statement (about 0.6 s), and what it runs is writes, which JIT does not speed up.
+    # the statement, time spent on writes, which JIT does not speed up (docs/performance.md,
+    # "Figures behind rules").
     db.session.execute(text("SET LOCAL work_mem = '256MB'"))
     db.session.execute(text("SET LOCAL jit = off"))
     ledger, accounts = LedgerEntry.__table__, Account.__table__

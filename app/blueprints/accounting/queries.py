@@ -77,7 +77,7 @@ class DayTotals:
 
     @property
     def management_earnings(self) -> int:
-        """Fees charged minus rewards paid (SPEC section 4)."""
+        """Management earnings of the day: fees charged minus rewards paid that day."""
         return self.fees - self.rewards
 
 
@@ -196,8 +196,8 @@ def _one_account_day(account_id, day: date) -> tuple:
     have not met yet (every day until autovacuum next analyzes the ledger, which at 10 % of
     the rows can take days) is estimated at about zero rows, and the (business_day, kind,
     amount) index then looks as cheap as the account's, so PostgreSQL scanned every entry
-    of the day of every popug to find one popug's: 180–280 ms per query at 378,000 entries
-    of the day, against 0.3–3 ms through the account's index (docs/performance.md, "Issue 8").
+    of the day of every popug to find one popug's, where the account's index reads only
+    that popug's (docs/performance.md, "Figures behind rules").
     """
     return (
         LedgerEntry.account_id == account_id,

@@ -10,7 +10,7 @@ from app.db import UTCDateTime
 from app.extensions import db
 
 ROLES = ("admin", "manager", "accountant", "worker")
-# Tasks land only on these roles (SPEC section 2).
+# Tasks land only on these roles: managers and admins never hold tasks.
 ASSIGNABLE_ROLES = ("worker", "accountant")
 
 

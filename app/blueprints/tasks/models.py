@@ -63,8 +63,8 @@ TASKS = db.Table(
     Column("id", Integer, primary_key=True),
     Column("status", String(8), nullable=False, default=OPEN),
     # Always an existing popug (drawn from `popugs` by the statement that writes it; popugs
-    # are never deleted). No foreign key: its per-row check on every moved task was a fifth
-    # of a shuffle's time on PostgreSQL.
+    # are never deleted). No foreign key: a per-row check on every moved task slows a shuffle
+    # (docs/performance.md, "Figures behind rules").
     Column("assignee_id", Integer, nullable=False),
     Column("fee", BigInteger, nullable=False),
     Column("reward", BigInteger, nullable=False),

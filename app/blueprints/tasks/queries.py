@@ -134,12 +134,13 @@ SEARCH_WINDOW = 2_000
 
 def _search_plan(filter_: str, search: Search, postgres: bool) -> str | None:
     """Which statement serves a search: each runs from the index that finds its rows
-    soonest, newest first, so a page stops after its rows (docs/performance.md, "Issue 15").
+    soonest, newest first, so a page stops after its rows (docs/performance.md, "Figures
+    behind rules").
 
     - "pg-window" then "pg-hits" (PostgreSQL, words): the newest SEARCH_WINDOW tasks by
       primary key, which fill a page when the words are common; else every match from the
       GIN index (a MATERIALIZED CTE), sorted. In one statement the planner, misled by the
-      LIMIT, walked the primary key to the end for a rare word: 1.3 s at a million.
+      LIMIT, walked the primary key to the end for a rare word.
     - "pg-one" (PostgreSQL, "Mine" or a Jira ID): one statement, which the popug's own
       tasks or the Jira index drive;
     - "fts-newest" (SQLite, words): the FTS5 index yields its rows newest first, the filter
@@ -203,7 +204,7 @@ BOARD_PAGES = 200
 def board(filter_: str, actor, page: int, per_page: int, search: Search | None = None) -> Page:
     """A page of the Tasks board, newest first, of the filter and the search if any (see
     _search_plan): one query, two for some searches on PostgreSQL, and no total (an exact
-    count of 100,000 tasks cost more than the page itself; docs/performance.md, "Issue 8").
+    count costs more than the page itself; docs/performance.md, "Figures behind rules").
     A page past BOARD_PAGES is the last one, marked `capped` when older tasks exist."""
     page = min(page, BOARD_PAGES)
     found = _board(filter_, actor, page, per_page, search)

@@ -45,12 +45,14 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     init_i18n(app)
     register_error_handlers(app)
 
+    from app import signals
     from app.blueprints import accounting, analytics, auth, tasks
     from app.demo import demo_cli
     from app.worker import jobs_cli
 
     for blueprint in (auth, tasks, accounting, analytics):
         app.register_blueprint(blueprint.bp)
+        signals.connect(getattr(blueprint, "RECEIVERS", ()))
         for group in getattr(blueprint, "CLI_GROUPS", ()):  # `flask --app wsgi <group> …`
             app.cli.add_command(group)
     app.cli.add_command(demo_cli)

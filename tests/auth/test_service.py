@@ -220,7 +220,7 @@ def test_change_role(db):
     worker = make_popug(role="worker")
     changed = service.change_role(worker.public_id, "manager", actor=admin)
     db.session.commit()
-    assert changed.role == "manager"
+    assert changed.popug.role == "manager" and changed.tasks_handed_over == 0
     db.session.expire_all()
     assert db.session.get(Popug, worker.id).role == "manager"
 
@@ -247,7 +247,7 @@ def test_last_active_admin_cannot_be_demoted(db):
     db.session.rollback()
     assert db.session.get(Popug, admin.id).role == "admin"
     # Keeping the role is not a demotion.
-    assert service.change_role(admin.public_id, "admin", actor=admin).role == "admin"
+    assert service.change_role(admin.public_id, "admin", actor=admin).popug.role == "admin"
 
 
 def test_last_active_admin_cannot_be_deactivated(db):

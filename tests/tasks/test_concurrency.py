@@ -433,10 +433,10 @@ def test_a_popug_deactivated_as_a_shuffle_starts(app, admin, manager):
 
     def deactivate():
         with app.app_context():
-            victim = auth.set_active(
+            change = auth.set_active(
                 victim_public_id, False, actor=auth.get_popug(admin_public_id)
             )
-            handed_over.append(victim.tasks_handed_over)
+            handed_over.append(change.tasks_handed_over)
             db.session.commit()
 
     admin_request = threading.Thread(target=_in_app, args=(app, deactivate))

@@ -60,9 +60,9 @@ def test_their_open_tasks_go_to_others_each_charged_its_fee(team, change):
     moving = open_tasks_of(kesha.id)
     assert len(moving) == 4
     before = balances()
-    popug = CHANGES[change](team)
+    change = CHANGES[change](team)
     db.session.commit()
-    assert popug.tasks_handed_over == 4
+    assert change.tasks_handed_over == 4
     assert open_tasks_of(kesha.id) == []
     now = assignees()
     assert {now[task_id] for task_id in moving} <= {p.id for p in others}
@@ -83,9 +83,9 @@ def test_their_open_tasks_go_to_others_each_charged_its_fee(team, change):
 
 def test_a_role_that_still_takes_tasks_keeps_them(team):
     kesha = team["kesha"]
-    popug = auth.change_role(kesha.public_id, "accountant", actor=team["admin"])
+    change = auth.change_role(kesha.public_id, "accountant", actor=team["admin"])
     db.session.commit()
-    assert popug.tasks_handed_over == 0
+    assert change.tasks_handed_over == 0
     assert len(open_tasks_of(kesha.id)) == 4
 
 

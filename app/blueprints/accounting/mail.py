@@ -26,10 +26,11 @@ from flask import current_app
 from flask_babel import force_locale, gettext
 from sqlalchemy import select, update
 
-from app import clock
+from app import clock, signals
 from app.extensions import db
 from app.i18n import DEFAULT_LOCALE, format_day, format_number
 from app.money import format_money
+from app.signals import ask
 
 from .models import MAIL_LOGGED, MAIL_PENDING, MAIL_SENT, OutboxMessage
 from .queries import pending_mail
@@ -49,19 +50,12 @@ MESSAGE_ERRORS = (
 )
 
 
-# Which language each popug reads (auth registers it: accounting imports no blueprint):
-# called with popug ids, returns {popug id: locale or None}.
-_RECIPIENT_LOCALES = []
-
-
-def register_recipient_locales(lookup) -> None:
-    _RECIPIENT_LOCALES.append(lookup)
-
-
 def recipient_locales(popug_ids) -> dict[int, str | None]:
+    """{popug id: the language they read, or None} (accounting imports no blueprint: it
+    asks; auth answers)."""
     found: dict[int, str | None] = {}
-    for lookup in _RECIPIENT_LOCALES:
-        found.update(lookup(popug_ids))
+    for answer in ask(signals.recipient_locales_wanted, popug_ids=popug_ids):
+        found.update(answer)
     return found
 
 

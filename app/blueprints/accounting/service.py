@@ -4,6 +4,9 @@ transaction (nothing here commits). They live in modules named for their jobs: p
 (closing a day, payouts, their e-mails) and verify.py (the `accounting verify` checks).
 """
 
+from app import signals
+from app.signals import ask
+
 from .closing import (  # noqa: F401
     ClosePreview,
     CloseResult,
@@ -24,19 +27,14 @@ from .posting import (  # noqa: F401
     open_business_day,
     pay_reward,
 )
-from .verify import PROBLEMS_PER_CHECK, register_check, verify  # noqa: F401
-
-# Accounting imports no other blueprint; tasks registers how to label the task ids that
-# ledger entries carry (Jira ID, title and public id, for the audit logs of accounts).
-_task_labeler = None
-
-
-def register_task_labeler(labeler) -> None:
-    """`labeler(task_ids) -> {task_id: (jira_id or None, title, public_id)}`, in one query."""
-    global _task_labeler
-    _task_labeler = labeler
+from .verify import PROBLEMS_PER_CHECK, verify  # noqa: F401
 
 
 def task_labels(task_ids) -> dict[int, tuple[str | None, str, str]]:
+    """{task id: (Jira ID or None, title, public id)} of the task ids ledger entries carry,
+    for the audit logs of accounts (accounting imports no other blueprint: it asks)."""
     ids = {task_id for task_id in task_ids if task_id is not None}
-    return _task_labeler(ids) if ids and _task_labeler else {}
+    labels: dict[int, tuple[str | None, str, str]] = {}
+    for answer in ask(signals.task_labels_wanted, task_ids=ids) if ids else ():
+        labels.update(answer)
+    return labels

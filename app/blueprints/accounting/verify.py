@@ -5,8 +5,10 @@ the records other blueprints register checks for. Read-only.
 
 from sqlalchemy import and_, case, func, or_, select, union_all
 
+from app import signals
 from app.extensions import db
 from app.money import format_cents
+from app.signals import ask
 
 from .models import (
     ASSIGN_FEE,
@@ -23,21 +25,10 @@ from .queries import sum_cents
 
 PROBLEMS_PER_CHECK = 50
 
-# Checks of their own records that other blueprints register (like the labeler), run by
-# `verify` after the books' own: tasks checks that every task's assignee is a popug.
-_extra_checks: list = []
-
-
 def _sample(statement) -> list:
     """The first rows of a check's query: one more than are shown, so that verify can say
     there are more."""
     return db.session.execute(statement.limit(PROBLEMS_PER_CHECK + 1)).all()
-
-
-def register_check(check) -> None:
-    """`check() -> [problem, …]`, at most PROBLEMS_PER_CHECK + 1 of them."""
-    if check not in _extra_checks:
-        _extra_checks.append(check)
 
 
 def verify() -> list[str]:
@@ -52,20 +43,19 @@ def verify() -> list[str]:
       naming it, or a line of a shuffle's entry), at most one reward; fees and rewards
       name their task or, for a shuffle's summed entry, have lines that do and sum to it;
       payouts name none; every entry is on an existing account;
-    - and what other blueprints registered (register_check).
+    - and what other blueprints check of their own records (app.signals.books_checked).
     Set-based queries, a bounded number per check, whatever the size of the ledger.
     """
     problems: list[str] = []
-    for check in (
+    checks = (
         _check_balances,
         _check_entries,
         _check_payouts,
         _check_closing_balances,
         _check_day_totals,
         _check_tasks,
-        *_extra_checks,
-    ):
-        found = check()
+    )
+    for found in [check() for check in checks] + ask(signals.books_checked):
         problems.extend(found[:PROBLEMS_PER_CHECK])
         if len(found) > PROBLEMS_PER_CHECK:
             problems.append(f"… and more like these (only the first {PROBLEMS_PER_CHECK} shown).")

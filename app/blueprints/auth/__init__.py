@@ -4,11 +4,13 @@ from flask import Blueprint
 
 bp = Blueprint("auth", __name__)
 
-from app.blueprints.accounting import mail as _mail  # noqa: E402
+from app import signals  # noqa: E402
 
 from . import routes, service  # noqa: E402,F401
 
-_mail.register_recipient_locales(service.locales_of)
+RECEIVERS = [
+    (signals.recipient_locales_wanted, lambda _sender, popug_ids: service.locales_of(popug_ids)),
+]
 from .cli import popugs_cli  # noqa: E402
 
 CLI_GROUPS = (popugs_cli,)

@@ -180,9 +180,10 @@ def create_popug():
     return _popugs_page(form, 422)
 
 
-def _role_changed(popug) -> str:
+def _role_changed(change) -> str:
     """"kesha is now manager." and how many open tasks went to others."""
-    role, count = label(popug.role, "role"), popug.tasks_handed_over
+    popug, count = change.popug, change.tasks_handed_over
+    role = label(popug.role, "role")
     if not count:
         return gettext("%(username)s is now %(role)s.", username=popug.username, role=role)
     return ngettext(
@@ -196,9 +197,10 @@ def _role_changed(popug) -> str:
     )
 
 
-def _activity_changed(popug) -> str:
+def _activity_changed(change) -> str:
     """"kesha is deactivated." and how many open tasks went to others."""
-    count, name = popug.tasks_handed_over, popug.username
+    popug, count = change.popug, change.tasks_handed_over
+    name = popug.username
     if popug.active:
         return gettext("%(username)s is active.", username=name)
     if not count:
@@ -215,17 +217,17 @@ def _activity_changed(popug) -> str:
 
 def _row_action(public_id: str, change=None, done=None):
     """One popug's row after `change()` (None: the form was refused, nothing changes): with
-    "done(popug)" flashed when it took, or the service's refusal; then the row again for
-    htmx, or the list."""
+    "done(what changed)" flashed when it took, or the service's refusal; then the row again
+    for htmx, or the list."""
     try:
-        popug = change() if change else service.get_popug(public_id)
+        changed = change() if change else None
     except ServiceError as error:
         flash(error.translated(), "error")
-        finish_writes()  # rolls the refused change back before the row is read again
-        popug = service.get_popug(public_id)
     else:
-        if change:
-            flash(done(popug), "success")
+        if changed:
+            flash(done(changed), "success")
+    finish_writes()  # a refused change rolls back before the row is read again
+    popug = service.get_popug(public_id)
     if wants_fragment():
         return render(
             "auth/popugs.html",

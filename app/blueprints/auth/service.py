@@ -5,6 +5,7 @@ ServiceError subclasses with messages fit for the user.
 """
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 from argon2 import PasswordHasher
@@ -14,13 +15,14 @@ from flask import current_app
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
-from app import audit
+from app import audit, signals
 from app.blueprints.accounting import queries as accounting_queries
 from app.blueprints.accounting import service as accounting
 from app.db import advisory_lock
 from app.errors import NotAllowed, ServiceError, found
 from app.extensions import db
 from app.i18n import LOCALES, N_
+from app.signals import ask
 
 from .models import ASSIGNABLE_ROLES, ROLES, Popug
 
@@ -210,49 +212,40 @@ def _other_active_admins(popug: Popug) -> int:
     )
 
 
-# Called in the same transaction when a popug stops being able to take tasks (deactivated,
-# or given a role tasks do not land on), with their id, after the change is flushed; each
-# returns how many of their open tasks it moved to others, or raises ServiceError to refuse
-# the change. tasks registers its own (auth does not import tasks).
-_TASK_HANDOVERS = []
-
-
-def register_task_handover(handover) -> None:
-    _TASK_HANDOVERS.append(handover)
-
-
-# Figures other blueprints keep about a popug, shown on the admin's popug page: each is
-# called with the popug's id and returns {label: number} (tasks: open and done tasks).
-_POPUG_FACTS = []
-
-
-def register_popug_facts(facts) -> None:
-    _POPUG_FACTS.append(facts)
-
-
 def facts_about(popug_id: int) -> dict[str, int]:
+    """Figures other blueprints keep about a popug, for the admin's popug page: {label:
+    number} (tasks: open and done tasks)."""
     found: dict[str, int] = {}
-    for facts in _POPUG_FACTS:
-        found.update(facts(popug_id))
+    for answer in ask(signals.popug_facts_wanted, popug_id=popug_id):
+        found.update(answer)
     return found
+
+
+@dataclass(frozen=True)
+class PopugChange:
+    """What a change to a popug did: the popug, and how many of their open tasks went to
+    others because they can no longer take tasks."""
+
+    popug: Popug
+    tasks_handed_over: int = 0
 
 
 def _takes_tasks(popug: Popug) -> bool:
     return popug.active and popug.role in ASSIGNABLE_ROLES
 
 
-def _hand_over_tasks(popug: Popug, could_take_tasks: bool) -> None:
-    """Move the open tasks of a popug who just stopped being able to take them. The count
-    is kept on the popug as `tasks_handed_over` for the page and the audit trail."""
-    popug.tasks_handed_over = 0
-    if could_take_tasks and not _takes_tasks(popug):
-        db.session.flush()
-        popug.tasks_handed_over = sum(handover(popug.id) for handover in _TASK_HANDOVERS)
+def _hand_over_tasks(popug: Popug, could_take_tasks: bool) -> int:
+    """Move the open tasks of a popug who just stopped being able to take them (tasks
+    does, told by popug_stopped_taking_tasks); how many moved."""
+    if not could_take_tasks or _takes_tasks(popug):
+        return 0
+    db.session.flush()
+    return sum(ask(signals.popug_stopped_taking_tasks, popug_id=popug.id))
 
 
-def change_role(public_id: str, role: str, *, actor: Popug) -> Popug:
+def change_role(public_id: str, role: str, *, actor: Popug) -> PopugChange:
     """Change a popug's role; the last active admin cannot be demoted. A worker or
-    accountant made manager or admin hands their open tasks over (see _TASK_HANDOVERS)."""
+    accountant made manager or admin hands their open tasks over."""
     _require_admin(actor)
     role = validate_role(role)
     advisory_lock(ADMINS_LOCK)
@@ -267,14 +260,14 @@ def change_role(public_id: str, role: str, *, actor: Popug) -> Popug:
         raise ServiceError(N_("The last active admin cannot be demoted."), field="role")
     popug.role = role
     db.session.flush()
-    _hand_over_tasks(popug, could_take_tasks)
-    _record(actor, "popug.role", popug, f"{popug.username}: {before} → {popug.role}")
-    return popug
+    change = PopugChange(popug, _hand_over_tasks(popug, could_take_tasks))
+    _record(actor, "popug.role", change, f"{popug.username}: {before} → {popug.role}")
+    return change
 
 
-def set_active(public_id: str, active: bool, *, actor: Popug) -> Popug:
+def set_active(public_id: str, active: bool, *, actor: Popug) -> PopugChange:
     """Deactivate or reactivate a popug. Deactivation ends its sessions, stops new tasks
-    landing on it and hands its open tasks over (see _TASK_HANDOVERS); its history stays.
+    landing on it and hands its open tasks over; its history stays.
     The last active admin cannot be deactivated."""
     _require_admin(actor)
     advisory_lock(ADMINS_LOCK)
@@ -287,19 +280,20 @@ def set_active(public_id: str, active: bool, *, actor: Popug) -> Popug:
         if not active:
             end_sessions(popug)
     db.session.flush()
-    _hand_over_tasks(popug, could_take_tasks)
-    _record(actor, "popug.activate" if active else "popug.deactivate", popug, popug.username)
-    return popug
+    change = PopugChange(popug, _hand_over_tasks(popug, could_take_tasks))
+    action = "popug.activate" if active else "popug.deactivate"
+    _record(actor, action, change, popug.username)
+    return change
 
 
-def _record(actor, action: str, popug, change: str) -> None:
-    """The audit trail's line for a change to `popug`, with what it did to their open
+def _record(actor, action: str, change: PopugChange, details: str) -> None:
+    """The audit trail's line for a change to a popug, with what it did to their open
     tasks (stored in English, as every audit line)."""
-    count = popug.tasks_handed_over
+    count = change.tasks_handed_over
     if count:
         tasks = "open task" if count == 1 else "open tasks"
-        change = f"{change}; {count} {tasks} handed over to others, each charged its fee"
-    audit.record(actor, action, change, subject=popug)
+        details = f"{details}; {count} {tasks} handed over to others, each charged its fee"
+    audit.record(actor, action, details, subject=change.popug)
 
 
 def eligible_assignees():

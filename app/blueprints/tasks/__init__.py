@@ -2,14 +2,19 @@
 
 from flask import Blueprint
 
-bp = Blueprint("tasks", __name__)
+from app import signals
 
-from app.blueprints.accounting import service as _accounting  # noqa: E402
-from app.blueprints.auth import service as _auth  # noqa: E402
+bp = Blueprint("tasks", __name__)
 
 from . import queries, routes, service  # noqa: E402,F401
 
-_accounting.register_task_labeler(queries.labels)
-_accounting.register_check(queries.check_assignees)
-_auth.register_task_handover(service.hand_over_open_tasks)
-_auth.register_popug_facts(queries.task_counts_of)
+# What tasks answers and does when other blueprints ask or tell (connected by create_app).
+RECEIVERS = [
+    (signals.task_labels_wanted, lambda _sender, task_ids: queries.labels(task_ids)),
+    (signals.books_checked, lambda _sender: queries.check_assignees()),
+    (
+        signals.popug_stopped_taking_tasks,
+        lambda _sender, popug_id: service.hand_over_open_tasks(popug_id),
+    ),
+    (signals.popug_facts_wanted, lambda _sender, popug_id: queries.task_counts_of(popug_id)),
+]

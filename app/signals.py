@@ -1,0 +1,49 @@
+"""The named events blueprints tell each other about, and the questions they ask each other.
+
+A blueprint that must not import another (the one-way table in docs/architecture.md) sends a
+signal; the blueprints that care connect their receivers to it in `create_app`, through each
+blueprint's `RECEIVERS`: [(signal, function), …]. Receivers run at once, in the sender's
+transaction, so what they write commits or rolls back with the event. Nothing is connected
+by importing a module.
+
+Questions are signals whose receivers return their part of the answer (`ask` gathers them);
+events are signals whose receivers only act (`tell`).
+"""
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+# --- questions: each receiver returns its part ------------------------------------------
+
+# accounting asks: kwargs task_ids; each receiver returns {task id: (Jira ID, title, public id)}.
+task_labels_wanted = _signals.signal("task-labels-wanted")
+# accounting asks (`accounting verify`): each receiver returns a list of problems, at most
+# accounting's PROBLEMS_PER_CHECK + 1 per check.
+books_checked = _signals.signal("books-checked")
+# accounting asks: kwargs popug_ids; each receiver returns {popug id: locale or None}.
+recipient_locales_wanted = _signals.signal("recipient-locales-wanted")
+# auth asks (an admin's popug page): kwargs popug_id; each receiver returns {label: number}.
+popug_facts_wanted = _signals.signal("popug-facts-wanted")
+
+# --- events -------------------------------------------------------------------------------
+
+# auth tells, after the change is flushed: kwargs popug_id; a popug can no longer take tasks
+# (deactivated, or given a role tasks do not land on). Each receiver returns how many of
+# their open tasks it moved to others, or raises ServiceError to refuse the change.
+popug_stopped_taking_tasks = _signals.signal("popug-stopped-taking-tasks")
+
+
+def ask(signal, **kwargs) -> list:
+    """The answers of every receiver of `signal`, in the order they were connected."""
+    return [answer for _receiver, answer in signal.send(None, **kwargs)]
+
+
+def tell(signal, **kwargs) -> None:
+    signal.send(None, **kwargs)
+
+
+def connect(receivers) -> None:
+    """Connect a blueprint's RECEIVERS (done once per receiver, however many apps)."""
+    for signal, receiver in receivers:
+        signal.connect(receiver, weak=False)

@@ -128,8 +128,34 @@ def _filtered(query, filter_: str):
 _PG_TITLE_HAS_WORDS = func.to_tsvector(literal_column("'simple'"), TASK_TEXTS.c.title).op("@@")(
     func.to_tsquery(literal_column("'simple'"), bindparam("words"))
 )
-# PostgreSQL: how many of the newest tasks a search of words reads first, backwards by id.
+# PostgreSQL: how many of the newest tasks a search of words reads first, backwards by id;
+# and the most it reads so, when the words are common but the page deeper than the first
+# window (rarer words are read from the index of words, every match sorted).
 SEARCH_WINDOW = 2_000
+SEARCH_WINDOW_MAX = 200_000
+
+
+@lru_cache(maxsize=len(FILTERS))
+def _in_window(filter_: str):
+    """How many tasks of the filter among the window's match the words (PostgreSQL)."""
+    matches = select(func.count()).select_from(Task)
+    return _filtered(
+        matches.where(_PG_TITLE_HAS_WORDS, Task.id > bindparam("window_start")), filter_
+    )
+
+
+def _windows(filter_: str, newest: int, needed: int, params: dict):
+    """The windows of newest tasks to read a page of a search from (PostgreSQL): the first
+    SEARCH_WINDOW; then, if the page lies deeper, one as wide as the matches in the first
+    suggest the page needs (`needed` rows), if that is at most SEARCH_WINDOW_MAX."""
+    yield SEARCH_WINDOW
+    if newest <= SEARCH_WINDOW:
+        return
+    first = {**params, "window_start": newest - SEARCH_WINDOW}
+    seen = db.session.scalar(_in_window(filter_), first)
+    wide = needed * SEARCH_WINDOW * 5 // (4 * seen) if seen else SEARCH_WINDOW_MAX + 1
+    if SEARCH_WINDOW < wide <= SEARCH_WINDOW_MAX:
+        yield wide
 
 
 def _search_plan(filter_: str, search: Search, postgres: bool) -> str | None:
@@ -195,20 +221,24 @@ def _board_page(filter_: str, plan: str | None = None, jira_id: bool = False):
     return paged(_filtered(newest_first, filter_))
 
 
-# The board pages through the newest BOARD_PAGES pages of its filter and search, no deeper:
+# The board pages through the newest BOARD_PAGES pages of a filter (SEARCH_PAGES of a
+# search), no deeper:
 # a page further back costs a walk over every task before it. Older tasks are found by a
 # search (a Jira ID or a title's words) or on their popug's pages.
 BOARD_PAGES = 200
+SEARCH_PAGES = 20  # a search's newest matches
 
 
 def board(filter_: str, actor, page: int, per_page: int, search: Search | None = None) -> Page:
     """A page of the Tasks board, newest first, of the filter and the search if any (see
     _search_plan): one query, two for some searches on PostgreSQL, and no total (an exact
     count costs more than the page itself; docs/performance.md, "Figures behind rules").
-    A page past BOARD_PAGES is the last one, marked `capped` when older tasks exist."""
-    page = min(page, BOARD_PAGES)
+    A page past BOARD_PAGES (SEARCH_PAGES for a search) is the last one, marked `capped`
+    when older tasks exist."""
+    last = SEARCH_PAGES if search else BOARD_PAGES
+    page = min(page, last)
     found = _board(filter_, actor, page, per_page, search)
-    if page == BOARD_PAGES and found.has_next:
+    if page == last and found.has_next:
         found.has_next, found.capped = False, True
     return found
 
@@ -222,10 +252,11 @@ def _board(filter_: str, actor, page: int, per_page: int, search: Search | None)
         params.update(words=_words_query(search.words, postgres), jira_id=search.jira_id)
     if plan == "pg-window":
         newest = db.session.scalar(select(func.max(TASKS.c.id))) or 0
-        params["window_start"] = newest - SEARCH_WINDOW
-        found = peek_page(db.session, _board_page(filter_, plan), page, per_page, params)
-        if found.has_next:  # the page and the one row after it are the newest matches
-            return found
+        for window in _windows(filter_, newest, page * per_page + 1, params):
+            params["window_start"] = newest - window
+            found = peek_page(db.session, _board_page(filter_, plan), page, per_page, params)
+            if found.has_next:  # the page and the one row after it are the newest matches
+                return found
         plan = "pg-hits"
     statement = _board_page(filter_, plan, bool(search and search.jira_id))
     return peek_page(db.session, statement, page, per_page, params)
@@ -414,9 +445,7 @@ def task_counts_of(popug_id: int) -> dict[str, int]:
     """How many open and done tasks a popug holds (each counted in its status's index)."""
     counts = dict(
         db.session.execute(
-            select(TASKS.c.status, func.count())
-            .where(_mine(popug_id))
-            .group_by(TASKS.c.status)
+            select(TASKS.c.status, func.count()).where(_mine(popug_id)).group_by(TASKS.c.status)
         ).all()
     )
     return {N_("Open tasks"): counts.get(OPEN, 0), N_("Done tasks"): counts.get(DONE, 0)}

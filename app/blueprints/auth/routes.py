@@ -1,5 +1,3 @@
-from urllib.parse import urlsplit
-
 from flask import (
     abort,
     current_app,
@@ -21,7 +19,7 @@ from app.access import role_required
 from app.blueprints.accounting import service as accounting
 from app.errors import ServiceError
 from app.extensions import db, limiter, login_manager
-from app.htmx import is_htmx, redirect_after_post, render, wants_fragment
+from app.htmx import is_htmx, local_path_or, redirect_after_post, render, wants_fragment
 from app.i18n import N_, label
 from app.paging import page_number
 
@@ -55,14 +53,6 @@ def sign_in_first():
     page = request.url if request.method in ("GET", "HEAD") else None
     target = login_url(login_manager.login_view, next_url=page)
     return redirect_after_post(target) if is_htmx() else redirect(target)
-
-
-def is_local_path(target: str | None) -> bool:
-    """Only same-site paths are followed after sign-in (no open redirects)."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return False
-    parts = urlsplit(target)
-    return not parts.scheme and not parts.netloc
 
 
 TOO_MANY_SIGN_INS = N_("Too many sign-in attempts. Wait a minute, then try again.")
@@ -110,7 +100,7 @@ def sign_in():
             session.clear()  # a fresh session on sign-in (no fixation)
             login_user(popug)
             sessions.begin(session)
-            return redirect(next_path if is_local_path(next_path) else url_for("tasks.index"))
+            return redirect(local_path_or(next_path, url_for("tasks.index")))
         form.form_errors.append(gettext(SIGN_IN_FAILED))
         return render_template("auth/sign_in.html", form=form), 401
     status = 401 if request.method == "POST" else 200
@@ -302,8 +292,7 @@ def audit_trail():
 def set_locale():
     """The top bar's language switch: keep the popug's choice, back to the page it was on."""
     form = LocaleForm()
-    back = request.form.get("next")
-    back = back if is_local_path(back) else url_for("tasks.index")
+    back = local_path_or(request.form.get("next"), url_for("tasks.index"))
     if not form.validate_on_submit():
         flash(gettext("Choose English or Russian."), "error")
         return redirect(back, code=303)

@@ -49,6 +49,9 @@ class Config:
     # Sign-in counters: the app's own database by default (app/rate_limits.py), or Redis.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "database://")
     RATELIMIT_HEADERS_ENABLED = False
+    # Any storage's failure (Redis or the database unreachable) raises limits' StorageError,
+    # answered with a 503 (app/errors.py): sign-in never goes on uncounted.
+    RATELIMIT_STORAGE_OPTIONS = {"wrap_exceptions": True}
     SIGN_IN_LIMIT_PER_USERNAME = os.environ.get("SIGN_IN_LIMIT_PER_USERNAME", "5 per minute")
     SIGN_IN_LIMIT_PER_ADDRESS = os.environ.get("SIGN_IN_LIMIT_PER_ADDRESS", "20 per minute")
 

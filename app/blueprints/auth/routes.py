@@ -13,6 +13,7 @@ from flask_babel import gettext, ngettext, refresh
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_url, login_user, logout_user
 from limits import RateLimitItem, parse
+from limits.errors import StorageError
 
 from app import audit
 from app.access import role_required
@@ -75,11 +76,15 @@ def _count_guess(username: str) -> bool:
 
 
 def _refund_guess(username: str) -> None:
-    """A guess that signed in gives its counts back: only failures use the limits up."""
-    for item, keys in _sign_in_limits(username):
-        key = item.key_for(*keys)
-        if limiter.storage.get(key) > 0:  # not a window that has just expired
-            limiter.storage.incr(key, item.get_expiry(), amount=-1)
+    """A guess that signed in gives its counts back: only failures use the limits up. (If
+    the counters went out of reach meanwhile the guess stays counted: the popug is signed in.)"""
+    try:
+        for item, keys in _sign_in_limits(username):
+            key = item.key_for(*keys)
+            if limiter.storage.get(key) > 0:  # not a window that has just expired
+                limiter.storage.incr(key, item.get_expiry(), amount=-1)
+    except StorageError as error:
+        current_app.logger.warning("Sign-in counts not refunded: %r", error.storage_error)
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])

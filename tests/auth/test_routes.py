@@ -138,25 +138,25 @@ def test_deactivated_popug_cannot_sign_in(client):
 # --- rate limits ---------------------------------------------------------------------------
 
 
-def test_rate_limit_per_username(app, client):
+def test_rate_limit_per_username_and_address(app, client):
     make_popug(role="worker", username="kesha")
     limit = int(app.config["SIGN_IN_LIMIT_PER_USERNAME"].split()[0])
+    here = {"REMOTE_ADDR": "192.0.2.1"}
     for attempt in range(limit):
-        # Each failure from a different address, so only the username limit can bite.
         response = sign_in(
-            client,
-            "kesha" if attempt % 2 else "KESHA",
-            beak="wrong beak!",
-            environ_base={"REMOTE_ADDR": f"192.0.2.{attempt + 1}"},
+            client, "kesha" if attempt % 2 else "KESHA", beak="wrong beak!", environ_base=here
         )
         assert response.status_code == 401, attempt
-    blocked = sign_in(client, "kesha", environ_base={"REMOTE_ADDR": "198.51.100.1"})
+    blocked = sign_in(client, "kesha", environ_base=here)
     assert blocked.status_code == 429
     assert "Too many attempts" in blocked.get_data(as_text=True)
     assert client.get("/").status_code == 302  # the right beak, but refused: not signed in
-    # Another username is not affected.
+    # Another username is not affected, from the same address either.
     make_popug(role="worker", username="gosha")
-    assert sign_in(client, "gosha", environ_base={"REMOTE_ADDR": "198.51.100.2"}).status_code == 302
+    assert sign_in(app.test_client(), "gosha", environ_base=here).status_code == 302
+    # Nor is the same username from another address.
+    elsewhere = {"REMOTE_ADDR": "198.51.100.1"}
+    assert sign_in(app.test_client(), "kesha", environ_base=elsewhere).status_code == 302
 
 
 def test_successful_sign_ins_do_not_count_against_the_limit(app):

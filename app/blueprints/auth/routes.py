@@ -10,21 +10,18 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext, ngettext, refresh
-from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_url, login_user, logout_user
-from limits import RateLimitItem, parse
-from limits.errors import StorageError
 
 from app import audit
 from app.access import role_required
 from app.blueprints.accounting import service as accounting
 from app.errors import ServiceError
-from app.extensions import db, limiter, login_manager
+from app.extensions import db, login_manager
 from app.htmx import is_htmx, local_path_or, redirect_after_post, render, wants_fragment
 from app.i18n import N_, label
 from app.paging import page_number
 
-from . import bp, service, sessions
+from . import bp, guesses, service, sessions
 from .forms import EmptyForm, LocaleForm, PopugForm, RoleForm, SignInForm
 
 SIGN_IN_FAILED = N_("Unknown username or wrong beak shape.")
@@ -59,34 +56,6 @@ def sign_in_first():
 TOO_MANY_SIGN_INS = N_("Too many sign-in attempts. Wait a minute, then try again.")
 
 
-def _sign_in_limits(username: str) -> list[tuple[RateLimitItem, tuple[str, ...]]]:
-    """The limits one guess counts against: its address, and the username it checks."""
-    config = current_app.config
-    return [
-        (parse(config["SIGN_IN_LIMIT_PER_ADDRESS"]), ("sign-in-address", get_remote_address())),
-        (parse(config["SIGN_IN_LIMIT_PER_USERNAME"]), ("sign-in-username", username[:64])),
-    ]
-
-
-def _count_guess(username: str) -> bool:
-    """Count a guess before it is verified, atomically in the limiter's storage (one
-    increment each, committed at once), so N guesses at the same moment cost N. False when
-    a limit is used up: the guess is not verified at all."""
-    return all(limiter.limiter.hit(item, *keys) for item, keys in _sign_in_limits(username))
-
-
-def _refund_guess(username: str) -> None:
-    """A guess that signed in gives its counts back: only failures use the limits up. (If
-    the counters went out of reach meanwhile the guess stays counted: the popug is signed in.)"""
-    try:
-        for item, keys in _sign_in_limits(username):
-            key = item.key_for(*keys)
-            if limiter.storage.get(key) > 0:  # not a window that has just expired
-                limiter.storage.incr(key, item.get_expiry(), amount=-1)
-    except StorageError as error:
-        current_app.logger.warning("Sign-in counts not refunded: %r", error.storage_error)
-
-
 @bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in():
     if current_user.is_authenticated:
@@ -95,17 +64,20 @@ def sign_in():
     next_path = request.args.get("next")
     if form.validate_on_submit():
         username = service.normalise_username(form.username.data)
+        limits = guesses.limits_for(username, service.public_id_of(username))
         db.session.rollback()  # SQLite: hold no lock while the counter's connection writes
-        if not _count_guess(username):
+        if not guesses.count(limits):
             abort(429, TOO_MANY_SIGN_INS)
         popug = service.authenticate(username, form.beak_shape.data)
         if popug is not None:
             db.session.commit()
-            _refund_guess(username)
+            guesses.refund(limits)
             session.clear()  # a fresh session on sign-in (no fixation)
             login_user(popug)
             sessions.begin(session)
-            return redirect(local_path_or(next_path, url_for("tasks.index")))
+            response = redirect(local_path_or(next_path, url_for("tasks.index")))
+            guesses.remember_browser(response, popug.public_id)
+            return response
         form.form_errors.append(gettext(SIGN_IN_FAILED))
         return render_template("auth/sign_in.html", form=form), 401
     status = 401 if request.method == "POST" else 200

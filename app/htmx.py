@@ -12,6 +12,16 @@ def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
+# Sent by elements that poll (hx-trigger="every …", with
+# data-hx-headers='{"X-Background": "1"}'): a check nobody asked for just now.
+BACKGROUND_HEADER = "X-Background"
+
+
+def is_background() -> bool:
+    """A poll, not something the popug did: it does not count as activity."""
+    return request.headers.get(BACKGROUND_HEADER) == "1"
+
+
 def wants_fragment() -> bool:
     """An htmx request that is neither boosted nor a history restore gets the fragment."""
     return (

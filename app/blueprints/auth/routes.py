@@ -17,7 +17,14 @@ from app.access import role_required
 from app.blueprints.accounting import service as accounting
 from app.errors import ServiceError
 from app.extensions import db, login_manager
-from app.htmx import is_htmx, local_path_or, redirect_after_post, render, wants_fragment
+from app.htmx import (
+    is_background,
+    is_htmx,
+    local_path_or,
+    redirect_after_post,
+    render,
+    wants_fragment,
+)
 from app.i18n import N_, label
 from app.paging import page_number
 
@@ -32,7 +39,7 @@ SESSION_ENDED = N_("Your session has ended. Sign in again to continue.")
 
 @login_manager.user_loader
 def load_user(session_id: str):
-    if not sessions.still_valid(session):
+    if not sessions.still_valid(session, activity=not is_background()):
         session.clear()
         g.session_ended = True
         return None
@@ -43,12 +50,15 @@ def load_user(session_id: str):
 def sign_in_first():
     """Not signed in, or the session ended: to the sign-in page.
 
-    `next` only for pages (GET), so signing in never lands on a POST-only URL (405); htmx
-    is told to navigate, or it would swap the sign-in page into a fragment.
+    `next` only for pages (GET), so signing in never lands on a POST-only URL (405): for a
+    fragment (a poll, a search) the page it was for; htmx is told to navigate, or it would
+    swap the sign-in page into a fragment.
     """
     message = SESSION_ENDED if g.get("session_ended") else login_manager.login_message
     flash(gettext(message), login_manager.login_message_category)
-    page = request.url if request.method in ("GET", "HEAD") else None
+    page = None
+    if request.method in ("GET", "HEAD"):
+        page = request.headers.get("HX-Current-URL") if wants_fragment() else request.url
     target = login_url(login_manager.login_view, next_url=page)
     return redirect_after_post(target) if is_htmx() else redirect(target)
 

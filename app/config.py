@@ -49,8 +49,21 @@ class Config:
     # Sign-in counters: the app's own database by default (app/rate_limits.py), or Redis.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "database://")
     RATELIMIT_HEADERS_ENABLED = False
+    # Any storage's failure (Redis or the database unreachable) raises limits' StorageError,
+    # answered with a 503 (app/errors.py): sign-in never goes on uncounted.
+    RATELIMIT_STORAGE_OPTIONS = {"wrap_exceptions": True}
+    # What each counts is said in app/blueprints/auth/guesses.py: a username's guesses from
+    # one address (or one browser that signed in as it before), an address's guesses at any
+    # username, and a username's guesses from every address together.
     SIGN_IN_LIMIT_PER_USERNAME = os.environ.get("SIGN_IN_LIMIT_PER_USERNAME", "5 per minute")
     SIGN_IN_LIMIT_PER_ADDRESS = os.environ.get("SIGN_IN_LIMIT_PER_ADDRESS", "20 per minute")
+    SIGN_IN_LIMIT_PER_USERNAME_TOTAL = os.environ.get(
+        "SIGN_IN_LIMIT_PER_USERNAME_TOTAL", "30 per minute"
+    )
+    # A browser that signed in as a popug stays known to it this long after its last
+    # sign-in: its guesses at that username are counted apart from everyone else's.
+    KNOWN_BROWSER_DAYS = int(os.environ.get("KNOWN_BROWSER_DAYS", 90))
+    KNOWN_BROWSER_COOKIE_NAME = "known_browser"
 
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", 25))
@@ -116,6 +129,7 @@ class ProductionConfig(Config):
     ATES_ENV = "production"
     # Only over HTTPS, only for this host and path: no subdomain can set or shadow it.
     SESSION_COOKIE_NAME = "__Host-session"
+    KNOWN_BROWSER_COOKIE_NAME = "__Host-known-browser"
     SESSION_COOKIE_SECURE = True
     HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", 365 * 24 * 3600))
     REMEMBER_COOKIE_SECURE = True

@@ -5,6 +5,7 @@ from datetime import date
 from flask import current_app, g, render_template, request
 from flask_babel import gettext, ngettext
 from flask_wtf.csrf import CSRFError
+from limits.errors import StorageError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -122,6 +123,20 @@ def handle_database_unavailable(error: OperationalError):
     return render_template("errors/unavailable.html", **context), 503
 
 
+# The limiter's counters are out of reach: sign-in waits rather than go on without its limits.
+COUNTERS_UNAVAILABLE = N_(
+    "Signing in is paused: the attempt counters are not reachable right now. Please try "
+    "again in a moment."
+)
+
+
+def handle_counters_unavailable(error: StorageError):
+    if isinstance(error.storage_error, OperationalError):  # database://: the database is out
+        return handle_database_unavailable(error.storage_error)
+    current_app.logger.error("Rate-limit storage error: %r", error.storage_error)
+    return _render(503, COUNTERS_UNAVAILABLE)
+
+
 def handle_unexpected(error: Exception):
     if isinstance(error, HTTPException):
         return handle_http_error(error)
@@ -134,6 +149,7 @@ def register_error_handlers(app) -> None:
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(StorageError, handle_counters_unavailable)
     if not app.testing:
         # In tests unexpected errors propagate, so a bug fails loudly.
         app.register_error_handler(Exception, handle_unexpected)

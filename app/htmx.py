@@ -1,5 +1,7 @@
 """The one place that decides "fragment or full page" for a request."""
 
+from urllib.parse import urlsplit
+
 from flask import redirect, render_template, request
 from flask_login import current_user
 
@@ -9,6 +11,16 @@ from app.transaction import finish_writes
 
 def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
+
+
+# Sent by elements that poll (hx-trigger="every …", with
+# data-hx-headers='{"X-Background": "1"}'): a check nobody asked for just now.
+BACKGROUND_HEADER = "X-Background"
+
+
+def is_background() -> bool:
+    """A poll, not something the popug did: it does not count as activity."""
+    return request.headers.get(BACKGROUND_HEADER) == "1"
 
 
 def wants_fragment() -> bool:
@@ -48,3 +60,20 @@ def redirect_after_post(url: str):
     if is_htmx():
         return "", 200, {"HX-Redirect": url}
     return redirect(url, code=303)
+
+
+def is_local_path(target: str | None) -> bool:
+    """Whether `target` may be followed after an action (`next=`): a path of this site (no
+    open redirects), printable throughout, so it can go into a Location header as it is (a
+    CR, LF or any other control character never reaches one)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return False
+    if not target.isprintable():
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
+
+
+def local_path_or(target: str | None, default: str) -> str:
+    """`target` if it is a local path (is_local_path), else `default`."""
+    return target if is_local_path(target) else default

@@ -49,6 +49,7 @@ def server_env(database: Path, **extra: str) -> dict[str, str]:
         # Every sign-in comes from 127.0.0.1; the limits are tested by the route tests.
         SIGN_IN_LIMIT_PER_USERNAME="1000 per minute",
         SIGN_IN_LIMIT_PER_ADDRESS="1000 per minute",
+        SIGN_IN_LIMIT_PER_USERNAME_TOTAL="1000 per minute",
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)

@@ -1,7 +1,9 @@
 from app import audit
 from app.blueprints.auth.models import Popug
+from app.blueprints.tasks.models import Shuffle
 from app.extensions import db
 from tests.factories import make_task, run_queued_shuffles
+from tests.helpers import signed_in_client
 
 
 def events(after: int = 0):
@@ -72,3 +74,28 @@ def test_failed_actions_are_not_recorded(admin_client, admin):
               "beak_shape": "long and thin"},
     )  # the username is taken: refused
     assert events(after=before) == []
+
+
+def test_a_press_that_joins_a_queued_shuffle_is_recorded(
+    app, admin, admin_client, manager, manager_client, worker
+):
+    make_task(admin)
+    before = last_event_id()
+    assert manager_client.post("/tasks/shuffle", data={"form_token": "first"}).status_code == 303
+    # A repeat of the first press's form: that press again, nothing to record.
+    assert manager_client.post("/tasks/shuffle", data={"form_token": "first"}).status_code == 303
+    [shuffle] = db.session.scalars(db.select(Shuffle)).all()
+    assert events(after=before) == []  # the first press is recorded when its shuffle runs
+    assert admin_client.post("/tasks/shuffle", data={"form_token": "second"}).status_code == 303
+    joined = f"shuffle {shuffle.public_id}, queued by boss"
+    assert events(after=before) == [("root-admin", "press.joined", joined)]
+    assert db.session.get(audit.AuditEvent, before + 1).address == "127.0.0.1"
+    run_queued_shuffles()
+    assert events(after=before)[-1] == ("boss", "tasks.shuffle", "1 open tasks among 1 popugs")
+
+    english = admin_client.get("/audit").text
+    assert "Joined a queued shuffle" in english and joined in english
+    admin.locale = "ru"
+    db.session.commit()
+    russian = signed_in_client(app, admin).get("/audit").text
+    assert "Присоединение к ожидающей перетасовке" in russian and joined in russian

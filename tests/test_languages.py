@@ -268,6 +268,16 @@ def test_the_switch_returns_only_to_local_pages(app, target):
     assert response.status_code == 303 and response.headers["Location"] == "/"
 
 
+@pytest.mark.parametrize("target", ["/\r\nX:1", "/my-tasks\n", "/\x0b", "/a\u2028b"])
+def test_a_control_character_in_next_returns_to_the_board(app, target):
+    """The choice is kept and the answer is a redirect, never a 500 after the commit."""
+    worker = make_popug("worker", username="kesha")
+    response = client_in(app, worker, "en").post("/language", data={"locale": "ru", "next": target})
+    assert response.status_code == 303 and response.headers["Location"] == "/"
+    db.session.expire_all()
+    assert db.session.get(Popug, worker.id).locale == "ru"
+
+
 def test_switching_needs_a_signed_in_popug(client):
     response = client.post("/language", data={"locale": "ru"})
     assert response.status_code == 302 and "/sign-in" in response.headers["Location"]

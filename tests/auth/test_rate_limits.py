@@ -11,9 +11,11 @@ from urllib.parse import urlencode
 
 import pytest
 from flask import current_app
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 
 from app import rate_limits
-from app.extensions import db
+from app.extensions import db, limiter
 from app.rate_limits import DatabaseStorage
 from bench.common import Population, bench_app, seed
 from bench.deploy_shuffle import start_deployment, stop
@@ -98,6 +100,7 @@ def test_the_limit_keys_on_the_username_that_was_checked(app, client):
     """A repeated field cannot spread one popug's guesses over other buckets: the form
     checks the first username, and that is the one counted."""
     make_popug(role="worker", username="kesha")
+    here = {"REMOTE_ADDR": "192.0.2.1"}
     for n in range(LIMIT):
         response = client.post(
             "/sign-in",
@@ -105,10 +108,10 @@ def test_the_limit_keys_on_the_username_that_was_checked(app, client):
                 [("username", "kesha"), ("username", f"decoy-{n}"), ("beak_shape", "wrong!")]
             ),
             content_type="application/x-www-form-urlencoded",
-            environ_base={"REMOTE_ADDR": f"192.0.2.{n + 1}"},
+            environ_base=here,
         )
         assert response.status_code == 401, n
-    blocked = sign_in(client, "kesha", environ_base={"REMOTE_ADDR": "198.51.100.9"})
+    blocked = sign_in(client, "kesha", environ_base=here)
     assert blocked.status_code == 429
     assert "Too many sign-in attempts" in blocked.text
 
@@ -176,4 +179,64 @@ def test_concurrent_wrong_guesses_against_gunicorn_each_count(tmp_path: Path, st
         stop(processes)
         if storage_name == "redis":
             _empty_redis()
+    assert "Traceback" not in (tmp_path / "web.log").read_text()
+
+
+# --- counters out of reach -------------------------------------------------------------------
+
+UNREACHABLE = "redis://127.0.0.1:1"  # nothing listens on port 1
+PAUSED = "Signing in is paused: the attempt counters are not reachable right now."
+
+
+@pytest.fixture
+def unreachable_counters(app, monkeypatch):
+    """The limiter's counters in a Redis nobody listens on, with the storage options the app
+    gives Flask-Limiter."""
+    storage = storage_from_string(UNREACHABLE, **app.config["RATELIMIT_STORAGE_OPTIONS"])
+    monkeypatch.setattr(limiter, "_storage", storage)
+    monkeypatch.setattr(limiter, "_limiter", FixedWindowRateLimiter(storage))
+
+
+def test_every_storage_wraps_its_errors(app):
+    """Flask-Limiter builds the storage with the app's options: a failure of any storage is
+    one exception, limits' StorageError."""
+    assert limiter.storage.wrap_exceptions
+
+
+def test_sign_in_with_its_counters_out_of_reach_is_a_503(app, client, unreachable_counters):
+    """Not a 500, and not a sign-in that goes on uncounted: a page that says to wait."""
+    make_popug(role="worker", username="kesha")
+    assert client.get("/sign-in").status_code == 200  # the form itself needs no counter
+    response = sign_in(client, "kesha")
+    assert response.status_code == 503
+    assert PAUSED in response.text
+    assert client.get("/my-tasks").status_code == 302  # not signed in
+    htmx = sign_in(client, "kesha", headers={"HX-Request": "true"})
+    assert htmx.status_code == 503 and htmx.headers["HX-Retarget"] == "#flashes"
+
+
+def test_the_503_speaks_russian(app, client, unreachable_counters):
+    make_popug(role="worker", username="kesha")
+    response = sign_in(client, "kesha", headers={"Accept-Language": "ru"})
+    assert response.status_code == 503
+    assert "Вход приостановлен" in response.text
+
+
+def test_gunicorn_with_redis_out_of_reach_answers_503(tmp_path: Path):
+    """The deployment itself, RATELIMIT_STORAGE_URI pointing at a Redis that is not there."""
+    url = f"sqlite:///{tmp_path / 'limits.sqlite3'}"
+    app = bench_app(url)
+    with app.app_context():
+        db.create_all()
+        seed(db.engine, Population(20, 10, 0))
+        db.engine.dispose()
+    processes, port = start_deployment(url, tmp_path, RATELIMIT_STORAGE_URI=UNREACHABLE)
+    try:
+        client = Client(port, [], threading.Lock())
+        assert client.request(None, "GET", "/sign-in")[0] == 200
+        form = {"csrf_token": client.csrf, "username": "popug-5", "beak_shape": "not it"}
+        status, text = client.request(None, "POST", "/sign-in", form)
+        assert status == 503 and PAUSED in text
+    finally:
+        stop(processes)
     assert "Traceback" not in (tmp_path / "web.log").read_text()

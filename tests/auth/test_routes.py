@@ -5,17 +5,20 @@ import uuid
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
+from werkzeug.urls import iri_to_uri
 
 from app.blueprints.accounting import service as accounting
 from app.blueprints.accounting.models import Account
 from app.blueprints.auth import service
 from app.blueprints.auth.models import Popug
 from app.errors import ServiceError
-from app.extensions import db
+from app.extensions import db, limiter
 from app.money import format_cents
 from tests.factories import BEAK, make_popug
-from tests.helpers import signed_in_client
+from tests.helpers import empty_database, signed_in_client
 
 SIGN_IN_FAILED = "Unknown username or wrong beak shape."
 HTMX = {"HX-Request": "true"}
@@ -135,25 +138,25 @@ def test_deactivated_popug_cannot_sign_in(client):
 # --- rate limits ---------------------------------------------------------------------------
 
 
-def test_rate_limit_per_username(app, client):
+def test_rate_limit_per_username_and_address(app, client):
     make_popug(role="worker", username="kesha")
     limit = int(app.config["SIGN_IN_LIMIT_PER_USERNAME"].split()[0])
+    here = {"REMOTE_ADDR": "192.0.2.1"}
     for attempt in range(limit):
-        # Each failure from a different address, so only the username limit can bite.
         response = sign_in(
-            client,
-            "kesha" if attempt % 2 else "KESHA",
-            beak="wrong beak!",
-            environ_base={"REMOTE_ADDR": f"192.0.2.{attempt + 1}"},
+            client, "kesha" if attempt % 2 else "KESHA", beak="wrong beak!", environ_base=here
         )
         assert response.status_code == 401, attempt
-    blocked = sign_in(client, "kesha", environ_base={"REMOTE_ADDR": "198.51.100.1"})
+    blocked = sign_in(client, "kesha", environ_base=here)
     assert blocked.status_code == 429
     assert "Too many attempts" in blocked.get_data(as_text=True)
     assert client.get("/").status_code == 302  # the right beak, but refused: not signed in
-    # Another username is not affected.
+    # Another username is not affected, from the same address either.
     make_popug(role="worker", username="gosha")
-    assert sign_in(client, "gosha", environ_base={"REMOTE_ADDR": "198.51.100.2"}).status_code == 302
+    assert sign_in(app.test_client(), "gosha", environ_base=here).status_code == 302
+    # Nor is the same username from another address.
+    elsewhere = {"REMOTE_ADDR": "198.51.100.1"}
+    assert sign_in(app.test_client(), "kesha", environ_base=elsewhere).status_code == 302
 
 
 def test_successful_sign_ins_do_not_count_against_the_limit(app):
@@ -321,6 +324,51 @@ def test_next_follows_local_paths(client, target):
     response = sign_in(client, "kesha", next_=target)
     assert response.status_code == 302
     assert response.headers["Location"] == target
+
+
+# Control characters, raw and as a browser percent-encodes them: each would put a broken
+# Location header after the sign-in had committed.
+CONTROL_TARGETS = ["/\r\nX:1", "/\nSet-Cookie: a=b", "/\r", "/a\tb", "/\x7f", "/\x85", "/a\u2028b"]
+
+
+@pytest.mark.parametrize("target", CONTROL_TARGETS)
+def test_next_with_a_control_character_falls_back_to_the_board(client, target):
+    make_popug(role="worker", username="kesha")
+    response = sign_in(client, "kesha", next_=target)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+    assert client.get("/").status_code == 200  # signed in
+
+
+def test_a_percent_encoded_crlf_in_next_is_not_a_500(client):
+    """The query string as a client sends it: `?next=/%0d%0aX:1`."""
+    make_popug(role="worker", username="kesha")
+    response = client.post(
+        "/sign-in?next=/%0d%0aX:1", data={"username": "kesha", "beak_shape": BEAK}
+    )
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(target=st.text(max_size=20).map(lambda tail: "/" + tail))
+def test_any_next_is_followed_or_falls_back(app, target):
+    """Whatever `next` holds, signing in answers with a redirect: to `next` itself when it
+    is a printable local path, else to the board. (A NUL anywhere in the address is refused
+    with a 400 before the sign-in is tried.)"""
+    empty_database()
+    limiter.reset()
+    make_popug(role="worker", username="kesha")
+    response = sign_in(app.test_client(), "kesha", next_=target)
+    if "\x00" in target:
+        assert response.status_code == 400
+        return
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    followed = target.isprintable() and not target.startswith(("//", "/\\"))
+    assert location == (iri_to_uri(target) if followed else "/")
+    assert location.isascii() and location.isprintable()
 
 
 def test_login_required_round_trip_keeps_next(client):

@@ -1,7 +1,10 @@
 """Sessions that end: after SESSION_IDLE_MINUTES without a request and
 SESSION_LIFETIME_HOURS after sign-in, whatever the cookie says, a copied cookie included."""
 
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -10,6 +13,7 @@ from tests.factories import make_popug
 
 from .test_routes import is_sign_in_redirect, sign_in
 
+TEMPLATES = Path(__file__).absolute().parents[2] / "app" / "templates"
 SIGNED_IN = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
@@ -85,3 +89,67 @@ def test_htmx_requests_of_an_ended_session_go_to_sign_in(kesha_client):
     at(2 * 60)
     response = kesha_client.get("/", headers={"HX-Request": "true"})
     assert response.headers.get("HX-Redirect", "").startswith("/sign-in")
+
+
+# --- polls are not activity ------------------------------------------------------------------
+
+POLL = {"HX-Request": "true", "X-Background": "1", "HX-Current-URL": "http://localhost/my-tasks"}
+
+
+def poll(client):
+    """What My tasks sends every 10 s."""
+    return client.get("/my-tasks/changes?seen=0", headers=POLL)
+
+
+def test_polls_do_not_keep_a_session_alive(kesha_client):
+    """A tab left on My tasks polls all along; the session still ends an hour after the
+    popug's last request, and the poll that finds it ended takes the tab to sign-in, back
+    to My tasks afterwards."""
+    for minutes in range(1, 60, 2):
+        at(minutes)
+        assert poll(kesha_client).status_code == 204, minutes
+    at(61)
+    ended = poll(kesha_client)
+    location = urlsplit(ended.headers["HX-Redirect"])
+    assert location.path == "/sign-in" and parse_qs(location.query)["next"] == ["/my-tasks"]
+    assert is_sign_in_redirect(kesha_client.get("/my-tasks"))
+
+
+def test_the_idle_hour_counts_from_the_last_request_that_was_not_a_poll(kesha_client):
+    at(30)
+    assert kesha_client.get("/my-tasks").status_code == 200  # the popug, back at the tab
+    for minutes in range(31, 90, 3):
+        at(minutes)
+        assert poll(kesha_client).status_code == 204, minutes
+    at(89)
+    assert kesha_client.get("/my-tasks").status_code == 200
+    at(89 + 61)
+    assert is_sign_in_redirect(kesha_client.get("/my-tasks"))
+
+
+def test_a_plain_htmx_request_is_activity(kesha_client):
+    """A search as the popug types, say: htmx, but not a poll."""
+    at(50)
+    assert kesha_client.get("/?q=feed", headers={"HX-Request": "true"}).status_code == 200
+    at(100)
+    assert kesha_client.get("/").status_code == 200
+
+
+POLLING_TAG = re.compile(r"<[^>]*hx-trigger=\"every [^>]*>", re.S)
+
+
+def test_every_polling_element_marks_its_requests_as_background():
+    """Each template element that polls (hx-trigger="every …") sends X-Background: 1."""
+    polling = []
+    for template in sorted(TEMPLATES.rglob("*.html")):
+        for tag in POLLING_TAG.findall(template.read_text()):
+            polling.append(template.name)
+            assert """data-hx-headers='{"X-Background": "1"}'""" in tag, template.name
+    assert {"my_tasks.html", "_shuffle_state.html"} <= set(polling)
+
+
+def test_the_my_tasks_page_polls_in_the_background(kesha_client):
+    page = kesha_client.get("/my-tasks").text
+    tag = re.search(r'<div id="tasks-changed".*?>', page, re.S).group(0)
+    assert 'data-hx-trigger="every 10s"' in tag
+    assert """data-hx-headers='{"X-Background": "1"}'""" in tag

@@ -1,5 +1,3 @@
-from urllib.parse import urlsplit
-
 from flask import (
     abort,
     current_app,
@@ -12,21 +10,26 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext, ngettext, refresh
-from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_url, login_user, logout_user
-from limits import RateLimitItem, parse
 
 from app import audit
 from app.access import role_required
 from app.blueprints.accounting import service as accounting
 from app.errors import ServiceError
-from app.extensions import db, limiter, login_manager
-from app.htmx import is_htmx, redirect_after_post, render, wants_fragment
+from app.extensions import db, login_manager
+from app.htmx import (
+    is_background,
+    is_htmx,
+    local_path_or,
+    redirect_after_post,
+    render,
+    wants_fragment,
+)
 from app.i18n import N_, label
 from app.paging import page_number
 from app.transaction import finish_writes
 
-from . import bp, service, sessions
+from . import bp, guesses, service, sessions
 from .forms import EmptyForm, LocaleForm, PopugForm, RoleForm, SignInForm
 
 SIGN_IN_FAILED = N_("Unknown username or wrong beak shape.")
@@ -37,7 +40,7 @@ SESSION_ENDED = N_("Your session has ended. Sign in again to continue.")
 
 @login_manager.user_loader
 def load_user(session_id: str):
-    if not sessions.still_valid(session):
+    if not sessions.still_valid(session, activity=not is_background()):
         session.clear()
         g.session_ended = True
         return None
@@ -48,49 +51,20 @@ def load_user(session_id: str):
 def sign_in_first():
     """Not signed in, or the session ended: to the sign-in page.
 
-    `next` only for pages (GET), so signing in never lands on a POST-only URL (405); htmx
-    is told to navigate, or it would swap the sign-in page into a fragment.
+    `next` only for pages (GET), so signing in never lands on a POST-only URL (405): for a
+    fragment (a poll, a search) the page it was for; htmx is told to navigate, or it would
+    swap the sign-in page into a fragment.
     """
     message = SESSION_ENDED if g.get("session_ended") else login_manager.login_message
     flash(gettext(message), login_manager.login_message_category)
-    page = request.url if request.method in ("GET", "HEAD") else None
+    page = None
+    if request.method in ("GET", "HEAD"):
+        page = request.headers.get("HX-Current-URL") if wants_fragment() else request.url
     target = login_url(login_manager.login_view, next_url=page)
     return redirect_after_post(target) if is_htmx() else redirect(target)
 
 
-def is_local_path(target: str | None) -> bool:
-    """Only same-site paths are followed after sign-in (no open redirects)."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return False
-    parts = urlsplit(target)
-    return not parts.scheme and not parts.netloc
-
-
 TOO_MANY_SIGN_INS = N_("Too many sign-in attempts. Wait a minute, then try again.")
-
-
-def _sign_in_limits(username: str) -> list[tuple[RateLimitItem, tuple[str, ...]]]:
-    """The limits one guess counts against: its address, and the username it checks."""
-    config = current_app.config
-    return [
-        (parse(config["SIGN_IN_LIMIT_PER_ADDRESS"]), ("sign-in-address", get_remote_address())),
-        (parse(config["SIGN_IN_LIMIT_PER_USERNAME"]), ("sign-in-username", username[:64])),
-    ]
-
-
-def _count_guess(username: str) -> bool:
-    """Count a guess before it is verified, atomically in the limiter's storage (one
-    increment each, committed at once), so N guesses at the same moment cost N. False when
-    a limit is used up: the guess is not verified at all."""
-    return all(limiter.limiter.hit(item, *keys) for item, keys in _sign_in_limits(username))
-
-
-def _refund_guess(username: str) -> None:
-    """A guess that signed in gives its counts back: only failures use the limits up."""
-    for item, keys in _sign_in_limits(username):
-        key = item.key_for(*keys)
-        if limiter.storage.get(key) > 0:  # not a window that has just expired
-            limiter.storage.incr(key, item.get_expiry(), amount=-1)
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -101,17 +75,20 @@ def sign_in():
     next_path = request.args.get("next")
     if form.validate_on_submit():
         username = service.normalise_username(form.username.data)
+        limits = guesses.limits_for(username, service.public_id_of(username))
         db.session.rollback()  # SQLite: hold no lock while the counter's connection writes
-        if not _count_guess(username):
+        if not guesses.count(limits):
             abort(429, TOO_MANY_SIGN_INS)
         popug = service.authenticate(username, form.beak_shape.data)
         if popug is not None:
             finish_writes()  # the limiter's storage writes on a connection of its own
-            _refund_guess(username)
+            guesses.refund(limits)
             session.clear()  # a fresh session on sign-in (no fixation)
             login_user(popug)
             sessions.begin(session)
-            return redirect(next_path if is_local_path(next_path) else url_for("tasks.index"))
+            response = redirect(local_path_or(next_path, url_for("tasks.index")))
+            guesses.remember_browser(response, popug.public_id)
+            return response
         form.form_errors.append(gettext(SIGN_IN_FAILED))
         return render_template("auth/sign_in.html", form=form), 401
     status = 401 if request.method == "POST" else 200
@@ -302,8 +279,7 @@ def audit_trail():
 def set_locale():
     """The top bar's language switch: keep the popug's choice, back to the page it was on."""
     form = LocaleForm()
-    back = request.form.get("next")
-    back = back if is_local_path(back) else url_for("tasks.index")
+    back = local_path_or(request.form.get("next"), url_for("tasks.index"))
     if not form.validate_on_submit():
         flash(gettext("Choose English or Russian."), "error")
         return redirect(back, code=303)

@@ -116,6 +116,15 @@ def create_popug(
     return popug
 
 
+def public_id_of(username: str) -> str | None:
+    """The public id of the popug with this username (any case), or None: which popug a
+    sign-in is for, before its beak shape is checked."""
+    username = normalise_username(username)
+    if "\x00" in username:  # no username holds NUL, and PostgreSQL text cannot
+        return None
+    return db.session.scalar(select(Popug.public_id).where(Popug.username == username))
+
+
 def authenticate(username: str, beak_shape: str) -> Popug | None:
     """The active popug with this username and beak shape, or None.
 

@@ -25,9 +25,11 @@ def begin(session) -> None:
     session[SIGNED_IN_AT] = session[SEEN_AT] = _now()
 
 
-def still_valid(session) -> bool:
-    """Whether the session may go on, noting that it was seen now. A session without its
-    clocks (written before they existed, or not by aTES) has ended."""
+def still_valid(session, activity: bool = True) -> bool:
+    """Whether the session may go on, noting that it was seen now if the request is the
+    popug's `activity` (a page polling in the background is not: a tab left open must not
+    keep a session alive). A session without its clocks (written before they existed, or
+    not by aTES) has ended."""
     config = current_app.config
     now = _now()
     signed_in_at, seen_at = session.get(SIGNED_IN_AT), session.get(SEEN_AT)
@@ -37,6 +39,6 @@ def still_valid(session) -> bool:
         return False
     if now - signed_in_at > config["SESSION_LIFETIME_HOURS"] * 3600:
         return False
-    if now - seen_at >= SEEN_EVERY_SECONDS:
+    if activity and now - seen_at >= SEEN_EVERY_SECONDS:
         session[SEEN_AT] = now
     return True

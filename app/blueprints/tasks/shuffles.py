@@ -178,7 +178,8 @@ def request_shuffle(*, actor, form_token: str | None = None) -> ShufflePress:
     """Record a press of "Shuffle open tasks" as a queued shuffle, for the job worker to run
     (a million open tasks take longer than a request may).
 
-    A press while a shuffle waits to start joins it: it will move every open task anyway.
+    A press while a shuffle waits to start joins it (recorded in the audit trail): it will
+    move every open task anyway.
     A press while one runs queues one more, so at most one shuffle ever waits. A repeated
     `form_token` raises AlreadyShuffled with the first press's shuffle. With nothing to
     shuffle the press is refused at once.
@@ -196,6 +197,11 @@ def request_shuffle(*, actor, form_token: str | None = None) -> ShufflePress:
         select(Shuffle).where(Shuffle.status == QUEUED).order_by(Shuffle.id).limit(1)
     )
     if waiting is not None:
+        # The shuffle's own record names only the first press; each press that joined it
+        # is recorded as it happens.
+        first = auth.get_popug_by_id(waiting.actor_id).username
+        audit.record(actor, "press.joined", f"shuffle {waiting.public_id}, queued by {first}")
+        db.session.flush()
         return ShufflePress(waiting, joined=True)
     shuffle = Shuffle(
         actor_id=actor.id, form_token=form_token or None, status=QUEUED, requested_at=clock.now()

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app wsgi
 
-.PHONY: run test lint bench-quick chromium node_modules screenshots clean catalogues messages-extract messages-update messages-compile
+.PHONY: run test test-fast lint bench-quick setup-browser node_modules screenshots clean catalogues messages-extract messages-update messages-compile
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -52,8 +52,9 @@ run: $(VENV)/.runtime catalogues
 	$(FLASK) jobs work & worker=$$!; trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 		$(FLASK) run --host 127.0.0.1 --port 5000
 
-# Browser tests drive Debian's Chromium; install it when it is missing and we may (root).
-chromium:
+# Browser tests drive Debian's Chromium: `make setup-browser` installs it (as root; CI does
+# it before `make test`). Without it the browser tests are skipped (they fail under CI=true).
+setup-browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); } || \
 		echo "Chromium is not installed: browser tests will be skipped (they fail under CI=true)."
@@ -68,9 +69,15 @@ node_modules/.installed: package.json package-lock.json
 
 node_modules: node_modules/.installed
 
-test: $(VENV)/.dev chromium catalogues node_modules/.installed
+test: $(VENV)/.dev catalogues node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# The inner loop while working: everything but the browser, reliability and deployment tests.
+test-fast: $(VENV)/.dev catalogues
+	$(BIN)/ruff check .
+	$(BIN)/pytest -m "not e2e" --ignore=tests/e2e --ignore=tests/reliability \
+		--ignore=tests/test_procfile.py
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
@@ -84,5 +91,5 @@ clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache node_modules
 
 # PNGs of the main pages at desktop and phone width, into docs/screenshots/ (see the README).
-screenshots: $(VENV)/.dev chromium catalogues
+screenshots: $(VENV)/.dev setup-browser catalogues
 	$(BIN)/python -m scripts.screenshots

@@ -10,9 +10,13 @@ English keeps the formats aTES always had (ISO dates, `2026-03-03 09:05`, `$1,23
 every other language formats with Babel's data for it (CLDR).
 """
 
+import os
 from datetime import date, datetime
+from pathlib import Path
 
 from babel.dates import format_date, format_datetime, format_skeleton
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from flask import has_request_context, request
 from flask_babel import Babel, get_locale
@@ -114,11 +118,37 @@ def format_number(number: int) -> str:
     return format_decimal(number, locale=get_locale())
 
 
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+
+
+def compile_catalogues(translations: Path = TRANSLATIONS) -> list[Path]:
+    """Build each messages.mo that is missing or older than its .po (fuzzy entries left
+    out), so that wherever the app starts — `make run`, the tests, a deployment that only
+    installed the requirements — it speaks every language. Returns the catalogues built."""
+    built = []
+    for po in sorted(translations.glob("*/LC_MESSAGES/messages.po")):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as source:
+            catalog = read_po(source, locale=po.parent.parent.name)
+        partial = mo.with_suffix(f".mo.{os.getpid()}")
+        with partial.open("wb") as target:
+            write_mo(target, catalog, use_fuzzy=False)
+        partial.replace(mo)  # atomic: a process started meanwhile reads a whole file
+        built.append(mo)
+    return built
+
+
 def init_i18n(app) -> None:
     from flask_babel import refresh
 
     from app.money import format_money
 
+    try:
+        compile_catalogues()
+    except OSError:  # a read-only install must ship its .mo files
+        app.logger.exception("The translation catalogues could not be compiled")
     babel.init_app(app, locale_selector=request_locale)
     # A request chooses its own language even where requests share an application context
     # (the tests keep one for a whole test).

@@ -74,10 +74,11 @@ def vm_hwm_mb(pid: int) -> float:
 
 
 def start_deployment(
-    url: str, logs: Path, **settings: str
+    url: str, logs: Path, root: Path = ROOT, **settings: str
 ) -> tuple[dict[str, subprocess.Popen], int]:
-    """The Procfile's processes on `url` with only ATES_ENV, DATABASE_URL and SECRET_KEY set
-    (and any further `settings`); their output in `logs`/<name>.log."""
+    """The Procfile's processes on `url`, started in `root` (a checkout), with only
+    ATES_ENV, DATABASE_URL and SECRET_KEY set (and any further `settings`); their output in
+    `logs`/<name>.log."""
     port = free_port()
     env = {
         key: value
@@ -92,7 +93,7 @@ def start_deployment(
         argv = [arg.replace(HOST_PORT, f"127.0.0.1:{port}") for arg in argv]
         with (logs / f"{name}.log").open("wb") as log:  # the child keeps its own copy
             processes[name] = subprocess.Popen(
-                argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+                argv, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT
             )
     deadline = time.monotonic() + 60
     probe = Client(port, [], threading.Lock())

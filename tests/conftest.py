@@ -1,11 +1,7 @@
 """Fixtures: one app per test session, a clean database per test, clients per role."""
 
-import os
-from pathlib import Path
 
 import pytest
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from flask import g, has_app_context
 from flask.testing import FlaskClient
 
@@ -28,33 +24,6 @@ class IsolatedClient(FlaskClient):
         if has_app_context():
             g.pop("_login_user", None)
         return super().open(*args, **kwargs)
-
-
-TRANSLATIONS = Path(__file__).absolute().parents[1] / "app" / "translations"
-
-
-def compile_catalogues(translations: Path = TRANSLATIONS) -> list[Path]:
-    """Build each messages.mo that is missing or older than its .po, as `make catalogues`
-    does (fuzzy entries left out), so a plain `pytest` after a fresh clone speaks Russian.
-    Returns the catalogues it built."""
-    built = []
-    for po in sorted(translations.glob("*/LC_MESSAGES/messages.po")):
-        mo = po.with_suffix(".mo")
-        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
-            continue
-        with po.open("rb") as source:
-            catalog = read_po(source, locale=po.parent.parent.name)
-        partial = mo.with_suffix(f".mo.{os.getpid()}")
-        with partial.open("wb") as target:
-            write_mo(target, catalog, use_fuzzy=False)
-        partial.replace(mo)  # atomic: a server started meanwhile reads a whole file
-        built.append(mo)
-    return built
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _catalogues():
-    compile_catalogues()
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ Russian catalogue must translate each one, completely, with the same placeholder
 """
 
 import fnmatch
+import os
 import re
 import shlex
 from datetime import UTC, date, datetime
@@ -277,3 +278,19 @@ def test_every_language_has_a_catalogue_but_english():
 def test_messages_are_plain_gettext_outside_a_request():
     """Outside any application (the command line's English) messages are the English."""
     assert gettext("Tasks") == "Tasks"
+
+
+def test_the_app_compiles_missing_or_stale_catalogues(tmp_path):
+    from babel.messages.mofile import read_mo
+
+    from app.i18n import TRANSLATIONS, compile_catalogues
+
+    po = tmp_path / "ru" / "LC_MESSAGES" / "messages.po"
+    po.parent.mkdir(parents=True)
+    po.write_bytes((TRANSLATIONS / "ru" / "LC_MESSAGES" / "messages.po").read_bytes())
+    assert compile_catalogues(tmp_path) == [po.with_suffix(".mo")]
+    with po.with_suffix(".mo").open("rb") as mo:
+        assert read_mo(mo).get("Sign in").string == "Войти"
+    assert compile_catalogues(tmp_path) == []  # up to date: nothing to do
+    os.utime(po, (po.stat().st_mtime + 10,) * 2)
+    assert compile_catalogues(tmp_path) == [po.with_suffix(".mo")]  # the .po changed

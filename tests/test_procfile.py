@@ -2,12 +2,15 @@
 written with only ATES_ENV, DATABASE_URL and SECRET_KEY set, a shuffle pressed over HTTP is
 run by its worker and shown done (bench/deploy_shuffle.py does the same at a million tasks)."""
 
+import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from bench.common import Population, bench_app, seed
 from bench.deploy_shuffle import ROOT, press_and_follow, procfile, start_deployment, stop
+from bench.load import Client
 
 README = (ROOT / "README.md").read_text()
 
@@ -51,3 +54,37 @@ def test_a_shuffle_pressed_in_the_procfile_deployment_is_run_and_shown(tmp_path:
         assert {status for status, _, _ in samples} == {200}, label
     worker_log = (tmp_path / "worker.log").read_text()
     assert "Traceback" not in worker_log and "done: 500 open tasks" in worker_log
+
+
+def test_the_procfile_deployment_speaks_russian_without_a_build_step(tmp_path: Path):
+    """Installed as the README deploys it (no make step, so no compiled catalogues), the
+    Procfile's web process still serves Russian pages: the app compiles them at start."""
+    checkout = tmp_path / "checkout"
+    shutil.copytree(
+        ROOT,
+        checkout,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "node_modules", "instance", "__pycache__", "*.mo", ".*cache"
+        ),
+    )
+    (checkout / ".venv").symlink_to(ROOT / ".venv")
+    assert not list(checkout.glob("app/translations/*/LC_MESSAGES/messages.mo"))
+    url = f"sqlite:///{tmp_path / 'deployed.sqlite3'}"
+    env = {"DATABASE_URL": url, "ATES_ENV": "development", "PATH": "/usr/bin:/bin"}
+    migrate = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    processes, port = start_deployment(url, tmp_path, root=checkout)
+    try:
+        status, body = Client(port, [], threading.Lock()).request(
+            None, "GET", "/sign-in", headers={"Accept-Language": "ru"}
+        )
+    finally:
+        stop(processes)
+    assert status == 200
+    assert "Форма клюва" in body and "Войти" in body

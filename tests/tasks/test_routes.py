@@ -376,6 +376,39 @@ def test_mark_done_with_htmx_updates_row_and_balance(worker_client, worker, mana
     assert count(LedgerEntry, LedgerEntry.kind == REWARD) == 1
 
 
+def test_mark_done_on_my_tasks_moves_the_task_as_a_reload_would(worker_client, worker, manager):
+    done, other = make_task(manager, title="Feed"), make_task(manager, title="Water")
+    before = text(worker_client.get("/my-tasks"))
+    assert "Open <span class=\"muted\">(2)</span>" in before
+    response = worker_client.post(
+        f"/tasks/{done.public_id}/done",
+        headers=HTMX | {"HX-Current-URL": "http://localhost/my-tasks"},
+    )
+    assert response.headers["HX-Retarget"] == "#my-tasks"
+    body = text(response)
+    assert "Open <span class=\"muted\">(1)</span>" in body
+    assert "You have not finished a task yet" not in body
+    open_section, done_section = body.split('id="done-title"')
+    assert f'id="task-{other.public_id}"' in open_section
+    assert f'id="task-{done.public_id}"' not in open_section
+    assert f'id="task-{done.public_id}"' in done_section
+    assert f'id="task-{other.public_id}"' not in done_section
+
+
+def test_mark_done_on_the_open_filter_takes_the_task_off_the_board(
+    worker_client, worker, manager
+):
+    done, other = make_task(manager, title="Feed"), make_task(manager, title="Water")
+    response = worker_client.post(
+        f"/tasks/{done.public_id}/done?from=board",
+        headers=HTMX | {"HX-Current-URL": "http://localhost/?filter=open"},
+    )
+    assert response.headers["HX-Retarget"] == "#board-results"
+    body = text(response)
+    assert f'id="task-{done.public_id}"' not in body
+    assert f'id="task-{other.public_id}"' in body
+
+
 @pytest.mark.parametrize("htmx", [False, True])
 def test_someone_elses_task_is_403(app, worker, manager, htmx):
     task = make_task(manager)

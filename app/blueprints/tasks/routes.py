@@ -98,18 +98,23 @@ def _created():
     )
 
 
+def _my_tasks_context(args) -> dict:
+    return {
+        "open_tasks": queries.open_tasks_of(
+            current_user.id, page_number(args), current_app.config["TASKS_PER_PAGE"]
+        ),
+        "done_tasks": queries.recently_done_of(current_user.id),
+        "complete_form": CompleteForm(),
+    }
+
+
 @bp.get("/my-tasks")
 @role_required(*ACCESS["my_tasks"])
 def my_tasks():
-    open_tasks = queries.open_tasks_of(
-        current_user.id, page_number(request.args), current_app.config["TASKS_PER_PAGE"]
-    )
     return render(
         "tasks/my_tasks.html",
         "tasks/_my_tasks.html",
-        open_tasks=open_tasks,
-        done_tasks=queries.recently_done_of(current_user.id),
-        complete_form=CompleteForm(),
+        **_my_tasks_context(request.args),
         shuffle_version=queries.last_shuffle_id(),
         waiting_shuffle=None if wants_fragment() else queries.waiting_shuffle(),
     )
@@ -148,8 +153,32 @@ def complete_task(public_id: str):
             "success",
         )
     if wants_fragment():
-        return _row(public_id)
+        return _after_done(public_id)
     return redirect(_back(public_id), code=303)
+
+
+def _after_done(public_id: str):
+    """htmx: the list the button was in, as a reload would show it — My tasks (the task
+    moves to Recently done, the counts change) or the board (it leaves the Open filter) —
+    else the task's row alone."""
+    finish_writes()
+    page = urlsplit(request.headers.get("HX-Current-URL", "")).path
+    if page == url_for("tasks.my_tasks"):
+        context, fragment, target = (
+            _my_tasks_context(_current_url_args()),
+            "tasks/_my_tasks.html",
+            "#my-tasks",
+        )
+    elif page == url_for("tasks.index"):
+        context, fragment, target = (
+            _board_context(_current_url_args()),
+            "tasks/_board_results.html",
+            "#board-results",
+        )
+    else:
+        return _row(public_id)
+    body = render("tasks/my_tasks.html", fragment, **context)
+    return body, {"HX-Retarget": target, "HX-Reswap": "innerHTML"}
 
 
 def _row(public_id: str):

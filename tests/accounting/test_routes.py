@@ -517,6 +517,17 @@ def test_outbox_page_and_send_button(accountant_client, day):
     assert "aTES payout for 2026-03-02: $3.00" in logged
     overview = accountant_client.get("/accounting").data.decode()
     assert "aTES payout for 2026-03-02: $3.00" in overview
+    listing = accountant_client.get("/accounting/payouts").data.decode()
+    assert row_with(listing, 'data-day="2026-03-02"').endswith("1 logged, not sent")
+    assert "all delivered" not in listing
+
+
+def test_an_already_closed_day_says_popug_in_the_singular(accountant_client, day):
+    freeze("2026-03-02 20:00")
+    service.close_day(date(2026, 3, 2))
+    db.session.commit()
+    page = text_of(accountant_client.get("/accounting/close-day").data.decode())
+    assert "paid to 1 popug." in page and "1 popugs" not in page
 
 
 # --- Constant query counts -------------------------------------------------------------

@@ -16,6 +16,7 @@ from app.paging import Page
 
 from .models import (
     ASSIGN_FEE,
+    MAIL_LOGGED,
     MAIL_PENDING,
     MAIL_STATUSES,
     PAYOUT,
@@ -343,14 +344,27 @@ def task_money(task_id: int, shuffle_ids, offset: int, limit: int) -> list[TaskM
 class ClosedDay:
     day: BillingDay
     mail_pending: int  # payout e-mails of that day still waiting in the outbox
+    mail_logged: bool = False  # some were only written to the log (no mail server)
 
 
 def _with_pending_mail(rows) -> list[ClosedDay]:
-    """Each closed day with how many of its payout e-mails are pending: one query driven by
-    the (small) set of pending messages, whatever the size of the outbox."""
+    """Each closed day with how many of its payout e-mails are pending (one query driven
+    by the small set of pending messages) and whether any was only logged (one probe per
+    day, stopping at the first), whatever the size of the outbox."""
     days = [row.day for row in rows]
-    pending = {}
+    pending, logged = {}, set()
     if days:
+        logged = set(
+            db.session.scalars(
+                select(BillingDay.day).where(
+                    BillingDay.day.in_(days),
+                    select(OutboxMessage.id)
+                    .join(Payout, Payout.id == OutboxMessage.payout_id)
+                    .where(Payout.day == BillingDay.day, OutboxMessage.status == MAIL_LOGGED)
+                    .exists(),
+                )
+            )
+        )
         pending = dict(
             db.session.execute(
                 select(Payout.day, func.count(OutboxMessage.id))
@@ -360,7 +374,7 @@ def _with_pending_mail(rows) -> list[ClosedDay]:
                 .group_by(Payout.day)
             ).all()
         )
-    return [ClosedDay(row, pending.get(row.day, 0)) for row in rows]
+    return [ClosedDay(row, pending.get(row.day, 0), row.day in logged) for row in rows]
 
 
 def recent_closed_days(limit: int) -> list[ClosedDay]:

@@ -114,10 +114,14 @@ def test_wrong_beak_and_unknown_user_get_the_same_answer(app):
     assert _normalised(wrong, "kesha") == _normalised(unknown, "gosha")
 
 
-def test_empty_sign_in_form_gets_the_generic_message(client):
+def test_an_empty_sign_in_form_says_what_is_missing_not_that_it_is_wrong(client):
     response = client.post("/sign-in", data={})
     assert response.status_code == 401
-    assert SIGN_IN_FAILED in response.get_data(as_text=True)
+    body = response.get_data(as_text=True)
+    assert "This field is required." in body
+    assert SIGN_IN_FAILED not in body
+    only_a_name = client.post("/sign-in", data={"username": "kesha"}).get_data(as_text=True)
+    assert "This field is required." in only_a_name and SIGN_IN_FAILED not in only_a_name
 
 
 def test_sign_in_keeps_the_username_but_not_the_beak(client):

@@ -48,3 +48,21 @@ def test_the_board_does_not_count_tasks(worker_client, manager):
         statements = queries_for(worker_client, url)
         counting = [s for s in statements if re.search(r"\bcount\s*\(", s, flags=re.I)]
         assert not counting, (url, counting)
+
+
+def test_each_empty_board_says_what_is_empty(app, db):
+    from tests.factories import make_popug, make_task
+    from tests.helpers import signed_in_client
+
+    manager = make_popug(role="manager", username="boss")
+    kesha = make_popug(role="worker", username="kesha")
+    make_task(manager, title="Feed the parrot")
+    db.session.commit()
+    default = "No tasks here yet."
+    worker, boss = signed_in_client(app, kesha), signed_in_client(app, manager)
+    done = worker.get("/?filter=done").text
+    assert "No task has been done yet." in done and default not in done
+    assert "Tasks are never assigned to managers and admins" in boss.get("/?filter=mine").text
+    assert "No tasks are assigned to you." not in worker.get("/?filter=mine").text  # kesha has it
+    beyond = worker.get("/?page=150").text
+    assert "There are no tasks on page 150." in beyond and default not in beyond

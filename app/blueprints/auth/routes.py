@@ -92,7 +92,9 @@ def sign_in():
         form.form_errors.append(gettext(SIGN_IN_FAILED))
         return render_template("auth/sign_in.html", form=form), 401
     status = 401 if request.method == "POST" else 200
-    if request.method == "POST" and not form.form_errors:
+    # The generic refusal, unless a field says what is missing (both would contradict).
+    shown = form.form_errors or form.username.errors or form.beak_shape.errors
+    if request.method == "POST" and not shown:
         form.form_errors.append(gettext(SIGN_IN_FAILED))
     return render_template("auth/sign_in.html", form=form), status
 

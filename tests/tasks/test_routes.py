@@ -129,7 +129,7 @@ def test_filter_with_no_match_shows_the_empty_state(worker_client, worker, manag
     make_task(manager)
     page = worker_client.get("/?filter=done")
     assert rows(page) == []
-    assert "No tasks here yet" in text(page)
+    assert "No task has been done yet." in text(page)
 
 
 # --- create ---------------------------------------------------------------------------------

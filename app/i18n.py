@@ -71,6 +71,11 @@ def request_locale() -> str:
     chosen = getattr(current_user, "locale", None) if current_user else None
     if chosen in LOCALES:
         return chosen
+    return browser_locale()
+
+
+def browser_locale() -> str:
+    """The language the browser asks for, of those aTES speaks, else English."""
     return request.accept_languages.best_match(LOCALES) or DEFAULT_LOCALE
 
 

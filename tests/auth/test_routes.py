@@ -74,6 +74,17 @@ def test_sign_in_success_redirects_to_board_with_a_session(client):
     assert "kesha" in board.get_data(as_text=True)
 
 
+def test_sign_in_keeps_the_browser_language_of_a_popug_who_never_chose_one(app):
+    fresh, chosen = make_popug(username="kesha"), make_popug(username="gosha")
+    chosen.locale = "en"
+    db.session.commit()
+    for name in ("kesha", "gosha"):
+        response = sign_in(app.test_client(), name, headers={"Accept-Language": "ru-RU,ru"})
+        assert response.status_code == 302
+    db.session.expire_all()
+    assert (fresh.locale, chosen.locale) == ("ru", "en")  # payout e-mails follow it
+
+
 def test_sign_in_ignores_username_case(client):
     make_popug(role="worker", username="kesha")
     assert sign_in(client, "  KESHA ").status_code == 302

@@ -338,6 +338,14 @@ def set_locale(popug: Popug, locale: str) -> Popug:
     return popug
 
 
+def adopt_locale(popug: Popug, locale: str) -> None:
+    """A popug who never chose a language reads the one their browser asks for: kept at
+    sign-in, so that what aTES sends them later (payout e-mails) is in it too."""
+    if popug.locale is None and locale in LOCALES:
+        popug.locale = locale
+        db.session.flush()
+
+
 def locales_of(popug_ids) -> dict[int, str | None]:
     """{popug id: chosen language or None} (accounting: the language of payout e-mails)."""
     rows = db.session.execute(select(Popug.id, Popug.locale).where(Popug.id.in_(popug_ids)))

@@ -142,6 +142,22 @@ def test_htmx_fragments_and_flashes_in_russian(app):
     assert "Задача создана и назначена попугу kesha." in text(created)
 
 
+def test_form_messages_in_russian_have_no_english_in_them(app):
+    admin = make_popug("admin", username="root")
+    client = client_in(app, admin, "ru")
+    refused = text(
+        client.post(
+            "/popugs",
+            data={"username": "kiwi", "email": "no-at-sign", "role": "worker", "beak_shape": "b"},
+        )
+    )
+    assert "Введите правильный адрес e-mail, например kesha@uberpopug.inc." in refused
+    assert "@-sign" not in refused
+    worker = client_in(app, make_popug("worker", username="kesha"), "ru")
+    long = text(worker.post("/tasks", data={"title": "Покормить", "description": "d" * 5001}))
+    assert "5\xa0000" in long and "5,000" not in long
+
+
 def test_error_pages_in_russian(app):
     worker = make_popug("worker", username="kesha")
     client = client_in(app, worker, "ru")

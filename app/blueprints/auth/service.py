@@ -60,9 +60,12 @@ def validate_username(username: str) -> str:
 def validate_popug_email(email: str) -> str:
     try:
         result = validate_email((email or "").strip(), check_deliverability=False)
-    except EmailNotValidError as error:
+    except EmailNotValidError:
+        # Not the validator's reason: it is English only.
         raise ServiceError(
-            N_("Enter a valid e-mail address (%(reason)s)."), field="email", reason=str(error)
+            N_("Enter a valid e-mail address, such as %(example)s."),
+            field="email",
+            example="kesha@uberpopug.inc",
         ) from None
     return result.normalized.lower()
 

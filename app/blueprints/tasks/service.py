@@ -100,7 +100,7 @@ def validate_task_input(
         raise ServiceError(
             N_("Keep the description to %(max)s characters."),
             field="description",
-            max=f"{DESCRIPTION_MAX:,}",
+            max=DESCRIPTION_MAX,
         )
     return TaskInput(title, jira_id, description)
 

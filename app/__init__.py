@@ -11,6 +11,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     app = App(__name__, instance_relative_config=True)
     app.config.from_object(config_class)
     config_class.prepare(app.config)
+    app.logger.setLevel(app.config["LOG_LEVEL"])
     if app.config["PROXY_FIX_X_FOR"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

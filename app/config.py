@@ -91,6 +91,9 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     # How often the job worker looks for a queued shuffle (and a standby worker for the
     # runner lock), and how often a shuffle's page refreshes itself while it waits or runs.
+    # The app's own log (payout e-mails written to it when no MAIL_SERVER is set, among
+    # others): INFO shows them in `make run`'s output and the processes' logs.
+    LOG_LEVEL = os.environ.get("ATES_LOG_LEVEL", "INFO")
     JOBS_POLL_SECONDS = float(os.environ.get("JOBS_POLL_SECONDS", 0.5))
     # The longest any read of a request may take (a page, a fragment, the page after an
     # action): past it the page answers 503 instead of holding a worker.

@@ -1,5 +1,6 @@
 """Configuration: secret keys per environment, production refusals, environment selection."""
 
+import logging
 import stat
 
 import pytest
@@ -154,3 +155,10 @@ def test_config_from_env_refuses_unknown_names(monkeypatch):
 )
 def test_database_url_normalisation(url, expected):
     assert ates_config.database_url(url, "sqlite:///default.sqlite3") == expected
+
+
+def test_the_development_server_shows_what_it_logs(instance_dir):
+    """`make run`'s output shows the e-mails written to the log instead of sent (INFO;
+    Python's default, WARNING, hid them)."""
+    app = create_app(DevelopmentConfig)
+    assert app.logger.isEnabledFor(logging.INFO)

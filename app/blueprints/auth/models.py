@@ -31,7 +31,9 @@ class Popug(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     # The language the popug chose in the top bar (app/i18n.py LOCALES); None: not chosen,
     # so their browser's. Their payout e-mails go out in it (English when None).
-    locale: Mapped[str | None] = mapped_column(String(8))
+    locale: Mapped[str | None] = mapped_column(String(8))  # chosen in the top bar
+    # What their browser asked for at their last sign-in: their language until they choose.
+    browser_locale: Mapped[str | None] = mapped_column(String(8))
 
     def get_id(self) -> str:
         return f"{self.public_id}.{self.session_epoch}"

@@ -81,7 +81,7 @@ def sign_in():
             abort(429, TOO_MANY_SIGN_INS)
         popug = service.authenticate(username, form.beak_shape.data)
         if popug is not None:
-            service.adopt_locale(popug, browser_locale())
+            service.note_browser_locale(popug, browser_locale())
             finish_writes()  # the limiter's storage writes on a connection of its own
             guesses.refund(limits)
             session.clear()  # a fresh session on sign-in (no fixation)

@@ -341,15 +341,17 @@ def set_locale(popug: Popug, locale: str) -> Popug:
     return popug
 
 
-def adopt_locale(popug: Popug, locale: str) -> None:
-    """A popug who never chose a language reads the one their browser asks for: kept at
-    sign-in, so that what aTES sends them later (payout e-mails) is in it too."""
-    if popug.locale is None and locale in LOCALES:
-        popug.locale = locale
+def note_browser_locale(popug: Popug, locale: str) -> None:
+    """Keep the language a popug's browser asks for at sign-in: what aTES writes to them
+    in (payout e-mails) until they choose one."""
+    if locale in LOCALES and popug.browser_locale != locale:
+        popug.browser_locale = locale
         db.session.flush()
 
 
 def locales_of(popug_ids) -> dict[int, str | None]:
-    """{popug id: chosen language or None} (accounting: the language of payout e-mails)."""
-    rows = db.session.execute(select(Popug.id, Popug.locale).where(Popug.id.in_(popug_ids)))
+    """{popug id: their chosen language, else their browser's at their last sign-in, else
+    None} (accounting: the language of payout e-mails)."""
+    language = func.coalesce(Popug.locale, Popug.browser_locale)
+    rows = db.session.execute(select(Popug.id, language).where(Popug.id.in_(popug_ids)))
     return dict(rows.all())

@@ -10,6 +10,10 @@ any further workers wait as standbys. The lock is released by the database (Post
 a session advisory lock on the worker's own connection) or by the kernel (SQLite: a
 `flock` on a file beside the database) when the worker's process dies, however it dies;
 so a shuffle the next lock holder finds still "running" was cut off, and is begun again.
+
+The worker outlives its database: whatever goes wrong around the lock (the lock's
+connection terminated, the server restarted or failing over, an idle timeout) lets the lock
+go and returns the worker to acquiring it after a short wait. Only `stop` ends it.
 """
 
 import fcntl
@@ -23,39 +27,29 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.db import lock_key
 from app.extensions import db
 
 log = logging.getLogger(__name__)
 RUNNER_LOCK = "job-runner"
+RETRY_MAX_SECONDS = 5.0  # the longest wait between attempts while the database is away
 jobs_cli = AppGroup("jobs", help="Run queued work (shuffles).")
+
+
+class LockLost(RuntimeError):
+    """The runner lock's connection is no longer the one that took the lock."""
 
 
 @contextmanager
 def runner_lock(engine, stop: threading.Event, poll: float):
     """Wait (polling every `poll` seconds, until `stop`) to be the one worker that runs
-    jobs; yields True while held, False if stopped first."""
+    jobs; yields a check that raises once the lock is lost while held, or False if stopped
+    first. Errors of the database while waiting or holding propagate, with the lock let go."""
     if engine.dialect.name == "postgresql":
-        with engine.connect() as conn:
-            key = {"key": lock_key(RUNNER_LOCK)}
-            while not conn.execute(text("SELECT pg_try_advisory_lock(:key)"), key).scalar():
-                conn.rollback()
-                if stop.wait(poll):
-                    yield False
-                    return
-            conn.commit()  # a session lock: it outlives the transaction
-
-            def check() -> None:  # raises when the connection, and with it the lock, is gone
-                conn.execute(text("SELECT 1"))
-                conn.rollback()
-
-            try:
-                yield check
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:key)"), key)
-                conn.commit()
+        with _pg_runner_lock(engine, stop, poll) as held:
+            yield held
         return
     database = engine.url.database
     if not database or database == ":memory:":
@@ -76,29 +70,82 @@ def runner_lock(engine, stop: threading.Event, poll: float):
             fcntl.flock(file, fcntl.LOCK_UN)
 
 
+@contextmanager
+def _pg_runner_lock(engine, stop: threading.Event, poll: float):
+    key = {"key": lock_key(RUNNER_LOCK)}
+    conn = engine.connect()
+    try:
+        while not conn.execute(text("SELECT pg_try_advisory_lock(:key)"), key).scalar():
+            conn.rollback()
+            if stop.wait(poll):
+                yield False
+                return
+        # A session lock outlives the transaction; it lives exactly as long as this
+        # server session, which the backend's pid names.
+        backend = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        conn.commit()
+
+        def check() -> None:
+            # A dead connection raises here; a connection that SQLAlchemy replaced
+            # behind our back has another pid and no lock.
+            if conn.execute(text("SELECT pg_backend_pid()")).scalar() != backend:
+                raise LockLost(f"the runner lock's session {backend} is gone")
+            conn.rollback()
+
+        yield check
+        conn.execute(text("SELECT pg_advisory_unlock(:key)"), key)
+        conn.commit()
+    finally:
+        _let_go(conn)
+
+
+def _let_go(conn) -> None:
+    """Return the lock's connection to the pool if it is known healthy (unlocked and
+    committed above), otherwise discard it: closing its server session releases the lock
+    wherever it still exists, and never raises."""
+    try:
+        if conn.in_transaction() or conn.invalidated:
+            conn.invalidate()
+        conn.close()
+    except SQLAlchemyError:
+        log.warning("job worker: could not close the runner lock's connection", exc_info=True)
+
+
+def _reset_session() -> None:
+    try:
+        db.session.remove()
+    except SQLAlchemyError:
+        log.warning("job worker: could not close the session", exc_info=True)
+
+
 def work(stop: threading.Event, *, poll: float, once: bool = False) -> None:
     """Run queued shuffles until `stop` is set (or, with `once`, until none is waiting).
-    A database outage is logged and waited out; the runner lock is then taken again."""
+    Any error — the database gone, the lock's connection terminated — is logged, the lock
+    let go, and after a short wait (growing while the errors go on) taken again."""
     from app.blueprints.tasks.jobs import run_next_shuffle
 
+    failures = 0
     while not stop.is_set():
         try:
             with runner_lock(db.engine, stop, poll) as still_held:
                 if not still_held:
                     return
-                log.info("job worker running (pid lock held)")
+                log.info("job worker running (runner lock held)")
+                failures = 0
                 while not stop.is_set():
                     still_held()
                     if run_next_shuffle() is None:
                         if once:
                             return
                         stop.wait(poll)
-        except DBAPIError:
-            log.exception("job worker: database error; retrying in %s s", poll)
-            db.session.remove()
-            stop.wait(poll)
+        except Exception:
+            failures += 1
+            wait = min(poll * 2 ** min(failures - 1, 10), max(poll, RETRY_MAX_SECONDS))
+            log.exception("job worker: lost the database or the lock; retrying in %.2f s", wait)
+            _reset_session()
+            stop.wait(wait)
         finally:
-            db.session.remove()
+            _reset_session()
 
 
 @jobs_cli.command("work")

@@ -5,7 +5,7 @@
 top bar (`popugs.locale`).
 
 Revision ID: b1d3f5a7c9e2
-Revises: a9c2e4f6b8d0
+Revises: b6d8f0a2c4e6
 Create Date: 2026-12-05 13:20:00
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "b1d3f5a7c9e2"
-down_revision = "a9c2e4f6b8d0"
+down_revision = "b6d8f0a2c4e6"
 branch_labels = None
 depends_on = None
 

@@ -194,7 +194,7 @@ def test_a_crash_mid_batch_never_sends_a_delivered_message_again(paid_day, smtp,
 def test_a_claimed_message_is_not_claimed_twice(paid_day):
     first = mail._claim(10)
     second = mail._claim(10)
-    assert len(first) == 2 and second == []
+    assert len(first.messages) == 2 and second.messages == []
     assert [m.attempts for m in outbox()] == [1, 1]
 
 
@@ -202,3 +202,73 @@ def test_limit_bounds_one_run(paid_day):
     report = mail.send_pending(limit=1)
     assert (report.logged, report.pending) == (1, 1)
     assert mail.send_pending().logged == 1
+
+
+def test_a_sender_whose_claim_was_taken_over_neither_sends_nor_marks(paid_day, smtp):
+    """Sender A's lease runs out and B claims the rows: A's claim token no longer holds, so
+    A sends nothing and records nothing; B delivers each message once."""
+    smtp.start()
+    late = mail._claim(10)
+    freeze("2026-03-02 23:16")  # past A's lease
+    taker = mail._claim(10)
+    assert [m.id for m in taker.messages] == [m.id for m in late.messages]
+    assert late.token != taker.token
+
+    report = mail.SendReport()
+    assert mail._deliver(late, report)
+    assert (report.sent, report.failed, smtp.inbox.received) == (0, 0, [])
+    mail._mark_failed(late, late.messages, OSError("A's stale verdict"))
+    assert {(m.status, m.claim_token, m.last_error) for m in outbox()} == {
+        ("pending", taker.token, None)
+    }
+
+    report = mail.SendReport()
+    assert mail._deliver(taker, report)
+    assert report.sent == 2
+    assert sorted(smtp.inbox.recipients()) == ["gosha@uberpopug.inc", "kesha@uberpopug.inc"]
+    assert {(m.status, m.claim_token) for m in outbox()} == {("sent", None)}
+
+
+def test_the_lease_is_renewed_before_each_message(paid_day, smtp, monkeypatch):
+    """A batch that takes longer than one lease: before each message the rest of the batch
+    gets a fresh lease, so a second sender finds nothing due while the first still sends."""
+    smtp.start()
+    real_email = mail._email
+    competing = []
+
+    def slow(message):
+        # each message takes ten minutes; the second starts after the first lease ended
+        clock.freeze(clock.now() + timedelta(minutes=10))
+        competing.append(len(mail._claim(10).messages))
+        return real_email(message)
+
+    monkeypatch.setattr(mail, "_email", slow)
+    assert mail.send_pending().sent == 2
+    assert competing == [0, 0]
+    assert len(smtp.inbox.received) == 2
+
+
+def test_a_failure_leaves_the_message_for_a_later_claim(paid_day, smtp):
+    """A failed attempt gives up its claim: the token is cleared with the error recorded."""
+    report = mail.send_pending()  # no server listening
+    assert report.failed == 2
+    assert {(m.claim_token is None, m.last_error is not None) for m in outbox()} == {(True, True)}
+
+
+def test_a_delivery_recorded_after_a_takeover_stops_the_new_holder_sending_it(paid_day, smtp):
+    """A's server accepted a message, but A's lease ran out (and B claimed the rows) before
+    A recorded it: A still records the delivery, and B's re-check then skips that message."""
+    smtp.start()
+    late = mail._claim(10)
+    freeze("2026-03-02 23:16")
+    taker = mail._claim(10)
+    delivered, other = late.messages
+    mail._mark_delivered(delivered.id, "sent")  # A's DATA had been accepted
+
+    report = mail.SendReport()
+    assert mail._deliver(taker, report)
+    assert report.sent == 1
+    assert [message["Message-ID"] for _, message in smtp.inbox.received] == [
+        f"<ates-outbox-{other.id}@uberpopug.inc>"
+    ]
+    assert [m.status for m in outbox()] == ["sent", "sent"]

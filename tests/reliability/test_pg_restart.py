@@ -1,10 +1,10 @@
 """PostgreSQL restarted while the app serves requests.
 
-The test starts a PostgreSQL server of its own (initdb into a temporary directory, a free
-loopback port) so that it can really restart one without disturbing the shared server the
-rest of the suite uses. A request waiting inside a transaction when the server goes down
-gets the 503 page; the requests after the restart succeed on the same app object (the
-pool's pre-ping replaces the dead connections), and no money moved.
+The test starts a PostgreSQL server of its own (private_pg), so that it can really restart
+one without disturbing the shared server the rest of the suite uses. A request waiting
+inside a transaction when the server goes down gets the 503 page; the requests after the
+restart succeed on the same app object (the pool's pre-ping replaces the dead connections),
+and no money moved.
 
 Runs in the PostgreSQL pass (TEST_DATABASE_URL), where the server binaries are known to be
 installed; there it must run, not skip.
@@ -12,16 +12,7 @@ installed; there it must run, not skip.
 
 from __future__ import annotations
 
-import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -40,76 +31,9 @@ from tests.reliability.helpers import (
     poll,
     waiting_on_advisory_lock,
 )
+from tests.reliability.private_pg import private_postgres
 
 pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="the PostgreSQL pass runs it")
-
-
-def _bin_dir() -> Path:
-    """The directory of initdb/pg_ctl: pg_config's BINDIR, or Debian's versioned path."""
-    found = shutil.which("pg_config")
-    if found:
-        out = subprocess.run([found, "--bindir"], capture_output=True, text=True, check=False)
-        if out.returncode == 0 and (Path(out.stdout.strip()) / "initdb").exists():
-            return Path(out.stdout.strip())
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if not versions:
-        pytest.fail("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-    return versions[-1].parent
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class PrivateServer:
-    """A throwaway PostgreSQL cluster. PostgreSQL refuses to run as root, so under root
-    (CI) the cluster belongs to the `postgres` system user."""
-
-    def __init__(self, root: Path):
-        self.bin = _bin_dir()
-        self.data = root / "data"
-        self.log = root / "server.log"
-        self.port = _free_port()
-        self.user = "postgres" if os.geteuid() == 0 else None
-        if self.user:
-            owner = pwd.getpwnam(self.user)
-            os.chown(root, owner.pw_uid, owner.pw_gid)
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8")
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={root}"
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start")
-        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-
-    def _run(self, program: str, *args: str) -> None:
-        command = [str(self.bin / program), *args]
-        if self.user:
-            command = ["runuser", "-u", self.user, "--", *command]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-        assert done.returncode == 0, f"{program} failed: {done.stdout}{done.stderr}"
-
-    def restart(self) -> None:
-        """Fast shutdown (every session is terminated, open transactions roll back), then
-        start again with the same options."""
-        self._run(
-            "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-m", "fast", "-w", "restart"
-        )
-
-    def stop(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
-
-
-@contextmanager
-def private_postgres() -> Iterator[PrivateServer]:
-    root = Path(tempfile.mkdtemp(prefix="ates-pg-"))
-    server = None
-    try:
-        server = PrivateServer(root)
-        yield server
-    finally:
-        if server is not None:
-            server.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_postgresql_restart_while_serving():

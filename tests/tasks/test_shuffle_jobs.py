@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from app import clock
 from app.blueprints.accounting.models import LedgerEntry
@@ -142,6 +143,33 @@ def test_an_unexpected_error_fails_the_shuffle_and_changes_nothing(
     assert (shuffle.status, shuffle.error) == (FAILED, jobs.UNEXPECTED)
     assert assignees() == before
     assert count(LedgerEntry, LedgerEntry.shuffle_id.is_not(None)) == 0
+
+
+def test_a_shuffle_cut_off_by_a_lost_connection_stays_running_and_is_begun_again(
+    manager_client, manager, worker, monkeypatch
+):
+    make_task(manager)
+    before = assignees()
+    press(manager_client, "tok-1")
+
+    def connection_lost(*args, **kwargs):
+        raise OperationalError(
+            "UPDATE tasks",
+            {},
+            Exception("server closed the connection"),
+            connection_invalidated=True,
+        )
+
+    with monkeypatch.context() as patch:
+        patch.setattr(shuffles.accounting, "charge_assign_fees_in_bulk", connection_lost)
+        with pytest.raises(OperationalError):
+            jobs.run_next_shuffle()
+    db.session.rollback()
+    shuffle = db.session.scalars(select(Shuffle)).one()
+    assert (shuffle.status, shuffle.attempts, shuffle.error) == (RUNNING, 1, None)
+    assert assignees() == before
+    [ran] = run_queued_shuffles()
+    assert (ran.id, ran.status, ran.attempts) == (shuffle.id, SHUFFLED, 2)
 
 
 def test_a_shuffle_left_running_is_begun_again_then_failed(manager, worker):

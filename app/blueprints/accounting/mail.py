@@ -5,18 +5,31 @@ Closing a day writes one outbox row per payout in the same transaction as the pa
 transactions, so it must run after the caller's business transaction has committed:
 
 1. claim a batch of due rows with one conditional UPDATE (attempt counted, `next_attempt_at`
-   moved a lease into the future), commit: a second sender skips them;
-2. send each over one SMTP connection and mark it sent with its own commit, so a crash
-   later never sends it again;
-3. a failure records the error and retries after an exponential backoff; rows whose
-   connection broke are not lost, only delayed.
+   moved a lease into the future, a fresh random claim token written), commit: a second
+   sender skips them until the lease runs out;
+2. before each message, extend the lease of the rest of the batch where the token is still
+   ours, and send only if this message is among them: a sender whose claim was taken over
+   (its lease ran out, another sender claimed the row) neither sends nor reschedules it;
+3. while a message is in the SMTP server's hands a thread renews the lease the same way, so
+   a slow server never lets a message in flight fall due for another sender;
+4. mark each delivered message sent with its own commit, so a crash later never sends it
+   again; a failure records the error and retries after an exponential backoff (only while
+   the claim is ours); rows whose connection broke are not lost, only delayed.
+
+A sender that stalls for longer than a lease (a paused process, a lost database) can still
+overlap with the sender that took over; the Message-ID is stable per row, so a receiving
+system can tell the two copies apart.
 
 Without MAIL_SERVER (development) a message is written to the log and marked "logged"; it
 stays viewable in the accounting overview.
 """
 
+import logging
+import secrets
 import smtplib
 import ssl
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from email.message import EmailMessage
@@ -25,8 +38,10 @@ from email.utils import format_datetime
 from flask import current_app
 from flask_babel import force_locale, gettext
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from app import clock, signals
+from app.db import write_intent
 from app.extensions import db
 from app.i18n import DEFAULT_LOCALE, format_day, format_number
 from app.money import format_money
@@ -35,8 +50,9 @@ from app.signals import ask
 from .models import MAIL_LOGGED, MAIL_PENDING, MAIL_SENT, OutboxMessage
 from .queries import pending_mail
 
-BATCH = 50  # claimed at once; a batch must finish well inside the lease
-LEASE = timedelta(minutes=15)
+log = logging.getLogger(__name__)
+BATCH = 50  # claimed at once
+LEASE = timedelta(minutes=15)  # renewed before each message, and every third of it during one
 BACKOFF_FIRST = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=1)
 ERROR_MAX = 500
@@ -162,25 +178,37 @@ def send_pending(limit: int | None = None) -> SendReport:
     logging_only = not current_app.config.get("MAIL_SERVER")
     done = 0
     while limit is None or done < limit:
-        claimed = _claim(BATCH if limit is None else min(BATCH, limit - done))
-        if not claimed:
+        claim = _claim(BATCH if limit is None else min(BATCH, limit - done))
+        if not claim.messages:
             break
-        done += len(claimed)
+        done += len(claim.messages)
         if logging_only:
-            for message in claimed:
-                _log(message)
-                _mark_delivered(message.id, MAIL_LOGGED)
-                report.logged += 1
+            ours = _renew(claim, [message.id for message in claim.messages])
+            for message in claim.messages:
+                if message.id in ours:
+                    _log(message)
+                    _mark_delivered(message.id, MAIL_LOGGED)
+                    report.logged += 1
             continue
-        if not _deliver(claimed, report):
+        if not _deliver(claim, report):
             break  # the server is unreachable: the rest waits for the next run
     report.pending = pending_mail()
     db.session.commit()
     return report
 
 
-def _claim(size: int):
+@dataclass(frozen=True)
+class Claim:
+    """Outbox rows one sender holds under `token` (in id order), until its lease runs out
+    and another sender claims them with a token of its own."""
+
+    token: str
+    messages: list
+
+
+def _claim(size: int) -> Claim:
     now = clock.now()
+    token = secrets.token_hex(16)
     due = (
         select(OutboxMessage.id)
         .where(OutboxMessage.status == MAIL_PENDING, OutboxMessage.next_attempt_at <= now)
@@ -191,7 +219,7 @@ def _claim(size: int):
         update(OutboxMessage)
         .where(
             OutboxMessage.id.in_(due.scalar_subquery()),
-            # re-checked on each row: a concurrent sender's claim makes it fail here
+            # re-checked on each row: a concurrent sender's claim or renewal makes it fail here
             OutboxMessage.status == MAIL_PENDING,
             OutboxMessage.next_attempt_at <= now,
         )
@@ -199,6 +227,7 @@ def _claim(size: int):
             attempts=OutboxMessage.attempts + 1,
             next_attempt_at=now + LEASE,
             last_error=None,
+            claim_token=token,
         )
         .returning(
             OutboxMessage.id,
@@ -210,27 +239,92 @@ def _claim(size: int):
         .execution_options(synchronize_session=False)
     ).all()
     db.session.commit()
-    return sorted(rows, key=lambda row: row.id)
+    return Claim(token, sorted(rows, key=lambda row: row.id))
+
+
+def _renewal(token: str, ids):
+    """The UPDATE that extends the lease of `ids` by LEASE from now where the claim `token`
+    still holds, returning the ids it still holds."""
+    return (
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(ids),
+            OutboxMessage.claim_token == token,
+            OutboxMessage.status == MAIL_PENDING,
+        )
+        .values(next_attempt_at=clock.now() + LEASE)
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _renew(claim: Claim, ids) -> set[int]:
+    """Extend the lease of `ids` where the claim still holds (committed); the ids it holds.
+    Only these may be sent: the token is the one truth about who may."""
+    if not ids:
+        return set()
+    held = set(db.session.execute(_renewal(claim.token, ids)).scalars())
+    db.session.commit()
+    return held
+
+
+@contextmanager
+def _lease_kept(claim: Claim, ids):
+    """While the body runs (one message in the SMTP server's hands, no database work of
+    the caller's), renew the lease of `ids` every third of LEASE, in a thread of its own."""
+    engine = db.engine
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(LEASE.total_seconds() / 3):
+            try:
+                with write_intent(), engine.begin() as conn:
+                    held = conn.execute(_renewal(claim.token, ids)).scalars().all()
+            except SQLAlchemyError:
+                log.warning("outbox: could not renew the lease of %s", ids, exc_info=True)
+                continue
+            if not held:
+                log.warning("outbox: the claim of %s was taken over during a send", ids)
+                return
+
+    keeper = threading.Thread(target=renew, name="outbox-lease", daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        keeper.join()
 
 
 def _mark_delivered(message_id: int, status: str) -> None:
+    """Record a delivery. Not fenced by the claim token: that the message went out is a fact
+    whoever holds the claim now, and recording it stops a sender that took the claim over
+    from sending it again (its re-check finds the message no longer pending)."""
     db.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == message_id)
-        .values(status=status, sent_at=clock.now(), last_error=None)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == MAIL_PENDING)
+        .values(status=status, sent_at=clock.now(), last_error=None, claim_token=None)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
 
 
-def _mark_failed(messages, error: Exception) -> None:
+def _mark_failed(claim: Claim, messages, error: Exception) -> None:
+    """Record a failure and schedule the retry, only where the claim is still ours (the
+    sender that took it over decides its message's fate)."""
     now = clock.now()
     text = f"{type(error).__name__}: {error}"[:ERROR_MAX]
     for message in messages:
         db.session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == message.id, OutboxMessage.status == MAIL_PENDING)
-            .values(last_error=text, next_attempt_at=now + backoff(message.attempts))
+            .where(
+                OutboxMessage.id == message.id,
+                OutboxMessage.claim_token == claim.token,
+                OutboxMessage.status == MAIL_PENDING,
+            )
+            .values(
+                last_error=text, next_attempt_at=now + backoff(message.attempts), claim_token=None
+            )
             .execution_options(synchronize_session=False)
         )
     db.session.commit()
@@ -274,26 +368,33 @@ def _connect() -> smtplib.SMTP:
     return smtp
 
 
-def _deliver(claimed, report: SendReport) -> bool:
-    """Send a claimed batch over one connection; False when the server could not be used."""
+def _deliver(claim: Claim, report: SendReport) -> bool:
+    """Send a claimed batch over one connection, each message only while the claim on it
+    holds; False when the server could not be used."""
     try:
         smtp = _connect()
     except (OSError, smtplib.SMTPException) as error:
-        _mark_failed(claimed, error)
-        report.failed += len(claimed)
+        _mark_failed(claim, claim.messages, error)
+        report.failed += len(claim.messages)
         return False
+    ours = {message.id for message in claim.messages}
     try:
-        for index, message in enumerate(claimed):
+        for index, message in enumerate(claim.messages):
+            rest = claim.messages[index:]
+            ours = _renew(claim, [m.id for m in rest if m.id in ours])
+            if message.id not in ours:
+                continue  # taken over by another sender: it is that sender's to send
             try:
-                smtp.send_message(_email(message))
+                with _lease_kept(claim, sorted(ours)):
+                    smtp.send_message(_email(message))
             except MESSAGE_ERRORS as error:
-                _mark_failed([message], error)
+                _mark_failed(claim, [message], error)
                 report.failed += 1
                 continue
             except (OSError, smtplib.SMTPException) as error:
-                rest = claimed[index:]
-                _mark_failed(rest, error)
-                report.failed += len(rest)
+                unsent = [m for m in rest if m.id in ours]
+                _mark_failed(claim, unsent, error)
+                report.failed += len(unsent)
                 return False
             _mark_delivered(message.id, MAIL_SENT)
             report.sent += 1

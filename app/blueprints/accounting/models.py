@@ -164,8 +164,10 @@ class OutboxMessage(db.Model):
     """An e-mail written in the same transaction as its payout and sent afterwards.
 
     A pending message is due when `next_attempt_at` has come; a sender claims it by moving
-    `next_attempt_at` into the future (a lease) and counting the attempt, so two senders
-    never send the same message, and a failure pushes `next_attempt_at` back by a backoff.
+    `next_attempt_at` into the future (a lease), writing a fresh `claim_token` and counting
+    the attempt, so two senders never send the same message; the sender renews its lease
+    only while the token is still its own. A failure pushes `next_attempt_at` back by a
+    backoff.
     """
 
     __tablename__ = "mail_outbox"
@@ -185,3 +187,4 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claim_token: Mapped[str | None] = mapped_column(String(32))  # the claim's holder

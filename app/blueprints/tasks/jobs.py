@@ -1,10 +1,13 @@
 """The shuffle job: what the job worker (app/worker.py) runs for each queued shuffle.
 
 Thin, like a route: claim and commit (pages now show the shuffle running), run the service
-in one transaction and commit, or record why it failed. No business rules here.
+in one transaction and commit, or record why it failed; a lost database connection is the
+worker's to wait out, not a reason to fail the shuffle. No business rules here.
 """
 
 import logging
+
+from sqlalchemy.exc import DBAPIError
 
 from app.db import write_intent
 from app.errors import ServiceError
@@ -14,9 +17,7 @@ from app.i18n import N_
 from . import service
 
 log = logging.getLogger(__name__)
-UNEXPECTED = N_(
-    "It stopped on an unexpected error; nothing was changed. Press the button again."
-)
+UNEXPECTED = N_("It stopped on an unexpected error; nothing was changed. Press the button again.")
 
 
 def run_next_shuffle():
@@ -35,7 +36,11 @@ def run_next_shuffle():
         return _logged(shuffle)
     except ServiceError as error:  # nothing to shuffle any more, nobody eligible
         reason = error.message
-    except Exception:
+    except Exception as error:
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            # The database went away mid-shuffle and rolled it back: it stays running, and
+            # the worker begins it again once it holds the runner lock again.
+            raise
         log.exception("shuffle %s failed", claimed_id)
         reason = UNEXPECTED
     db.session.rollback()

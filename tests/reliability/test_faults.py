@@ -41,7 +41,7 @@ from app.blueprints.accounting.models import (
     Payout,
 )
 from app.blueprints.auth import sessions
-from app.blueprints.tasks.models import FAILED, RUNNING, SHUFFLED, Shuffle, Task
+from app.blueprints.tasks.models import Shuffle, ShuffleStatus, Task
 from app.blueprints.tasks.service import SHUFFLE_ATTEMPTS, SHUFFLE_QUEUE_LOCK
 from app.config import database_url
 from app.db import lock_key
@@ -105,7 +105,7 @@ def check_shuffle_state(url: str, before: dict, tasks: int) -> int:
     per task per shuffle and every balance equal to its ledger sum."""
     with app_on(url):
         shuffles = db.session.scalars(
-            select(Shuffle).where(Shuffle.status == SHUFFLED).order_by(Shuffle.id)
+            select(Shuffle).where(Shuffle.status == ShuffleStatus.DONE).order_by(Shuffle.id)
         ).all()
         now = snapshot()
         fees = len(fee_charges())
@@ -189,8 +189,10 @@ def test_shuffle_killed_while_its_update_runs(backend, database):
             assert poll(lambda: claimed() or child.proc.poll() is not None, timeout=60)
             claimed_wal = wal.stat().st_size if wal.exists() else 0
             caught = poll(
-                lambda: (wal.exists() and wal.stat().st_size > claimed_wal + 65536)
-                or child.proc.poll() is not None,
+                lambda: (
+                    (wal.exists() and wal.stat().st_size > claimed_wal + 65536)
+                    or child.proc.poll() is not None
+                ),
                 timeout=60,
                 interval=0.005,
             )
@@ -211,7 +213,7 @@ def test_shuffle_killed_while_its_update_runs(backend, database):
     assert check_shuffle_state(database, before, tasks) == 1
     with app_on(database):
         shuffle = db.session.scalars(select(Shuffle)).one()
-        assert (shuffle.status, shuffle.form_token) == (SHUFFLED, "killed")
+        assert (shuffle.status, shuffle.form_token) == (ShuffleStatus.DONE, "killed")
         assert shuffle.attempts == 2  # begun by the killed worker, then by the new one
     verify = flask_cli(database, "accounting", "verify")
     assert verify.returncode == 0, verify.stdout + verify.stderr
@@ -246,7 +248,9 @@ def test_shuffle_killed_after_each_statement_changes_nothing(database, step):
     assert check_shuffle_state(database, before, 300) == 0
     with app_on(database):
         cut_off = db.session.scalars(select(Shuffle)).one()
-        assert (cut_off.status, cut_off.attempts) == (RUNNING, 1), "shown running, not lost"
+        assert (cut_off.status, cut_off.attempts) == (ShuffleStatus.RUNNING, 1), (
+            "shown running, not lost"
+        )
 
 
 def test_shuffle_whose_worker_keeps_dying_fails_with_a_reason(database):
@@ -269,10 +273,10 @@ def test_shuffle_whose_worker_keeps_dying_fails_with_a_reason(database):
         survivor.close()
     with app_on(database):
         doomed, following = db.session.scalars(select(Shuffle).order_by(Shuffle.id)).all()
-        assert (doomed.status, doomed.attempts) == (FAILED, SHUFFLE_ATTEMPTS)
+        assert (doomed.status, doomed.attempts) == (ShuffleStatus.FAILED, SHUFFLE_ATTEMPTS)
         assert "A worker stopped while running it, 3 times; nothing was changed" in doomed.error
         assert count(LedgerEntry, LedgerEntry.shuffle_id == doomed.id) == 0
-        assert following.status == SHUFFLED
+        assert following.status == ShuffleStatus.DONE
     assert check_shuffle_state(database, before, 300) == 1
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.pool import NullPool
 from app import clock
 from app.blueprints.auth.models import Popug
 from app.blueprints.tasks import service
-from app.blueprints.tasks.models import SHUFFLED, Shuffle
+from app.blueprints.tasks.models import Shuffle, ShuffleStatus
 from app.config import database_url
 from app.db import lock_key, write_intent
 from app.extensions import db
@@ -105,7 +105,7 @@ def press(url: str, token: str) -> int:
 
 def assert_a_press_completes(url: str, engine: Engine, token: str, children: list[Child]) -> None:
     shuffle_id = press(url, token)
-    done = poll(lambda: shuffle_status(engine, shuffle_id) == SHUFFLED, timeout=DEADLINE)
+    done = poll(lambda: shuffle_status(engine, shuffle_id) == ShuffleStatus.DONE, timeout=DEADLINE)
     assert done, f"shuffle {token} never ran:\n" + "\n\n".join(c.output[-3000:] for c in children)
 
 
@@ -152,7 +152,7 @@ def test_worker_survives_its_lock_session_terminated(tmp_path, count):
                 assert_all_running(children)
             with app_on(url):
                 statuses = db.session.scalars(select(Shuffle.status)).all()
-                assert statuses == [SHUFFLED] * ROUNDS
+                assert statuses == [ShuffleStatus.DONE] * ROUNDS
                 assert_books("after the lock sessions were terminated")
         finally:
             engine.dispose()
@@ -173,5 +173,5 @@ def test_worker_survives_a_postgresql_restart(count):
                 assert_a_press_completes(url, engine, f"restarted-{round}", children)
             assert_all_running(children)
         with app_on(url):
-            assert db.session.scalars(select(Shuffle.status)).all() == [SHUFFLED] * 2
+            assert db.session.scalars(select(Shuffle.status)).all() == [ShuffleStatus.DONE] * 2
             assert_books("after the restarts")

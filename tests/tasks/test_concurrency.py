@@ -14,7 +14,7 @@ from sqlalchemy import event, select
 from app.blueprints.accounting.models import ASSIGN_FEE, REWARD, LedgerEntry
 from app.blueprints.auth import service as auth
 from app.blueprints.tasks import jobs, service
-from app.blueprints.tasks.models import DONE, OPEN, SHUFFLED, Shuffle, Task
+from app.blueprints.tasks.models import DONE, OPEN, Shuffle, ShuffleStatus, Task
 from app.errors import NotAllowed, ServiceError
 from app.extensions import db
 from tests.factories import make_popug, make_task, shuffle_now
@@ -221,7 +221,7 @@ def test_mark_done_during_a_shuffle_is_refused_at_once_and_pays_nothing(app, wor
         event.remove(db.engine, "before_cursor_execute", hold_before_commit)
     assert not thread_errors, thread_errors
     [shuffle] = db.session.scalars(select(Shuffle))
-    assert (shuffle.status, shuffle.tasks_count) == (SHUFFLED, 1)
+    assert (shuffle.status, shuffle.tasks_count) == (ShuffleStatus.DONE, 1)
     assert db.session.get(Task, task_id).status == OPEN
     assert len(fee_charges(shuffle_id=shuffle.id)) == 1
     assert ledger_entries(LedgerEntry.kind == REWARD, LedgerEntry.task_id == task_id) == []

@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 from app import clock
 from app.blueprints.accounting.models import LedgerEntry
 from app.blueprints.tasks import jobs, service, shuffles
-from app.blueprints.tasks.models import DONE, FAILED, QUEUED, RUNNING, SHUFFLED, Shuffle, Task
+from app.blueprints.tasks.models import DONE, Shuffle, ShuffleStatus, Task
 from app.extensions import db
 from app.worker import runner_lock
 from tests.factories import make_task, run_queued_shuffles
@@ -40,13 +40,13 @@ def test_the_press_only_queues_and_the_worker_runs_it(manager_client, manager, w
     before = assignees()
     response = press(manager_client, "tok-1")
     shuffle = db.session.scalars(select(Shuffle)).one()
-    assert (shuffle.status, shuffle.attempts, shuffle.started_at) == (QUEUED, 0, None)
+    assert (shuffle.status, shuffle.attempts, shuffle.started_at) == (ShuffleStatus.QUEUED, 0, None)
     assert assignees() == before and count(LedgerEntry, LedgerEntry.shuffle_id.is_not(None)) == 0
 
     [ran] = run_queued_shuffles()
     db.session.refresh(shuffle)
     assert ran.id == shuffle.id
-    assert (shuffle.status, shuffle.attempts, shuffle.tasks_count) == (SHUFFLED, 1, 4)
+    assert (shuffle.status, shuffle.attempts, shuffle.tasks_count) == (ShuffleStatus.DONE, 1, 4)
     assert shuffle.finished_at >= shuffle.started_at >= shuffle.requested_at
     assert len(fee_charges(shuffle_id=shuffle.id)) == 4
     assert_books_balance()
@@ -70,13 +70,13 @@ def test_a_press_while_one_runs_queues_exactly_one_more(manager_client, manager,
     press(manager_client, "tok-a")
     running = service.claim_next_shuffle()
     db.session.commit()
-    assert running.status == RUNNING
+    assert running.status == ShuffleStatus.RUNNING
     second = press(manager_client, "tok-b")
     third = press(manager_client, "tok-c")
     assert second.headers["Location"] == third.headers["Location"]
     assert [s.status for s in db.session.scalars(select(Shuffle).order_by(Shuffle.id))] == [
-        RUNNING,
-        QUEUED,
+        ShuffleStatus.RUNNING,
+        ShuffleStatus.QUEUED,
     ]
 
 
@@ -122,9 +122,11 @@ def test_nothing_left_to_shuffle_when_the_worker_starts_fails_with_the_reason(
     service.complete_task(task.public_id, actor=worker)
     db.session.commit()
     [shuffle] = run_queued_shuffles()
-    assert (shuffle.status, shuffle.error) == (FAILED, service.NO_OPEN_TASKS)
+    assert (shuffle.status, shuffle.error) == (ShuffleStatus.FAILED, "no_open_tasks")
     body = page(manager_client, response.headers["Location"])
     assert "Failed" in body and service.NO_OPEN_TASKS in body
+    russian = page(manager_client, response.headers["Location"], headers={"Accept-Language": "ru"})
+    assert "Открытых задач для перетасовки нет." in russian
     assert "hx-trigger" not in body.split("<main", 1)[1], "a failed shuffle stops polling"
 
 
@@ -140,7 +142,7 @@ def test_an_unexpected_error_fails_the_shuffle_and_changes_nothing(
 
     monkeypatch.setattr(shuffles.accounting, "charge_assign_fees_in_bulk", broken)
     [shuffle] = run_queued_shuffles()
-    assert (shuffle.status, shuffle.error) == (FAILED, jobs.UNEXPECTED)
+    assert (shuffle.status, shuffle.error) == (ShuffleStatus.FAILED, "unexpected")
     assert assignees() == before
     assert count(LedgerEntry, LedgerEntry.shuffle_id.is_not(None)) == 0
 
@@ -166,13 +168,13 @@ def test_a_shuffle_cut_off_by_a_lost_connection_stays_running_and_is_begun_again
             jobs.run_next_shuffle()
     db.session.rollback()
     shuffle = db.session.scalars(select(Shuffle)).one()
-    assert (shuffle.status, shuffle.attempts, shuffle.error) == (RUNNING, 1, None)
+    assert (shuffle.status, shuffle.attempts, shuffle.error) == (ShuffleStatus.RUNNING, 1, None)
     assert assignees() == before
     [ran] = run_queued_shuffles()
-    assert (ran.id, ran.status, ran.attempts) == (shuffle.id, SHUFFLED, 2)
+    assert (ran.id, ran.status, ran.attempts) == (shuffle.id, ShuffleStatus.DONE, 2)
 
 
-def test_a_shuffle_left_running_is_begun_again_then_failed(manager, worker):
+def test_a_shuffle_left_running_is_begun_again_then_failed(manager_client, manager, worker):
     """A shuffle still marked running when the worker holding the runner lock looks was cut
     off with its worker (its transaction rolled back): it is begun again, SHUFFLE_ATTEMPTS
     times in all, then failed."""
@@ -182,12 +184,14 @@ def test_a_shuffle_left_running_is_begun_again_then_failed(manager, worker):
     for attempt in range(1, service.SHUFFLE_ATTEMPTS + 1):
         claimed = service.claim_next_shuffle()
         db.session.commit()  # ... and its worker dies before the shuffle commits
-        assert (claimed.status, claimed.attempts) == (RUNNING, attempt)
+        assert (claimed.status, claimed.attempts) == (ShuffleStatus.RUNNING, attempt)
     assert service.claim_next_shuffle() is None
     db.session.commit()
     shuffle = db.session.scalars(select(Shuffle)).one()
-    assert (shuffle.status, shuffle.attempts) == (FAILED, service.SHUFFLE_ATTEMPTS)
-    assert "A worker stopped while running it, 3 times" in shuffle.error
+    assert (shuffle.status, shuffle.attempts) == (ShuffleStatus.FAILED, service.SHUFFLE_ATTEMPTS)
+    assert shuffle.error == "worker_stopped"
+    shown = page(manager_client, f"/shuffles/{shuffle.public_id}")
+    assert "A worker stopped while running it, 3 times" in shown
 
 
 def test_a_shuffle_done_meanwhile_is_not_run_again(manager, worker):
@@ -199,19 +203,19 @@ def test_a_shuffle_done_meanwhile_is_not_run_again(manager, worker):
     entries = count(LedgerEntry)
     again = service.run_shuffle(claimed.id)  # a second worker that claimed it before
     db.session.commit()
-    assert again.status == SHUFFLED and count(LedgerEntry) == entries
+    assert again.status == ShuffleStatus.DONE and count(LedgerEntry) == entries
 
 
-@pytest.mark.parametrize("status", [QUEUED, RUNNING])
+@pytest.mark.parametrize("status", [ShuffleStatus.QUEUED, ShuffleStatus.RUNNING])
 def test_board_and_my_tasks_say_a_shuffle_is_under_way(app, manager, worker, status):
     make_task(manager)
     service.request_shuffle(actor=manager)
-    if status == RUNNING:
+    if status == ShuffleStatus.RUNNING:
         service.claim_next_shuffle()
     db.session.commit()
     expected = {
-        QUEUED: "A shuffle of the open tasks is about to start",
-        RUNNING: "Open tasks are being shuffled right now",
+        ShuffleStatus.QUEUED: "A shuffle of the open tasks is about to start",
+        ShuffleStatus.RUNNING: "Open tasks are being shuffled right now",
     }[status]
     worker_client = signed_in_client(app, worker)
     for url in ("/", "/my-tasks"):

@@ -10,14 +10,12 @@ import logging
 from sqlalchemy.exc import DBAPIError
 
 from app.db import write_intent
-from app.errors import ServiceError
 from app.extensions import db
-from app.i18n import N_
 
 from . import service
+from .models import ShuffleFailure
 
 log = logging.getLogger(__name__)
-UNEXPECTED = N_("It stopped on an unexpected error; nothing was changed. Press the button again.")
 
 
 def run_next_shuffle():
@@ -34,18 +32,18 @@ def run_next_shuffle():
             shuffle = service.run_shuffle(claimed_id)
             db.session.commit()
         return _logged(shuffle)
-    except ServiceError as error:  # nothing to shuffle any more, nobody eligible
-        reason = error.message
+    except service.ShuffleRefused as refused:  # nothing to shuffle any more, nobody eligible
+        failure = refused.failure
     except Exception as error:
         if isinstance(error, DBAPIError) and error.connection_invalidated:
             # The database went away mid-shuffle and rolled it back: it stays running, and
             # the worker begins it again once it holds the runner lock again.
             raise
         log.exception("shuffle %s failed", claimed_id)
-        reason = UNEXPECTED
+        failure = ShuffleFailure.UNEXPECTED
     db.session.rollback()
     with write_intent():
-        shuffle = service.fail_shuffle(claimed_id, reason)
+        shuffle = service.fail_shuffle(claimed_id, failure)
         db.session.commit()
     return _logged(shuffle)
 

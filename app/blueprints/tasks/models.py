@@ -1,5 +1,6 @@
 import re
 from datetime import datetime
+from enum import StrEnum
 from uuid import uuid4
 
 from sqlalchemy import (
@@ -24,8 +25,13 @@ from app.db import UTCDateTime
 from app.errors import FORM_EXPIRED, ServiceError
 from app.extensions import db
 
-OPEN = "open"
-DONE = "done"
+
+class TaskStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+
+
+OPEN, DONE = TaskStatus.OPEN, TaskStatus.DONE
 # A Jira ID as tasks are given one (stored upper-case): "UBERPOP-42".
 JIRA_RE = re.compile(r"^[A-Z][A-Z0-9]*-[0-9]+$")
 FORM_TOKEN_MAX = 64  # the form_token columns' length; the tokens aTES issues are 32 long
@@ -145,13 +151,25 @@ class Task(db.Model):
     id = column_property(TASKS.c.id, TASK_TEXTS.c.task_id)
 
 
+class ShuffleStatus(StrEnum):
+    """A shuffle's states: pressed and waiting for the worker, being run by it (in one
+    transaction that is not yet committed), committed, or given up with a reason."""
 
-# A shuffle's states: pressed and waiting for the worker, being run by it (in one
-# transaction that is not yet committed), committed, or given up with a reason.
-QUEUED = "queued"
-RUNNING = "running"
-SHUFFLED = "done"
-FAILED = "failed"
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ShuffleFailure(StrEnum):
+    """Why a shuffle was given up (stored in `shuffles.error`; worded when shown)."""
+
+    NOBODY_ELIGIBLE = "nobody_eligible"
+    NO_OPEN_TASKS = "no_open_tasks"
+    WORKER_STOPPED = "worker_stopped"  # SHUFFLE_ATTEMPTS beginnings, none finished
+    UNEXPECTED = "unexpected"
+
+
 # Shuffles still to be run (queued or running: not finished), read on every board and by
 # the worker's poll.
 _WAITING = _only("finished_at IS NULL")
@@ -171,7 +189,7 @@ class Shuffle(db.Model):
     public_id: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid4()))
     actor_id: Mapped[int] = mapped_column(ForeignKey("popugs.id"))
     form_token: Mapped[str | None] = mapped_column(String(FORM_TOKEN_MAX), unique=True)
-    status: Mapped[str] = mapped_column(String(8), default=QUEUED)
+    status: Mapped[str] = mapped_column(String(8), default=ShuffleStatus.QUEUED)
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     # When the worker last began to run it, and how many times it began (a worker killed
     # mid-shuffle leaves it running: the next worker begins it again).
@@ -182,4 +200,3 @@ class Shuffle(db.Model):
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     tasks_count: Mapped[int] = mapped_column(Integer, default=0)
     popugs_count: Mapped[int] = mapped_column(Integer, default=0)
-

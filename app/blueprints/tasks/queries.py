@@ -3,6 +3,7 @@
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from functools import lru_cache
 
 from sqlalchemy import and_, bindparam, column, exists, func, literal_column, or_, select, table
@@ -21,11 +22,11 @@ from .models import (
     DONE,
     JIRA_RE,
     OPEN,
-    SHUFFLED,
     TASK_TEXTS,
     TASKS,
     TITLE_WORDS,
     Shuffle,
+    ShuffleStatus,
     Task,
 )
 
@@ -280,7 +281,15 @@ def task_view(public_id: str):
 
 
 HISTORY_PER_PAGE = 100
-CREATED, SHUFFLED_HERE, HANDED_OVER, COMPLETED = "created", "shuffled", "handed over", "completed"
+
+
+class HistoryEvent(StrEnum):
+    """What a line of a task's History says happened to it."""
+
+    CREATED = "created"  # and assigned
+    SHUFFLED = "shuffled"  # moved by a shuffle
+    HANDED_OVER = "handed over"  # moved off a popug who no longer takes tasks
+    COMPLETED = "completed"
 
 
 @dataclass(frozen=True)
@@ -288,7 +297,7 @@ class HistoryLine:
     """One line of a task's History: what happened, to whom (and from whom), for how much."""
 
     at: datetime
-    what: str  # CREATED, SHUFFLED_HERE, HANDED_OVER or COMPLETED
+    what: HistoryEvent
     popug: str  # assigned to, or completed by
     previous: str | None  # the assignee before a move
     amount: int  # the fee charged (negative) or the reward paid (positive)
@@ -309,7 +318,7 @@ def _shuffles_while_open(task_id: int):
         select(Shuffle.id)
         .join(created.table, Shuffle.finished_at >= created)
         .where(
-            Shuffle.status == SHUFFLED,
+            Shuffle.status == ShuffleStatus.DONE,
             or_(completed.is_(None), Shuffle.requested_at <= completed),
         )
     )
@@ -334,19 +343,21 @@ def history_of(task_id: int, page: int) -> Page:
     lines, previous = [], money[0].username if before and money else None
     for movement in money[before:]:
         if movement.kind == REWARD:
-            what = COMPLETED
+            what = HistoryEvent.COMPLETED
         elif movement.shuffle_id is not None:
-            what = SHUFFLED_HERE
+            what = HistoryEvent.SHUFFLED
         elif movement.handed_over_from is not None:
-            what = HANDED_OVER
+            what = HistoryEvent.HANDED_OVER
         else:
-            what = CREATED
+            what = HistoryEvent.CREATED
         lines.append(
             HistoryLine(
                 at=movement.at,
                 what=what,
                 popug=movement.username,
-                previous=previous if what in (SHUFFLED_HERE, HANDED_OVER) else None,
+                previous=previous
+                if what in (HistoryEvent.SHUFFLED, HistoryEvent.HANDED_OVER)
+                else None,
                 amount=movement.amount,
                 shuffle_public_id=public_ids.get(movement.shuffle_id),
             )
@@ -358,7 +369,7 @@ def history_of(task_id: int, page: int) -> Page:
 def last_shuffle_id() -> int:
     """A cheap version number of assignments: the id of the latest done shuffle (0 if none)."""
     return db.session.scalar(
-        select(func.coalesce(func.max(Shuffle.id), 0)).where(Shuffle.status == SHUFFLED)
+        select(func.coalesce(func.max(Shuffle.id), 0)).where(Shuffle.status == ShuffleStatus.DONE)
     )
 
 
@@ -394,7 +405,7 @@ def shuffle_progress(shuffle) -> ShuffleProgress:
     now = clock.now()
     last = db.session.execute(
         select(Shuffle.duration_ms)
-        .where(Shuffle.status == SHUFFLED, Shuffle.id < shuffle.id)
+        .where(Shuffle.status == ShuffleStatus.DONE, Shuffle.id < shuffle.id)
         .order_by(Shuffle.id.desc())
         .limit(1)
     ).scalar()

@@ -16,6 +16,7 @@ from app.transaction import finish_writes
 
 from . import bp, queries, service
 from .forms import CompleteForm, ShuffleForm, TaskForm
+from .models import ShuffleStatus
 
 
 def _board_context(args) -> dict:
@@ -269,11 +270,11 @@ def show_shuffle(public_id: str):
 
 
 def _failure(shuffle) -> str | None:
-    """Why a failed shuffle failed, in the popug's language (the reason is stored in
-    English: one of the service's messages)."""
-    if shuffle.status != "failed" or not shuffle.error:
+    """Why a failed shuffle failed, in the popug's language (stored as a code; a shuffle
+    failed before codes were stored kept its English reason)."""
+    if shuffle.status != ShuffleStatus.FAILED or not shuffle.error:
         return None
-    stopped = service.WORKER_STOPPED
-    if shuffle.error == stopped[0] % {"num": shuffle.attempts}:
-        return ngettext(*stopped, shuffle.attempts)
-    return gettext(shuffle.error)
+    if shuffle.error not in service.FAILURE_REASONS:
+        return gettext(shuffle.error)
+    singular, plural = service.FAILURE_REASONS[shuffle.error]
+    return gettext(singular) if plural is None else ngettext(singular, plural, shuffle.attempts)

@@ -20,16 +20,17 @@ from app.i18n import N_, Nn_
 
 from .models import DONE, JIRA_RE, OPEN, TASK_TEXTS, TASKS, Task, check_form_token
 from .shuffles import (  # noqa: F401
+    FAILURE_REASONS,
     NO_OPEN_TASKS,
     NOBODY_ELIGIBLE,
     SHUFFLE_ATTEMPTS,
     SHUFFLE_QUEUE_LOCK,
     SHUFFLERS,
     TASKS_LOCK,
-    WORKER_STOPPED,
     AlreadyShuffled,
     ShufflePress,
     ShufflePreview,
+    ShuffleRefused,
     claim_next_shuffle,
     fail_shuffle,
     get_shuffle,

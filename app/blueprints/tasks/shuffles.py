@@ -32,13 +32,11 @@ from app.extensions import db
 from app.i18n import N_, Nn_
 
 from .models import (
-    FAILED,
     OPEN,
-    QUEUED,
-    RUNNING,
-    SHUFFLED,
     TASKS,
     Shuffle,
+    ShuffleFailure,
+    ShuffleStatus,
     check_form_token,
 )
 
@@ -51,6 +49,22 @@ SHUFFLERS = ("admin", "manager")
 # Nobody to give a task to: refuses a shuffle, and the creation of a task (service.py).
 NOBODY_ELIGIBLE = N_("Nobody can take tasks right now: there is no active worker or accountant.")
 NO_OPEN_TASKS = N_("There are no open tasks to shuffle.")
+# Why a shuffle was given up, by its stored code: (singular, plural) messages; the plural
+# ones count the shuffle's beginnings (`num`).
+FAILURE_REASONS = {
+    ShuffleFailure.NOBODY_ELIGIBLE: (NOBODY_ELIGIBLE, None),
+    ShuffleFailure.NO_OPEN_TASKS: (NO_OPEN_TASKS, None),
+    ShuffleFailure.WORKER_STOPPED: Nn_(
+        "A worker stopped while running it, %(num)s time; nothing was changed. Press the "
+        "button again to retry.",
+        "A worker stopped while running it, %(num)s times; nothing was changed. Press the "
+        "button again to retry.",
+    ),
+    ShuffleFailure.UNEXPECTED: (
+        N_("It stopped on an unexpected error; nothing was changed. Press the button again."),
+        None,
+    ),
+}
 # Presses of the shuffle button queue one after the other (PostgreSQL; SQLite serialises
 # writers), so at most one shuffle waits to start.
 SHUFFLE_QUEUE_LOCK = "shuffle-queue"
@@ -162,15 +176,23 @@ class ShufflePress:
     joined: bool  # the press joined a shuffle that was already waiting to start
 
 
+class ShuffleRefused(ServiceError):
+    """Nobody or nothing to shuffle; `failure` is the code a shuffle given up stores."""
+
+    def __init__(self, failure: ShuffleFailure):
+        super().__init__(FAILURE_REASONS[failure][0])
+        self.failure = failure
+
+
 def _check_something_to_shuffle() -> int:
     """The number of eligible popugs; refuses when there is nobody or nothing to shuffle."""
     pool_size = db.session.scalar(
         select(func.count()).select_from(auth.eligible_assignees().subquery("eligible"))
     )
     if not pool_size:
-        raise ServiceError(NOBODY_ELIGIBLE)
+        raise ShuffleRefused(ShuffleFailure.NOBODY_ELIGIBLE)
     if not db.session.scalar(select(TASKS.c.id).where(TASKS.c.status == OPEN).limit(1)):
-        raise ServiceError(NO_OPEN_TASKS)
+        raise ShuffleRefused(ShuffleFailure.NO_OPEN_TASKS)
     return pool_size
 
 
@@ -194,7 +216,7 @@ def request_shuffle(*, actor, form_token: str | None = None) -> ShufflePress:
             raise AlreadyShuffled(first)
     _check_something_to_shuffle()
     waiting = db.session.scalar(
-        select(Shuffle).where(Shuffle.status == QUEUED).order_by(Shuffle.id).limit(1)
+        select(Shuffle).where(Shuffle.status == ShuffleStatus.QUEUED).order_by(Shuffle.id).limit(1)
     )
     if waiting is not None:
         # The shuffle's own record names only the first press; each press that joined it
@@ -204,20 +226,14 @@ def request_shuffle(*, actor, form_token: str | None = None) -> ShufflePress:
         db.session.flush()
         return ShufflePress(waiting, joined=True)
     shuffle = Shuffle(
-        actor_id=actor.id, form_token=form_token or None, status=QUEUED, requested_at=clock.now()
+        actor_id=actor.id,
+        form_token=form_token or None,
+        status=ShuffleStatus.QUEUED,
+        requested_at=clock.now(),
     )
     db.session.add(shuffle)
     db.session.flush()
     return ShufflePress(shuffle, joined=False)
-
-
-# Why a shuffle is failed after SHUFFLE_ATTEMPTS beginnings (stored; translated when shown).
-WORKER_STOPPED = Nn_(
-    "A worker stopped while running it, %(num)s times; nothing was changed. Press the button "
-    "again to retry.",
-    "A worker stopped while running it, %(num)s times; nothing was changed. Press the button "
-    "again to retry.",
-)
 
 
 def claim_next_shuffle() -> Shuffle | None:
@@ -237,13 +253,10 @@ def claim_next_shuffle() -> Shuffle | None:
     )
     if shuffle is None:
         return None
-    if shuffle.status == RUNNING and shuffle.attempts >= SHUFFLE_ATTEMPTS:
-        fail_shuffle(
-            shuffle.id,
-            WORKER_STOPPED[0] % {"num": shuffle.attempts},
-        )
+    if shuffle.status == ShuffleStatus.RUNNING and shuffle.attempts >= SHUFFLE_ATTEMPTS:
+        fail_shuffle(shuffle.id, ShuffleFailure.WORKER_STOPPED)
         return claim_next_shuffle()
-    shuffle.status = RUNNING
+    shuffle.status = ShuffleStatus.RUNNING
     shuffle.attempts += 1
     shuffle.started_at = clock.now()
     db.session.flush()
@@ -262,7 +275,7 @@ def run_shuffle(shuffle_id: int) -> Shuffle:
     started = time.perf_counter()
     advisory_lock(TASKS_LOCK)
     shuffle = db.session.get(Shuffle, shuffle_id, with_for_update=True, populate_existing=True)
-    if shuffle is None or shuffle.status != RUNNING:
+    if shuffle is None or shuffle.status != ShuffleStatus.RUNNING:
         return shuffle
     pool_size = _check_something_to_shuffle()
     pool = auth.eligible_assignees().subquery("eligible")
@@ -294,7 +307,7 @@ def run_shuffle(shuffle_id: int) -> Shuffle:
             f"shuffle moved {moved} tasks but charged {charged['entries']} "
             f"({charged['by_task']} by task)"
         )
-    shuffle.status = SHUFFLED
+    shuffle.status = ShuffleStatus.DONE
     shuffle.tasks_count = moved
     shuffle.popugs_count = pool_size
     shuffle.finished_at = clock.now()
@@ -309,11 +322,11 @@ def run_shuffle(shuffle_id: int) -> Shuffle:
     return shuffle
 
 
-def fail_shuffle(shuffle_id: int, reason: str) -> Shuffle:
-    """Give a shuffle up with a reason people can read (its own transaction rolled back)."""
+def fail_shuffle(shuffle_id: int, failure: ShuffleFailure) -> Shuffle:
+    """Give a shuffle up, with the code of why (its own transaction rolled back)."""
     shuffle = db.session.get(Shuffle, shuffle_id, populate_existing=True)
-    shuffle.status = FAILED
-    shuffle.error = reason[:500]
+    shuffle.status = ShuffleStatus.FAILED
+    shuffle.error = failure
     shuffle.finished_at = clock.now()
     db.session.flush()
     return shuffle

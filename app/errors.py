@@ -203,6 +203,37 @@ class ServiceError(Exception):
         errors.append(self.translated())
 
 
+class InvalidFields(ServiceError):
+    """Several fields refused at once: a form shows each message next to its field."""
+
+    def __init__(self, errors: list[ServiceError]):
+        first = errors[0]
+        super().__init__(first.template, first.plural, field=first.field, **first.params)
+        self.errors = errors
+        self.message = " ".join(error.message for error in errors)
+
+    def translated(self) -> str:
+        return " ".join(error.translated() for error in self.errors)
+
+    def show_on(self, form, default_field: str | None = None) -> None:
+        for error in self.errors:
+            error.show_on(form, default_field)
+
+
+def validated(*checks):
+    """Each (validate, value) pair's result; every refusal at once (InvalidFields), so a
+    form shows all that is wrong with it, not one field per submit."""
+    results, errors = [], []
+    for validate, value in checks:
+        try:
+            results.append(validate(value))
+        except ServiceError as error:
+            errors.append(error)
+    if errors:
+        raise errors[0] if len(errors) == 1 else InvalidFields(errors)
+    return results
+
+
 class NotAllowed(ServiceError):
     status_code = 403
 

@@ -440,6 +440,19 @@ def test_create_popug_via_htmx(admin_client):
 
 
 @pytest.mark.parametrize("headers", [{}, HTMX], ids=["page", "htmx"])
+def test_every_wrong_field_of_a_new_popug_is_shown_at_once(admin_client, headers):
+    response = post_popug(
+        admin_client, headers=headers, username="k!", email="not-an-email", beak_shape="short"
+    )
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    assert "Use 3 to 32 characters" in error_text(body, "username")
+    assert "Enter a valid e-mail address" in error_text(body, "email")
+    assert "Describe the beak in 8 to 200 characters." in error_text(body, "beak_shape")
+    assert popug_count() == 1
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX], ids=["page", "htmx"])
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [

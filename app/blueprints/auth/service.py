@@ -19,7 +19,7 @@ from app import audit, signals
 from app.blueprints.accounting import queries as accounting_queries
 from app.blueprints.accounting import service as accounting
 from app.db import advisory_lock
-from app.errors import NotAllowed, ServiceError, found
+from app.errors import NotAllowed, ServiceError, found, validated
 from app.extensions import db
 from app.i18n import LOCALES, N_
 from app.signals import ask
@@ -100,10 +100,12 @@ def create_popug(
     """
     if actor is not None:
         _require_admin(actor)
-    username = validate_username(username)
-    email = validate_popug_email(email)
-    role = validate_role(role)
-    validate_beak_shape(beak_shape)
+    username, email, role, beak_shape = validated(
+        (validate_username, username),
+        (validate_popug_email, email),
+        (validate_role, role),
+        (validate_beak_shape, beak_shape),
+    )
     if db.session.scalar(select(Popug.id).where(Popug.username == username)):
         raise ServiceError(N_("This username is taken."), field="username")
     if db.session.scalar(select(Popug.id).where(Popug.email == email)):

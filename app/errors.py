@@ -2,8 +2,9 @@
 
 from datetime import date
 
-from flask import current_app, g, render_template, request
+from flask import current_app, g, render_template, request, session
 from flask_babel import gettext, ngettext
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from limits.errors import StorageError
 from sqlalchemy.exc import OperationalError
@@ -17,6 +18,7 @@ from app.transaction import finish_writes, refuse
 
 TITLES = {
     400: N_("Bad request"),
+    401: N_("Signed out"),
     403: N_("Not allowed"),
     404: N_("Not found"),
     405: N_("Method not allowed"),
@@ -54,8 +56,9 @@ WERKZEUG_DESCRIPTIONS = (
 )
 
 
-def _render(code: int, message: str):
-    """`message` is English, a catalogue message or already translated (ServiceError's)."""
+def _render(code: int, message: str, sign_in: bool = False):
+    """`message` is English, a catalogue message or already translated (ServiceError's);
+    `sign_in`: the page offers to sign in (in a new tab, keeping this one as it is)."""
     try:
         db.session.rollback()
         finish_writes(succeeded=False)
@@ -63,6 +66,7 @@ def _render(code: int, message: str):
             "code": code,
             "title": gettext(TITLES.get(code, OTHER_ERROR)),
             "message": gettext(message) if message else message,
+            "sign_in": sign_in,
         }
         if wants_fragment():
             # htmx shows the error in the page's flash area instead of the swap target.
@@ -85,7 +89,20 @@ def handle_http_error(error: HTTPException):
 FORM_EXPIRED = N_("The form expired; reload the page and try again.")
 
 
+# Left in the session by signing out: a form of that session sent afterwards (from another
+# tab) is refused for its CSRF token, and the popug is told why in those words.
+SIGNED_OUT = "signed_out"
+SESSION_ENDED = N_(
+    "You were signed out, so this was not saved. Sign in again in another tab, then send "
+    "it again from here: what you typed is kept."
+)
+
+
 def handle_csrf_error(error: CSRFError):
+    """A form refused for its CSRF token; when its session was signed out (in another
+    tab), the popug is told so in those words."""
+    if not current_user.is_authenticated and session.get(SIGNED_OUT):
+        return _render(401, SESSION_ENDED, sign_in=True)
     return _render(
         400, N_("The form expired or was not sent from aTES. Reload the page and try again.")
     )

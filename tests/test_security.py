@@ -312,3 +312,25 @@ def test_beak_shapes_never_appear_in_logs_or_responses(app, caplog):
         for response in responses:
             assert secret not in response.get_data(as_text=True)
             assert secret not in str(response.headers)
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX], ids=["form", "htmx"])
+def test_a_form_sent_after_signing_out_in_another_tab_says_so(csrf_app, headers):
+    username = f"csrf-{uuid.uuid4().hex[:8]}"
+    with csrf_app.app_context():
+        make_popug(role="worker", username=username)
+    client = csrf_app.test_client()
+    token = _csrf_token_from(client.get("/sign-in").get_data(as_text=True))
+    client.post(
+        "/sign-in",
+        data={"username": username, "beak_shape": "a fine test beak", "csrf_token": token},
+    )
+    token = _csrf_token_from(client.get("/").get_data(as_text=True))  # the board, in tab 1
+    client.post("/sign-out", data={"csrf_token": token})  # tab 2
+    response = client.post(  # tab 1 sends its form
+        "/tasks", data={"title": "Feed", "csrf_token": token}, headers=headers
+    )
+    assert response.status_code == 401
+    body = response.get_data(as_text=True)
+    assert "You were signed out, so this was not saved." in body
+    assert 'href="/sign-in"' in body

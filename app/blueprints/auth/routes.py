@@ -15,7 +15,7 @@ from flask_login import current_user, login_required, login_url, login_user, log
 from app import audit
 from app.access import role_required
 from app.blueprints.accounting import service as accounting
-from app.errors import ServiceError
+from app.errors import SIGNED_OUT, ServiceError
 from app.extensions import db, login_manager
 from app.htmx import (
     is_background,
@@ -106,6 +106,7 @@ def sign_out():
     service.end_sessions(current_user._get_current_object())
     logout_user()
     session.clear()
+    session[SIGNED_OUT] = True  # a form of this session sent later is told why it fails
     flash(gettext("You are signed out."), "info")
     return redirect(url_for("auth.sign_in"))
 

@@ -26,6 +26,10 @@ recipient_locales_wanted = _signals.signal("recipient-locales-wanted")
 # auth asks (an admin's popug page): kwargs popug_id; each receiver returns {label: number}.
 popug_facts_wanted = _signals.signal("popug-facts-wanted")
 
+# auth asks (the confirmation of a deactivation): kwargs popug_id; each receiver returns
+# (how many open tasks would be handed over, the fees that would be charged, in cents).
+handover_wanted = _signals.signal("handover-wanted")
+
 # --- events -------------------------------------------------------------------------------
 
 # auth tells, after the change is flushed: kwargs popug_id; a popug can no longer take tasks

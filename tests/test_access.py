@@ -39,6 +39,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "auth.create_popug": ADMIN,
     "auth.change_role": ADMIN,
     "auth.deactivate_popug": ADMIN,
+    "auth.confirm_deactivate": ADMIN,
     "auth.activate_popug": ADMIN,
     "auth.audit_trail": ADMIN,
     "tasks.index": EVERYONE,
@@ -134,6 +135,7 @@ class World:
         known = {
             "auth.change_role": {"public_id": self.target.public_id},
             "auth.deactivate_popug": {"public_id": self.target.public_id},
+            "auth.confirm_deactivate": {"public_id": self.target.public_id},
             "auth.activate_popug": {"public_id": self.target.public_id},
             "tasks.complete_task": {"public_id": self.task.public_id},
             "tasks.show_shuffle": {"public_id": self.shuffle.public_id},

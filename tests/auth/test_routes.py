@@ -592,9 +592,31 @@ def test_deactivate_and_reactivate_via_row_forms(admin_client, worker, headers):
     assert service.get_popug(worker.public_id).active is True
     if headers:
         body = response.get_data(as_text=True)
-        assert "worker-one is active." in body and ">Deactivate</button>" in body
+        assert "worker-one is active." in body and ">Deactivate</a>" in body
     else:
         assert "worker-one is active." in admin_client.get("/popugs").get_data(as_text=True)
+
+
+def test_deactivate_asks_first_with_the_tasks_and_fees_it_hands_over(
+    admin_client, admin, worker
+):
+    from tests.factories import make_task
+
+    make_popug(role="worker", username="taker")
+    manager = make_popug(role="manager", username="boss")
+    tasks = [make_task(manager, title=f"Task {n}") for n in range(6)]
+    db.session.commit()
+    theirs = [task for task in tasks if task.assignee_id == worker.id]
+    page = admin_client.get(f"/popugs/{worker.public_id}/deactivate")
+    assert page.status_code == 200
+    facts = page.get_data(as_text=True)
+    assert f"<dd>{len(theirs)}</dd>" in facts
+    assert f"<dd>{format_cents(sum(task.fee for task in theirs))}</dd>" in facts
+    assert f'action="/popugs/{worker.public_id}/deactivate"' in facts
+    db.session.expire_all()
+    assert service.get_popug(worker.public_id).active is True  # asking changes nothing
+    listing = admin_client.get("/popugs").get_data(as_text=True)
+    assert f'href="/popugs/{worker.public_id}/deactivate"' in listing
 
 
 def test_deactivating_the_last_admin_via_the_page_is_refused(admin_client, admin):

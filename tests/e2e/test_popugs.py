@@ -128,13 +128,11 @@ def test_admin_staffs_a_team_and_reads_analytics(visit, logins, js):
         "accountant"
     )
 
-    # Deactivate the second worker (JavaScript asks first, in the page's dialog).
+    # Deactivate the second worker: a confirmation page says what it hands over.
     leaver = workers[1]
-    popug_row(page, leaver).get_by_role("button", name="Deactivate").click()
-    if js:
-        dialog = page.get_by_role("dialog")
-        expect(dialog).to_contain_text(f"Deactivate {leaver}?")
-        dialog.get_by_role("button", name="Deactivate").click()
+    popug_row(page, leaver).get_by_role("link", name="Deactivate").click()
+    expect(page.locator("#handover-preview")).to_contain_text("Open tasks handed over")
+    page.get_by_role("button", name="Deactivate").click()
     expect(admin.flash()).to_contain_text(f"{leaver} is deactivated.")
     expect(popug_row(page, leaver)).to_contain_text("deactivated")
     expect(popug_row(page, leaver).get_by_role("button", name="Reactivate")).to_have_count(1)

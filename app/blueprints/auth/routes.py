@@ -234,6 +234,20 @@ def change_role(public_id: str):
     )
 
 
+@bp.get("/popugs/<public_id>/deactivate")
+@role_required("admin")
+def confirm_deactivate(public_id: str):
+    """What deactivating a popug does (their open tasks and the fees charged for them), and
+    the button that does it."""
+    popug = service.get_popug(public_id)
+    return render_template(
+        "auth/confirm_deactivate.html",
+        popug=popug,
+        handover=service.handover_preview(popug.id),
+        form=EmptyForm(),
+    )
+
+
 @bp.post("/popugs/<public_id>/deactivate")
 @role_required("admin")
 def deactivate_popug(public_id: str):

@@ -236,6 +236,19 @@ def facts_about(popug_id: int) -> dict[str, int]:
 
 
 @dataclass(frozen=True)
+class Handover:
+    """What deactivating a popug would hand over: their open tasks and the fees charged."""
+
+    tasks: int
+    fees: int
+
+
+def handover_preview(popug_id: int) -> Handover:
+    answers = ask(signals.handover_wanted, popug_id=popug_id)
+    return Handover(sum(a[0] for a in answers), sum(a[1] for a in answers))
+
+
+@dataclass(frozen=True)
 class PopugChange:
     """What a change to a popug did: the popug, and how many of their open tasks went to
     others because they can no longer take tasks."""

@@ -17,4 +17,5 @@ RECEIVERS = [
         lambda _sender, popug_id: service.hand_over_open_tasks(popug_id),
     ),
     (signals.popug_facts_wanted, lambda _sender, popug_id: queries.task_counts_of(popug_id)),
+    (signals.handover_wanted, lambda _sender, popug_id: queries.handover_of(popug_id)),
 ]

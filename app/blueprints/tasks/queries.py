@@ -462,6 +462,17 @@ def task_counts_of(popug_id: int) -> dict[str, int]:
     return {N_("Open tasks"): counts.get(OPEN, 0), N_("Done tasks"): counts.get(DONE, 0)}
 
 
+def handover_of(popug_id: int) -> tuple[int, int]:
+    """(how many open tasks a popug holds, the sum of their fees): what handing them over
+    would move and charge."""
+    count, fees = db.session.execute(
+        select(func.count(), func.coalesce(func.sum(TASKS.c.fee), 0)).where(
+            _assigned(OPEN, popug_id)
+        )
+    ).one()
+    return count, fees
+
+
 def assignee_names_by_id(popug_ids) -> dict[int, str]:
     return auth.usernames(popug_ids)
 

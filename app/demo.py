@@ -1,12 +1,18 @@
 """`flask --app wsgi demo seed`: the demo organisation, loaded only into an empty database."""
 
+from datetime import timedelta
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
+from app import clock
+from app.blueprints.accounting import service as accounting
 from app.blueprints.auth import service as auth
 from app.blueprints.auth.models import Popug
+from app.blueprints.tasks import service as tasks_service
+from app.blueprints.tasks import shuffles
 from app.db import write_intent
 from app.extensions import db
 
@@ -25,19 +31,63 @@ DEMO_POPUGS = [
 ]
 
 
+# A small history, so the first pages are not empty: (title, Jira ID, creator) created
+# yesterday (the done ones completed), and today's.
+YESTERDAYS_TASKS = [
+    ("Refill the seed dispensers", "UBERPOP-101", "manager", True),
+    ("Fix the perch in cage 3", "UBERPOP-102", "kesha", True),
+    ("Sort the morning mail", None, "gosha", True),
+    ("Polish the mirror", "UBERPOP-104", "rio", False),
+    ("Count the millet sacks", None, "manager", True),
+]
+TODAYS_TASKS = [
+    ("Teach the new popugs to whistle", "UBERPOP-110", "manager", False),
+    ("Untangle the swing ropes", None, "kiwi", True),
+    ("Write the feeding schedule", "UBERPOP-112", "accountant", False),
+    ("Test the new bell", None, "koko", False),
+    ("Replace the water bowls", "UBERPOP-114", "manager", False),
+]
+
+
 def seed_demo() -> bool:
-    """Create the demo popugs if there are no popugs yet. Returns whether it seeded."""
+    """Create the demo popugs, and a short history (tasks, some done, yesterday closed,
+    a shuffle today), if there are no popugs yet. Returns whether it seeded."""
     if db.session.scalar(select(func.count(Popug.id))):
         return False
-    for username, role, beak in DEMO_POPUGS:
-        auth.create_popug(
+    popugs = {
+        username: auth.create_popug(
             username=username,
             email=f"{username}@uberpopug.inc",
             role=role,
             beak_shape=beak,
             actor=None,
         )
+        for username, role, beak in DEMO_POPUGS
+    }
+    now = clock.now()
+    yesterday = now - timedelta(days=1)
+    try:
+        clock.freeze(yesterday.replace(hour=10, minute=0))
+        _tasks(popugs, YESTERDAYS_TASKS)
+        clock.freeze(yesterday.replace(hour=18, minute=0))
+        accounting.close_day(clock.business_day(), actor=popugs["accountant"])
+    finally:
+        clock.freeze(None)
+    _tasks(popugs, TODAYS_TASKS)
+    shuffle = shuffles.request_shuffle(actor=popugs["manager"]).shuffle
+    shuffles.claim_next_shuffle()
+    shuffles.run_shuffle(shuffle.id)
     return True
+
+
+def _tasks(popugs: dict, tasks) -> None:
+    for title, jira_id, creator, done in tasks:
+        task = tasks_service.create_task(
+            title=title, jira_id=jira_id, description="", actor=popugs[creator]
+        )
+        if done:
+            assignee = db.session.get(Popug, task.assignee_id)
+            tasks_service.complete_task(task.public_id, actor=assignee)
 
 
 @demo_cli.command("seed")

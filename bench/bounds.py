@@ -528,6 +528,7 @@ class Result:
     status: int | str
     seconds: float
     error: str | None = None
+    redirect: str | None = None  # where a redirect (or htmx's HX-Redirect) sends the browser
 
 
 def send(client, case: Case) -> Result:
@@ -535,11 +536,11 @@ def send(client, case: Case) -> Result:
     try:
         response = client.get(case.path, query_string=case.query_string, headers=case.headers)
         response.get_data()
-        status: int | str = response.status_code
-        error = None
     except Exception:  # noqa: BLE001 - a view that raised is what this script looks for
-        status, error = "exception", traceback.format_exc()
-    return Result(case, status, time.perf_counter() - started, error)
+        return Result(case, "exception", time.perf_counter() - started, traceback.format_exc())
+    seconds = time.perf_counter() - started
+    target = response.headers.get("Location") or response.headers.get("HX-Redirect")
+    return Result(case, response.status_code, seconds, None, target)
 
 
 def explain(engine, statement: str, parameters) -> list[str]:

@@ -30,9 +30,10 @@ hold data.
 Every request is timed around the test client's call, the body read (one process, one
 request at a time, each in its own app context as in production; the app's read timeout,
 ATES_READ_TIMEOUT_SECONDS, as configured). One untimed warm-up request per endpoint and role
-(plain URL) comes first. A response slower than --bound is requested again with no read
-timeout, to find its real time, the SQL it ran, and its slowest statement's plan (PostgreSQL
-EXPLAIN (ANALYZE, BUFFERS), SQLite EXPLAIN QUERY PLAN).
+(plain URL) comes first. The first few responses of an endpoint slower than --bound are requested
+again with no read timeout, to find their real time, the SQL they ran, and their slowest
+statement's plan (PostgreSQL EXPLAIN (ANALYZE, BUFFERS), SQLite EXPLAIN QUERY PLAN); a
+response fast the second time was slowed by the machine, not by its query.
 
 Reported: per endpoint the requests, their statuses, the median and maximum wall time and
 the slowest URL; then every response over the bound. Exits 1 on any 500 (an exception in a
@@ -79,6 +80,7 @@ from bench.common import (  # noqa: E402
 ROLES = ("anonymous", "worker", "accountant", "manager", "admin")
 FULL = Population(10_000, 900_000, 100_000, days=30, close_days=True)
 QUICK = Population(1_000, 9_000, 1_000, days=10, close_days=True)
+DIAGNOSED_PER_ENDPOINT = 3  # slow responses run again and explained; the rest are counted
 REFUSED = (302, 403)  # what a role that may not see a page gets
 UNKNOWN_ID = "00000000-0000-4000-8000-999999999999"
 
@@ -594,7 +596,7 @@ def run(app, facts: Facts, cases: list[Case], bound: float) -> dict:
     statements = Statements(engine)
     warmed: dict[tuple[str, str], int | str] = {}
     results: list[Result] = []
-    slow: list[tuple[Result, dict]] = []
+    slow: list[tuple[Result, dict | None]] = []
     started = time.perf_counter()
     for number, case in enumerate(cases, 1):
         key = (case.endpoint, case.role)
@@ -608,7 +610,11 @@ def run(app, facts: Facts, cases: list[Case], bound: float) -> dict:
         if result.error:
             print(f"\n500 {case.label()}:\n{result.error}", file=sys.stderr, flush=True)
         if result.seconds > bound:
-            slow.append((result, diagnose(app, by_role[case.role], case, statements, engine)))
+            diagnosed = sum(1 for r, found in slow if found and r.case.endpoint == case.endpoint)
+            found = None
+            if diagnosed < DIAGNOSED_PER_ENDPOINT:
+                found = diagnose(app, by_role[case.role], case, statements, engine)
+            slow.append((result, found))
         if number % 500 == 0:
             elapsed = time.perf_counter() - started
             print(
@@ -649,7 +655,11 @@ def report(figures: dict, bound: float) -> str:
     ]
     slow = figures["slow"]
     lines.append(f"\nResponses slower than {bound:g} s: {len(slow)}")
+    undiagnosed: dict[str, list[Result]] = defaultdict(list)
     for result, found in slow:
+        if found is None:
+            undiagnosed[result.case.endpoint].append(result)
+            continue
         again = found["again"]
         lines.append(
             f"\n- {result.case.label()}: {result.seconds * 1000:.0f} ms ({result.status}); "
@@ -671,6 +681,14 @@ def report(figures: dict, bound: float) -> str:
             )
             lines.append("  plan:\n")
             lines += [f"      {line}" for line in found.get("plan", [])]
+    for endpoint, results in undiagnosed.items():
+        statuses = Counter(r.status for r in results)
+        lines.append(
+            f"\n- and {len(results)} more of `{endpoint}` (not run again), "
+            + ", ".join(f"{s}×{n}" for s, n in sorted(statuses.items(), key=str))
+            + f", {min(r.seconds for r in results) * 1000:.0f}–"
+            f"{max(r.seconds for r in results) * 1000:.0f} ms"
+        )
     return "\n".join(lines)
 
 

@@ -30,15 +30,17 @@ hold data.
 Every request is timed around the test client's call, the body read (one process, one
 request at a time, each in its own app context as in production; the app's read timeout,
 ATES_READ_TIMEOUT_SECONDS, as configured). One untimed warm-up request per endpoint and role
-(plain URL) comes first. The first few responses of an endpoint slower than --bound are requested
-again with no read timeout, to find their real time, the SQL they ran, and their slowest
-statement's plan (PostgreSQL EXPLAIN (ANALYZE, BUFFERS), SQLite EXPLAIN QUERY PLAN); a
+(plain URL) comes first. The first few responses of an endpoint slower than --bound are
+requested again with no read timeout, to find their real time, the SQL they ran, and their
+slowest statement's plan (PostgreSQL EXPLAIN (ANALYZE, BUFFERS), SQLite EXPLAIN QUERY PLAN); a
 response fast the second time was slowed by the machine, not by its query.
 
-Reported: per endpoint the requests, their statuses, the median and maximum wall time and
-the slowest URL; then every response over the bound. Exits 1 on any 500 (an exception in a
-view), and in a full run also on any response slower than --bound; a --quick run fails only
-on 500s (a smoke test: its times say nothing).
+Reported: per endpoint the requests, their statuses, the median and maximum wall time, the
+most CPU time this process spent on one (on SQLite all of a request's work; on a busy machine
+the wall time also holds the wait for a core) and the slowest URL; then every response over
+the bound. Exits 1 on any 500 (an exception in a view), and in a full run also on any
+response slower than --bound; a --quick run fails only on 500s (a smoke test: its times say
+nothing).
 """
 
 from __future__ import annotations
@@ -531,18 +533,19 @@ class Result:
     seconds: float
     error: str | None = None
     redirect: str | None = None  # where a redirect (or htmx's HX-Redirect) sends the browser
+    cpu_seconds: float = 0.0  # this process's CPU time (SQLite: all of it; not PostgreSQL's)
 
 
 def send(client, case: Case) -> Result:
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     try:
         response = client.get(case.path, query_string=case.query_string, headers=case.headers)
         response.get_data()
     except Exception:  # noqa: BLE001 - a view that raised is what this script looks for
         return Result(case, "exception", time.perf_counter() - started, traceback.format_exc())
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     target = response.headers.get("Location") or response.headers.get("HX-Redirect")
-    return Result(case, response.status_code, seconds, None, target)
+    return Result(case, response.status_code, seconds, None, target, cpu)
 
 
 def explain(engine, statement: str, parameters) -> list[str]:
@@ -644,15 +647,12 @@ def report(figures: dict, bound: float) -> str:
                 " ".join(f"{s}×{n}" for s, n in sorted(statuses.items(), key=str)),
                 f"{quantile(times, 0.5) * 1000:.1f}",
                 f"{max(times) * 1000:.0f}",
+                f"{max(r.cpu_seconds for r in results) * 1000:.0f}",
                 slowest.case.label(),
             ]
         )
-    lines = [
-        markdown_table(
-            ["endpoint", "requests", "statuses", "median ms", "max ms", "slowest (role, URL)"],
-            rows,
-        )
-    ]
+    header = ["endpoint", "requests", "statuses", "median ms", "max ms", "max CPU ms"]
+    lines = [markdown_table([*header, "slowest (role, URL)"], rows)]
     slow = figures["slow"]
     lines.append(f"\nResponses slower than {bound:g} s: {len(slow)}")
     undiagnosed: dict[str, list[Result]] = defaultdict(list)
@@ -662,8 +662,10 @@ def report(figures: dict, bound: float) -> str:
             continue
         again = found["again"]
         lines.append(
-            f"\n- {result.case.label()}: {result.seconds * 1000:.0f} ms ({result.status}); "
-            f"again without the read timeout {again.seconds * 1000:.0f} ms ({again.status}), "
+            f"\n- {result.case.label()}: {result.seconds * 1000:.0f} ms ({result.status}, "
+            f"{result.cpu_seconds * 1000:.0f} ms CPU); again without the read timeout "
+            f"{again.seconds * 1000:.0f} ms ({again.status}, "
+            f"{again.cpu_seconds * 1000:.0f} ms CPU), "
             f"{found['statements']} statements, {found['sql_seconds'] * 1000:.0f} ms of SQL"
         )
         if "slowest" in found:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app import clock
 from app.blueprints.accounting.models import REWARD, LedgerEntry
-from app.blueprints.tasks import service
+from app.blueprints.tasks import service, shuffles
 from app.blueprints.tasks.models import DONE, OPEN, Shuffle, Task
 from app.extensions import db
 from app.money import format_cents
@@ -501,6 +501,21 @@ def test_shuffle_confirmation_says_when_there_is_nothing_to_do(manager_client, m
     page = text(manager_client.get("/tasks/shuffle"))
     assert service.NOBODY_ELIGIBLE in page
     assert 'method="post"' not in page.split("<main", 1)[1]
+
+
+def test_shuffle_confirmation_counts_open_tasks_up_to_a_cap(
+    manager_client, manager, worker, monkeypatch
+):
+    """Counting every open task reads them all: past the cap the page says "more than"."""
+    monkeypatch.setattr(shuffles, "PREVIEW_COUNT_MAX", 2)
+    for _ in range(2):
+        make_task(manager)
+    page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text(manager_client.get("/tasks/shuffle"))))
+    assert "Open tasks 2 Popugs who can get them 1" in page
+    make_task(manager)
+    page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text(manager_client.get("/tasks/shuffle"))))
+    assert "Open tasks more than 2 Popugs who can get them 1" in page
+    assert service.preview_shuffle() == service.ShufflePreview(2, 1, more_open_tasks=True)
 
 
 @pytest.mark.parametrize("role", ["worker", "accountant"])

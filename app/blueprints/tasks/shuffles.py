@@ -145,20 +145,28 @@ def _shuffle_on_sqlite(pool, shuffle_id: int) -> tuple[int, int, dict]:
     return moved, pool_size, charged
 
 
+# The confirmation counts open tasks up to this many and says "more than" beyond: an exact
+# count reads every open task, which at a million takes longer than a page may.
+PREVIEW_COUNT_MAX = 100_000
+
+
 @dataclass(frozen=True)
 class ShufflePreview:
-    open_tasks: int
+    open_tasks: int  # at most PREVIEW_COUNT_MAX
     popugs: int
+    more_open_tasks: bool = False  # more than `open_tasks` are open
 
 
 def preview_shuffle() -> ShufflePreview:
-    """What a shuffle pressed now would do: move `open_tasks` tasks among `popugs` popugs."""
+    """What a shuffle pressed now would do: move `open_tasks` tasks (or more, when
+    `more_open_tasks`) among `popugs` popugs."""
     eligible = auth.eligible_assignees().subquery("eligible")
+    some_open = select(TASKS.c.id).where(TASKS.c.status == OPEN).limit(PREVIEW_COUNT_MAX + 1)
+    counted = db.session.scalar(select(func.count()).select_from(some_open.subquery()))
     return ShufflePreview(
-        open_tasks=db.session.scalar(
-            select(func.count()).select_from(TASKS).where(TASKS.c.status == OPEN)
-        ),
+        open_tasks=min(counted, PREVIEW_COUNT_MAX),
         popugs=db.session.scalar(select(func.count()).select_from(eligible)),
+        more_open_tasks=counted > PREVIEW_COUNT_MAX,
     )
 
 

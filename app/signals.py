@@ -33,6 +33,25 @@ popug_facts_wanted = _signals.signal("popug-facts-wanted")
 # their open tasks it moved to others, or raises ServiceError to refuse the change.
 popug_stopped_taking_tasks = _signals.signal("popug-stopped-taking-tasks")
 
+# The events below are told in the event's own transaction, after its changes are flushed;
+# their receivers only write (notifications), so a rolled-back event leaves nothing behind.
+
+# tasks tells: a task was created and assigned. kwargs task_id, creator_id, assignee_id,
+# fee (cents, charged to the assignee).
+task_created = _signals.signal("task-created")
+# tasks tells: a shuffle is done and charged. kwargs shuffle_id (its fee entries and lines
+# are in the ledger).
+shuffle_done = _signals.signal("shuffle-done")
+# tasks tells: a popug's open tasks were handed over to others. kwargs from_popug_id,
+# received: [(popug id, tasks, fees in cents)], one item per receiving popug.
+tasks_handed_over = _signals.signal("tasks-handed-over")
+# accounting tells: a business day was closed and paid out. kwargs day (its payouts are
+# written).
+day_closed = _signals.signal("day-closed")
+# auth tells: a popug's role was changed. kwargs popug_id, actor_id (None: the command
+# line), before, after.
+role_changed = _signals.signal("role-changed")
+
 
 def ask(signal, **kwargs) -> list:
     """The answers of every receiver of `signal`, in the order they were connected."""

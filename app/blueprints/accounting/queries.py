@@ -428,3 +428,40 @@ def pending_mail() -> int:
     return db.session.scalar(
         select(func.count(OutboxMessage.id)).where(OutboxMessage.status == MAIL_PENDING)
     )
+
+
+# --- what other blueprints write from (notifications, set-based) -------------------------
+
+
+def shuffle_charges(shuffle_id: int):
+    """SELECT popug_id, tasks, amount, business_day: what one shuffle charged each popug
+    (one row per popug: their summed fee entry, negative, and how many tasks it covers).
+    Reads the shuffle's `shuffle_lines` by their key, one row per task, grouped by entry,
+    and each entry and account by primary key: never the whole ledger."""
+    per_entry = (
+        select(ShuffleLine.entry_id, func.count().label("tasks"))
+        .where(ShuffleLine.shuffle_id == shuffle_id)
+        .group_by(ShuffleLine.entry_id)
+        .subquery("per_entry")
+    )
+    return (
+        select(
+            Account.popug_id,
+            per_entry.c.tasks,
+            LedgerEntry.amount,
+            LedgerEntry.business_day,
+        )
+        .select_from(per_entry)
+        .join(LedgerEntry, LedgerEntry.id == per_entry.c.entry_id)
+        .join(Account, Account.id == LedgerEntry.account_id)
+    )
+
+
+def payouts_by_popug(day: date):
+    """SELECT popug_id, amount, day: each payout of a closed `day` (by the payouts' day
+    index)."""
+    return (
+        select(Account.popug_id, Payout.amount, Payout.day)
+        .join(Account, Account.id == Payout.account_id)
+        .where(Payout.day == day)
+    )

@@ -261,6 +261,10 @@ def change_role(public_id: str, role: str, *, actor: Popug) -> PopugChange:
     popug.role = role
     db.session.flush()
     change = PopugChange(popug, _hand_over_tasks(popug, could_take_tasks))
+    if before != role:
+        signals.tell(
+            signals.role_changed, popug_id=popug.id, actor_id=actor.id, before=before, after=role
+        )
     _record(actor, "popug.role", change, f"{popug.username}: {before} → {popug.role}")
     return change
 

@@ -1,0 +1,19 @@
+"""notifications: what aTES did to a popug's work and money, told to them (a page, the
+top bar's unread count). Written by receivers of the events other blueprints tell."""
+
+from flask import Blueprint
+
+from app import signals
+
+bp = Blueprint("notifications", __name__)
+
+from . import routes, service  # noqa: E402,F401
+
+# The events notifications writes a notification for (connected by create_app).
+RECEIVERS = [
+    (signals.task_created, service.on_task_created),
+    (signals.shuffle_done, service.on_shuffle_done),
+    (signals.tasks_handed_over, service.on_tasks_handed_over),
+    (signals.day_closed, service.on_day_closed),
+    (signals.role_changed, service.on_role_changed),
+]

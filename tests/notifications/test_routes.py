@@ -5,6 +5,7 @@ import re
 
 from sqlalchemy import select
 
+from app import clock
 from app.blueprints.notifications import queries
 from app.blueprints.notifications.models import Notification
 from app.extensions import db
@@ -198,3 +199,34 @@ def test_the_count_differs_by_language(app, worker):
     client.post("/language", data={"locale": "ru"})
     russian = client.get("/notifications/count", headers={"If-None-Match": english})
     assert russian.status_code == 200 and russian.headers["ETag"] != english
+
+
+# --- languages ----------------------------------------------------------------------------
+
+
+def test_russian_plurals(app, worker):
+    for count in (1, 3, 5, 21):
+        db.session.add(
+            Notification(
+                popug_id=worker.id,
+                kind="shuffled",
+                shuffle_id=1,
+                count=count,
+                amount=-1000 * count,
+                day=clock.business_day(),
+                created_at=clock.now(),
+            )
+        )
+    db.session.commit()
+    client = signed_in_client(app, worker)
+    client.post("/language", data={"locale": "ru"})
+    html = client.get("/notifications").get_data(as_text=True)
+    assert "<h1>Уведомления</h1>" in html
+    for text in (
+        "дала вам 1 задачу,",
+        "дала вам 3 задачи,",
+        "дала вам 5 задач,",
+        "дала вам 21 задачу,",
+    ):
+        assert text in html, text
+    assert "Отметить все прочитанными" in html

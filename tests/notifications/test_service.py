@@ -70,9 +70,7 @@ def test_a_shuffle_tells_each_popug_once_what_it_gave_them(db, manager):
     db.session.commit()
 
     told = notifications(SHUFFLED)
-    given = Counter(
-        db.session.scalars(select(TASKS.c.assignee_id).where(TASKS.c.status == OPEN))
-    )
+    given = Counter(db.session.scalars(select(TASKS.c.assignee_id).where(TASKS.c.status == OPEN)))
     fees: Counter = Counter()
     for popug_id, fee in db.session.execute(
         select(TASKS.c.assignee_id, TASKS.c.fee).where(TASKS.c.status == OPEN)
@@ -233,6 +231,9 @@ def test_mark_all_read_stops_at_the_newest_seen(db, worker, manager):
     assert service.mark_all_read(actor=worker, up_to=second.id) == 2
     assert [n.read_at is None for n in notifications()] == [False, False, True]
     assert service.mark_all_read(actor=worker) == 1
-    assert db.session.scalar(
-        select(func.count()).select_from(Notification).where(Notification.read_at.is_(None))
-    ) == 0
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(Notification).where(Notification.read_at.is_(None))
+        )
+        == 0
+    )

@@ -82,9 +82,7 @@ def count():
     if request.if_none_match.contains(etag):
         response = make_response("", 304)
     else:
-        response = make_response(
-            render_template("notifications/_count.html", unread=state.unread)
-        )
+        response = make_response(render_template("notifications/_count.html", unread=state.unread))
     response.set_etag(etag)
     # Kept by the browser and asked again each time (If-None-Match), never shared.
     response.headers["Cache-Control"] = "private, no-cache"

@@ -86,9 +86,9 @@ def on_day_closed(_sender, *, day: date):
     """Each popug paid out by the close of `day` is told the amount (one statement)."""
     payouts = accounting_queries.payouts_by_popug(day).subquery("payouts")
     _write_from(
-        _select(
-            payouts.c.popug_id, literal(PAID_OUT), payouts.c.amount, payouts.c.day
-        ).order_by(payouts.c.popug_id),
+        _select(payouts.c.popug_id, literal(PAID_OUT), payouts.c.amount, payouts.c.day).order_by(
+            payouts.c.popug_id
+        ),
         ["popug_id", "kind", "amount", "day", "created_at"],
     )
 

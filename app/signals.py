@@ -23,6 +23,10 @@ task_labels_wanted = _signals.signal("task-labels-wanted")
 books_checked = _signals.signal("books-checked")
 # accounting asks: kwargs popug_ids; each receiver returns {popug id: locale or None}.
 recipient_locales_wanted = _signals.signal("recipient-locales-wanted")
+# auth asks, once (it builds the statement that loads the signed-in popug on every request):
+# kwargs popug_id_column; each receiver returns {name: a scalar subquery of the popug in that
+# column}, loaded in the same statement and kept on the popug as `loaded_extras`.
+signed_in_extras_wanted = _signals.signal("signed-in-extras-wanted")
 # auth asks (an admin's popug page): kwargs popug_id; each receiver returns {label: number}.
 popug_facts_wanted = _signals.signal("popug-facts-wanted")
 

@@ -7,7 +7,7 @@ from app import signals
 
 bp = Blueprint("notifications", __name__)
 
-from . import routes, service  # noqa: E402,F401
+from . import queries, routes, service  # noqa: E402,F401
 
 # The events notifications writes a notification for (connected by create_app).
 RECEIVERS = [
@@ -16,4 +16,11 @@ RECEIVERS = [
     (signals.tasks_handed_over, service.on_tasks_handed_over),
     (signals.day_closed, service.on_day_closed),
     (signals.role_changed, service.on_role_changed),
+    # The top bar's unread count, loaded with the signed-in popug (one statement a page).
+    (
+        signals.signed_in_extras_wanted,
+        lambda _sender, popug_id_column: {
+            "unread_notifications": queries.unread_count_of(popug_id_column)
+        },
+    ),
 ]

@@ -18,20 +18,22 @@ from .models import Notification
 UNREAD_SHOWN = 99
 
 
-def _unread(popug_id: int):
-    return select(Notification.id).where(
-        Notification.popug_id == popug_id, Notification.read_at.is_(None)
+def unread_count_of(popug_id):
+    """How many of a popug's notifications are unread, at most UNREAD_SHOWN + 1, as a scalar
+    subquery: `popug_id` may be a value or a column (auth loads it with the signed-in popug,
+    in one statement)."""
+    capped = (
+        select(Notification.id)
+        .where(Notification.popug_id == popug_id, Notification.read_at.is_(None))
+        .limit(UNREAD_SHOWN + 1)
+        .subquery("unread")
     )
-
-
-def _unread_count(popug_id: int):
-    capped = _unread(popug_id).limit(UNREAD_SHOWN + 1).subquery("unread")
     return select(func.count()).select_from(capped).scalar_subquery()
 
 
 def unread_count(popug_id: int) -> int:
     """How many of the popug's notifications are unread, at most UNREAD_SHOWN + 1."""
-    return db.session.scalar(select(_unread_count(popug_id)))
+    return db.session.scalar(select(unread_count_of(popug_id)))
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ def count_state(popug_id: int) -> CountState:
         .where(Notification.popug_id == popug_id)
         .scalar_subquery()
     )
-    latest_id, unread = db.session.execute(select(latest, _unread_count(popug_id))).one()
+    latest_id, unread = db.session.execute(select(latest, unread_count_of(popug_id))).one()
     return CountState(int(latest_id), int(unread))
 
 

@@ -2,6 +2,7 @@ from flask import make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.access import ACCESS, role_required
+from app.db import SAFE_METHODS
 from app.errors import found
 from app.htmx import render, wants_fragment
 from app.i18n import locale_code
@@ -15,10 +16,16 @@ PER_PAGE = 30
 @bp.app_context_processor
 def _top_bar():
     """The top bar's unread count, read when a page shows it (one indexed count)."""
-    return {
-        "unread_notifications": lambda: queries.unread_count(current_user.id),
-        "UNREAD_SHOWN": queries.UNREAD_SHOWN,
-    }
+    return {"unread_notifications": _unread, "UNREAD_SHOWN": queries.UNREAD_SHOWN}
+
+
+def _unread() -> int:
+    """A GET shows the count loaded with the signed-in popug (same statement, same
+    snapshot); after a POST it is read again, since the request may have changed it."""
+    loaded = getattr(current_user, "loaded_extras", {}).get("unread_notifications")
+    if loaded is not None and request.method in SAFE_METHODS:
+        return loaded
+    return queries.unread_count(current_user.id)
 
 
 def _page_context(page: int) -> dict:

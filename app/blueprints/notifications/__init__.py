@@ -16,11 +16,13 @@ RECEIVERS = [
     (signals.tasks_handed_over, service.on_tasks_handed_over),
     (signals.day_closed, service.on_day_closed),
     (signals.role_changed, service.on_role_changed),
-    # The top bar's unread count, loaded with the signed-in popug (one statement a page).
+    # The top bar's unread count and its version, loaded with the signed-in popug (one
+    # statement a page, and none of its own for the count's poll).
     (
         signals.signed_in_extras_wanted,
         lambda _sender, popug_id_column: {
-            "unread_notifications": queries.unread_count_of(popug_id_column)
+            "unread_notifications": queries.unread_count_of(popug_id_column),
+            "latest_notification": queries.latest_id_of(popug_id_column),
         },
     ),
 ]

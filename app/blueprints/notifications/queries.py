@@ -49,14 +49,21 @@ class CountState:
         return f"{self.latest_id}.{self.unread}"
 
 
-def count_state(popug_id: int) -> CountState:
-    """One statement, two index seeks."""
-    latest = (
+def latest_id_of(popug_id):
+    """The id of a popug's newest notification (0 without one), as a scalar subquery; like
+    unread_count_of, `popug_id` may be a column."""
+    return (
         select(func.coalesce(func.max(Notification.id), 0))
         .where(Notification.popug_id == popug_id)
         .scalar_subquery()
     )
-    latest_id, unread = db.session.execute(select(latest, unread_count_of(popug_id))).one()
+
+
+def count_state(popug_id: int) -> CountState:
+    """One statement, two index seeks."""
+    latest_id, unread = db.session.execute(
+        select(latest_id_of(popug_id), unread_count_of(popug_id))
+    ).one()
     return CountState(int(latest_id), int(unread))
 
 

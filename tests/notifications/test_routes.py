@@ -230,3 +230,12 @@ def test_russian_plurals(app, worker):
     ):
         assert text in html, text
     assert "Отметить все прочитанными" in html
+
+
+def test_ids_past_any_notification_are_refused_cleanly(app, worker, manager):
+    make_task(manager)
+    client = signed_in_client(app, worker)
+    huge = str(2**63)
+    assert client.post(f"/notifications/{huge}/read").status_code == 404
+    for up_to in (huge, "-" + huge, "9" * 30, "x"):
+        assert client.post("/notifications/read", data={"up_to": up_to}).status_code == 303

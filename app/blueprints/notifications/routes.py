@@ -11,6 +11,8 @@ from app.paging import page_number
 from . import bp, queries, service
 
 PER_PAGE = 30
+# The largest id a notification can have (BIGINT): a larger number in a URL or form names none.
+MAX_ID = 2**63 - 1
 
 
 @bp.app_context_processor
@@ -49,7 +51,7 @@ def _back():
     return redirect(url_for("notifications.index", page=page_number(request.args)), code=303)
 
 
-@bp.post("/notifications/<int:notification_id>/read")
+@bp.post(f"/notifications/<int(max={MAX_ID}):notification_id>/read")
 @role_required(*ACCESS["notifications"])
 def mark_read(notification_id: int):
     service.mark_read(notification_id, actor=current_user)
@@ -68,6 +70,8 @@ def mark_read(notification_id: int):
 @role_required(*ACCESS["notifications"])
 def mark_all_read():
     up_to = request.form.get("up_to", type=int)
+    if up_to is not None:
+        up_to = min(max(up_to, 0), MAX_ID)
     service.mark_all_read(actor=current_user, up_to=up_to)
     if not wants_fragment():
         return _back()

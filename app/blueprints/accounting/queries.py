@@ -436,24 +436,19 @@ def pending_mail() -> int:
 def shuffle_charges(shuffle_id: int):
     """SELECT popug_id, tasks, amount, business_day: what one shuffle charged each popug
     (one row per popug: their summed fee entry, negative, and how many tasks it covers).
-    Reads the shuffle's `shuffle_lines` by their key, one row per task, grouped by entry,
-    and each entry and account by primary key: never the whole ledger."""
-    per_entry = (
-        select(ShuffleLine.entry_id, func.count().label("tasks"))
-        .where(ShuffleLine.shuffle_id == shuffle_id)
-        .group_by(ShuffleLine.entry_id)
-        .subquery("per_entry")
+    The shuffle's entries by their index, each one's lines counted by the lines' primary
+    key (entry, task), each account by its own: read in key order, nothing sorted, never
+    the whole ledger."""
+    tasks = (
+        select(func.count())
+        .where(LedgerLine.entry_id == LedgerEntry.id)
+        .correlate(LedgerEntry)
+        .scalar_subquery()
     )
     return (
-        select(
-            Account.popug_id,
-            per_entry.c.tasks,
-            LedgerEntry.amount,
-            LedgerEntry.business_day,
-        )
-        .select_from(per_entry)
-        .join(LedgerEntry, LedgerEntry.id == per_entry.c.entry_id)
+        select(Account.popug_id, tasks.label("tasks"), LedgerEntry.amount, LedgerEntry.business_day)
         .join(Account, Account.id == LedgerEntry.account_id)
+        .where(LedgerEntry.shuffle_id == shuffle_id, LedgerEntry.kind == ASSIGN_FEE)
     )
 
 

@@ -65,7 +65,7 @@ def test_the_page_lists_ones_own_newest_first_and_marks_nothing_read(app, worker
     assert "<h1>Notifications</h1>" in html
     assert html.index("Newer errand") < html.index("Older errand")
     assert "Someone else" not in html
-    assert "boss created" in html and "its fee of $13.00 was charged to you" in html
+    assert "boss created “" in html and "its fee of $13.00 was charged to you" in html
     assert html.count("notification-unread") == 2
     assert "Mark all as read" in html
     assert len(unread_of(worker)) == 2  # opening the page marked nothing
@@ -239,3 +239,10 @@ def test_ids_past_any_notification_are_refused_cleanly(app, worker, manager):
     assert client.post(f"/notifications/{huge}/read").status_code == 404
     for up_to in (huge, "-" + huge, "9" * 30, "x"):
         assert client.post("/notifications/read", data={"up_to": up_to}).status_code == 303
+
+
+def test_ones_own_task_says_so_and_titles_are_escaped(app, worker):
+    make_task(worker, title="Feed <b>the</b> parrot")
+    html = signed_in_client(app, worker).get("/notifications").get_data(as_text=True)
+    assert "You created “<a href=" in html
+    assert "Feed &lt;b&gt;the&lt;/b&gt; parrot</a>”" in html and "<b>the</b>" not in html

@@ -27,10 +27,7 @@ class Notification(db.Model):
 
     __tablename__ = "notifications"
     __table_args__ = (
-        CheckConstraint(
-            "kind IN ('task_assigned', 'shuffled', 'handed_over', 'paid_out', 'role_changed')",
-            name="kind",
-        ),
+        CheckConstraint(f"kind IN ({', '.join(repr(kind) for kind in KINDS)})", name="kind"),
         # A popug's notifications, newest first (the page, its latest id for the ETag).
         Index("ix_notifications_popug_id", "popug_id", "id"),
         # Their unread ones only (the top bar's count, "Mark all as read"): it stays as

@@ -17,7 +17,7 @@ MAX_ID = 2**63 - 1
 
 @bp.app_context_processor
 def _top_bar():
-    """The top bar's unread count, read when a page shows it (one indexed count)."""
+    """The top bar's unread count (every page), and where it stops counting ("99+")."""
     return {"unread_notifications": _unread, "UNREAD_SHOWN": queries.UNREAD_SHOWN}
 
 

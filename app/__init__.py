@@ -47,11 +47,11 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     register_error_handlers(app)
 
     from app import signals
-    from app.blueprints import accounting, analytics, auth, tasks
+    from app.blueprints import accounting, analytics, auth, notifications, tasks
     from app.demo import demo_cli
     from app.worker import jobs_cli
 
-    for blueprint in (auth, tasks, accounting, analytics):
+    for blueprint in (auth, tasks, accounting, analytics, notifications):
         app.register_blueprint(blueprint.bp)
         signals.connect(getattr(blueprint, "RECEIVERS", ()))
         for group in getattr(blueprint, "CLI_GROUPS", ()):  # `flask --app wsgi <group> …`

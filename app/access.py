@@ -33,6 +33,7 @@ ACCESS = {
     "accounting": ("admin", "accountant"),
     "analytics": ("admin",),
     "popugs": ("admin",),
+    "notifications": ("admin", "manager", "accountant", "worker"),
 }
 
 

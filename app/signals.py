@@ -23,6 +23,10 @@ task_labels_wanted = _signals.signal("task-labels-wanted")
 books_checked = _signals.signal("books-checked")
 # accounting asks: kwargs popug_ids; each receiver returns {popug id: locale or None}.
 recipient_locales_wanted = _signals.signal("recipient-locales-wanted")
+# auth asks, once (it builds the statement that loads the signed-in popug on every request):
+# kwargs popug_id_column; each receiver returns {name: a scalar subquery of the popug in that
+# column}, loaded in the same statement and kept on the popug as `loaded_extras`.
+signed_in_extras_wanted = _signals.signal("signed-in-extras-wanted")
 # auth asks (an admin's popug page): kwargs popug_id; each receiver returns {label: number}.
 popug_facts_wanted = _signals.signal("popug-facts-wanted")
 
@@ -36,6 +40,25 @@ handover_wanted = _signals.signal("handover-wanted")
 # (deactivated, or given a role tasks do not land on). Each receiver returns how many of
 # their open tasks it moved to others, or raises ServiceError to refuse the change.
 popug_stopped_taking_tasks = _signals.signal("popug-stopped-taking-tasks")
+
+# The events below are told in the event's own transaction, after its changes are flushed;
+# their receivers only write (notifications), so a rolled-back event leaves nothing behind.
+
+# tasks tells: a task was created and assigned. kwargs task_id, creator_id, assignee_id,
+# fee (cents, charged to the assignee).
+task_created = _signals.signal("task-created")
+# tasks tells: a shuffle is done and charged. kwargs shuffle_id (its fee entries and lines
+# are in the ledger).
+shuffle_done = _signals.signal("shuffle-done")
+# tasks tells: a popug's open tasks were handed over to others. kwargs from_popug_id,
+# received: [(popug id, tasks, fees in cents)], one item per receiving popug.
+tasks_handed_over = _signals.signal("tasks-handed-over")
+# accounting tells: a business day was closed and paid out. kwargs day (its payouts are
+# written).
+day_closed = _signals.signal("day-closed")
+# auth tells: a popug's role was changed. kwargs popug_id, actor_id (None: the command
+# line), before, after.
+role_changed = _signals.signal("role-changed")
 
 
 def ask(signal, **kwargs) -> list:

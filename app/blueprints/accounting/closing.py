@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import case, func, insert, literal, select, update
 
-from app import audit, clock
+from app import audit, clock, signals
 from app.db import advisory_lock
 from app.errors import ServiceError
 from app.extensions import db
@@ -176,6 +176,7 @@ def close_day(day: date, *, actor=None) -> CloseResult:
         .execution_options(synchronize_session=False)
     )
     messages = _queue_payout_mail(day, previous, now)
+    signals.tell(signals.day_closed, day=day)
 
     totals = dict(
         db.session.execute(

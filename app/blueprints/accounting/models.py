@@ -67,6 +67,16 @@ class LedgerEntry(db.Model):
             postgresql_where=text("task_id IS NOT NULL"),
             sqlite_where=text("task_id IS NOT NULL"),
         ),
+        # A shuffle's entries (one per popug it charged: what it cost each popug, for their
+        # notifications). Partial: only shuffles' entries; a shuffle adds one key per popug,
+        # at the index's right edge.
+        Index(
+            "ix_ledger_entries_shuffle_id",
+            "shuffle_id",
+            "id",
+            postgresql_where=text("shuffle_id IS NOT NULL"),
+            sqlite_where=text("shuffle_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

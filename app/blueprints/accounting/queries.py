@@ -442,3 +442,35 @@ def pending_mail() -> int:
     return db.session.scalar(
         select(func.count(OutboxMessage.id)).where(OutboxMessage.status == MAIL_PENDING)
     )
+
+
+# --- what other blueprints write from (notifications, set-based) -------------------------
+
+
+def shuffle_charges(shuffle_id: int):
+    """SELECT popug_id, tasks, amount, business_day: what one shuffle charged each popug
+    (one row per popug: their summed fee entry, negative, and how many tasks it covers).
+    The shuffle's entries by their index, each one's lines counted by the lines' primary
+    key (entry, task), each account by its own: read in key order, nothing sorted, never
+    the whole ledger."""
+    tasks = (
+        select(func.count())
+        .where(LedgerLine.entry_id == LedgerEntry.id)
+        .correlate(LedgerEntry)
+        .scalar_subquery()
+    )
+    return (
+        select(Account.popug_id, tasks.label("tasks"), LedgerEntry.amount, LedgerEntry.business_day)
+        .join(Account, Account.id == LedgerEntry.account_id)
+        .where(LedgerEntry.shuffle_id == shuffle_id, LedgerEntry.kind == ASSIGN_FEE)
+    )
+
+
+def payouts_by_popug(day: date):
+    """SELECT popug_id, amount, day: each payout of a closed `day` (by the payouts' day
+    index)."""
+    return (
+        select(Account.popug_id, Payout.amount, Payout.day)
+        .join(Account, Account.id == Payout.account_id)
+        .where(Payout.day == day)
+    )

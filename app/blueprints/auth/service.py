@@ -169,10 +169,18 @@ def _dummy_hash() -> str:
 @lru_cache(maxsize=1)
 def _signed_in_query():
     """Built once: every request runs it, and building a statement and its cache key anew
-    cost about as much as running it."""
-    return select(Popug, accounting_queries.balance_of_popug(Popug.id)).where(
-        Popug.public_id == bindparam("public_id")
-    )
+    cost about as much as running it. Other blueprints add what every page shows of the
+    popug (signed_in_extras_wanted): (statement, their names)."""
+    extras: dict = {}
+    for answer in ask(signals.signed_in_extras_wanted, popug_id_column=Popug.id):
+        extras.update(answer)
+    names = tuple(sorted(extras))
+    statement = select(
+        Popug,
+        accounting_queries.balance_of_popug(Popug.id),
+        *(extras[name].label(name) for name in names),
+    ).where(Popug.public_id == bindparam("public_id"))
+    return statement, names
 
 
 def load_signed_in(session_id: str) -> Popug | None:
@@ -180,15 +188,17 @@ def load_signed_in(session_id: str) -> Popug | None:
 
     Its balance comes in the same statement (every page shows it in the top bar) and is
     kept as `loaded_balance`: the balance as of the request's first read (None without an
-    account)."""
+    account); so do other blueprints' extras, in `loaded_extras` ({name: value})."""
     public_id, _, epoch = (session_id or "").partition(".")
-    row = db.session.execute(_signed_in_query(), {"public_id": public_id}).first()
+    statement, names = _signed_in_query()
+    row = db.session.execute(statement, {"public_id": public_id}).first()
     if row is None:
         return None
-    popug, balance = row
+    popug, balance, *extras = row
     if not popug.active or str(popug.session_epoch) != epoch:
         return None
     popug.loaded_balance = balance
+    popug.loaded_extras = dict(zip(names, extras, strict=True))
     return popug
 
 
@@ -288,6 +298,10 @@ def change_role(public_id: str, role: str, *, actor: Popug) -> PopugChange:
     popug.role = role
     db.session.flush()
     change = PopugChange(popug, _hand_over_tasks(popug, could_take_tasks))
+    if before != role:
+        signals.tell(
+            signals.role_changed, popug_id=popug.id, actor_id=actor.id, before=before, after=role
+        )
     _record(actor, "popug.role", change, f"{popug.username}: {before} → {popug.role}")
     return change
 

@@ -373,6 +373,17 @@ def last_shuffle_id() -> int:
     )
 
 
+def shuffle_public_ids(shuffle_ids) -> dict[int, str]:
+    """{shuffle id: public id} for a page's worth of ids, in one query (notifications link
+    to a shuffle's page)."""
+    ids = set(shuffle_ids)
+    if not ids:
+        return {}
+    return dict(
+        db.session.execute(select(Shuffle.id, Shuffle.public_id).where(Shuffle.id.in_(ids))).all()
+    )
+
+
 def waiting_shuffle():
     """(public_id, status) of the oldest shuffle that is queued or running, or None: the
     board and My tasks say that one is under way (read through a tiny partial index)."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app import clock
+from app import clock, signals
 from app.blueprints.accounting import service as accounting
 from app.blueprints.auth import service as auth
 from app.db import advisory_lock, try_advisory_lock
@@ -165,7 +165,17 @@ def hand_over_open_tasks(popug_id: int) -> int:
         .execution_options(synchronize_session=False),
         [{"task": task_id, "popug": new_popug} for task_id, new_popug, _ in moves],
     )
-    return accounting.charge_handed_over_fees(moves, handed_over_from=popug_id)
+    charged = accounting.charge_handed_over_fees(moves, handed_over_from=popug_id)
+    received: dict[int, tuple[int, int]] = {}
+    for _, new_popug, fee in moves:
+        count, fees = received.get(new_popug, (0, 0))
+        received[new_popug] = (count + 1, fees + fee)
+    signals.tell(
+        signals.tasks_handed_over,
+        from_popug_id=popug_id,
+        received=[(popug, count, fees) for popug, (count, fees) in sorted(received.items())],
+    )
+    return charged
 
 
 def create_task(
@@ -212,6 +222,13 @@ def create_task(
             raise
         raise AlreadySubmitted(existing) from None
     accounting.charge_assign_fee(assignee_id, fee, task_id=task.id)
+    signals.tell(
+        signals.task_created,
+        task_id=task.id,
+        creator_id=actor.id,
+        assignee_id=assignee_id,
+        fee=fee,
+    )
     return task
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
-from app import audit, clock
+from app import audit, clock, signals
 from app.blueprints.accounting import service as accounting
 from app.blueprints.auth import service as auth
 from app.db import advisory_lock, is_postgres
@@ -315,6 +315,7 @@ def run_shuffle(shuffle_id: int) -> Shuffle:
             f"shuffle moved {moved} tasks but charged {charged['entries']} "
             f"({charged['by_task']} by task)"
         )
+    signals.tell(signals.shuffle_done, shuffle_id=shuffle.id)  # timed with the shuffle
     shuffle.status = ShuffleStatus.DONE
     shuffle.tasks_count = moved
     shuffle.popugs_count = pool_size

@@ -39,3 +39,11 @@ document.addEventListener("htmx:confirm", (event) => {
   asking = event.detail;
   dialog.showModal();
 });
+
+// Background polls (data-background-poll: the top bar's notification count) rest while the
+// tab is hidden; they ask again the moment it is shown (their visibilitychange trigger).
+document.addEventListener("htmx:beforeRequest", (event) => {
+  if (document.hidden && event.detail.elt.matches("[data-background-poll]")) {
+    event.preventDefault();
+  }
+});

@@ -1,0 +1,51 @@
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app import clock
+from app.db import BigId, UTCDateTime
+from app.extensions import db
+
+# What happened, stored as a code with its parameters and put into words when shown, in
+# the reader's language (kinds.py).
+TASK_ASSIGNED = "task_assigned"  # task_id, actor_id (creator), amount (the fee, negative)
+SHUFFLED = "shuffled"  # shuffle_id, count (tasks), amount (their fees, negative), day
+HANDED_OVER = "handed_over"  # actor_id (whose tasks), count, amount (negative)
+PAID_OUT = "paid_out"  # amount (positive), day
+ROLE_CHANGED = "role_changed"  # actor_id (the admin), role (the new one)
+KINDS = (TASK_ASSIGNED, SHUFFLED, HANDED_OVER, PAID_OUT, ROLE_CHANGED)
+
+
+def _unread_only() -> dict:
+    return {dialect + "_where": text("read_at IS NULL") for dialect in ("postgresql", "sqlite")}
+
+
+class Notification(db.Model):
+    """Something aTES did to a popug's work or money, for that popug to read. Written by
+    the receivers in receivers.py, in the transaction of the event."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({', '.join(repr(kind) for kind in KINDS)})", name="kind"),
+        # A popug's notifications, newest first (the page, its latest id for the ETag).
+        Index("ix_notifications_popug_id", "popug_id", "id"),
+        # Their unread ones only (the top bar's count, "Mark all as read"): it stays as
+        # small as what is unread, however long the history.
+        Index("ix_notifications_unread", "popug_id", "id", **_unread_only()),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    popug_id: Mapped[int] = mapped_column(ForeignKey("popugs.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    # The parameters; which ones a kind uses is listed with the kinds above. Ids of other
+    # blueprints' rows are kept without foreign keys (tasks, shuffles: never deleted).
+    task_id: Mapped[int | None] = mapped_column(Integer)
+    shuffle_id: Mapped[int | None] = mapped_column(Integer)
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    amount: Mapped[int | None] = mapped_column(BigInteger)
+    count: Mapped[int | None] = mapped_column(Integer)
+    day: Mapped[date | None] = mapped_column(Date)
+    role: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,4 +1,5 @@
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -7,14 +8,20 @@ from app import clock
 from app.db import BigId, UTCDateTime
 from app.extensions import db
 
-# What happened, stored as a code with its parameters and put into words when shown, in
-# the reader's language (kinds.py).
-TASK_ASSIGNED = "task_assigned"  # task_id, actor_id (creator), amount (the fee, negative)
-SHUFFLED = "shuffled"  # shuffle_id, count (tasks), amount (their fees, negative), day
-HANDED_OVER = "handed_over"  # actor_id (whose tasks), count, amount (negative)
-PAID_OUT = "paid_out"  # amount (positive), day
-ROLE_CHANGED = "role_changed"  # actor_id (the admin), role (the new one)
-KINDS = (TASK_ASSIGNED, SHUFFLED, HANDED_OVER, PAID_OUT, ROLE_CHANGED)
+
+class NotificationKind(StrEnum):
+    """What happened, stored as a code with its parameters and put into words when shown,
+    in the reader's language (kinds.py)."""
+
+    TASK_ASSIGNED = "task_assigned"  # task_id, actor_id (creator), amount (the fee, negative)
+    SHUFFLED = "shuffled"  # shuffle_id, count (tasks), amount (their fees, negative), day
+    HANDED_OVER = "handed_over"  # actor_id (whose tasks), count, amount (negative)
+    PAID_OUT = "paid_out"  # amount (positive), day
+    ROLE_CHANGED = "role_changed"  # actor_id (the admin), role (the new one)
+
+
+TASK_ASSIGNED, SHUFFLED, HANDED_OVER, PAID_OUT, ROLE_CHANGED = NotificationKind
+KINDS = tuple(NotificationKind)
 
 
 def _unread_only() -> dict:
@@ -27,7 +34,7 @@ class Notification(db.Model):
 
     __tablename__ = "notifications"
     __table_args__ = (
-        CheckConstraint(f"kind IN ({', '.join(repr(kind) for kind in KINDS)})", name="kind"),
+        CheckConstraint(f"kind IN ({', '.join(repr(kind.value) for kind in KINDS)})", name="kind"),
         # A popug's notifications, newest first (the page, its latest id for the ETag).
         Index("ix_notifications_popug_id", "popug_id", "id"),
         # Their unread ones only (the top bar's count, "Mark all as read"): it stays as

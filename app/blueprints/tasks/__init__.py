@@ -7,9 +7,10 @@ bp = Blueprint("tasks", __name__)
 from app.blueprints.accounting import service as _accounting  # noqa: E402
 from app.blueprints.auth import service as _auth  # noqa: E402
 
-from . import queries, routes, service  # noqa: E402,F401
+from . import checks, queries, routes, service  # noqa: E402,F401
 
 _accounting.register_task_labeler(queries.labels)
-_accounting.register_check(queries.check_assignees)
+for _check in checks.CHECKS:
+    _accounting.register_check(_check)
 _auth.register_task_handover(service.hand_over_open_tasks)
 _auth.register_popug_facts(queries.task_counts_of)

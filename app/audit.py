@@ -22,6 +22,7 @@ ACTIONS = {
     "popug.deactivate": N_("Deactivated popug"),
     "popug.activate": N_("Reactivated popug"),
     "tasks.shuffle": N_("Shuffled open tasks"),
+    "tasks.hand_over_stuck": N_("Handed over stuck tasks"),
     "billing.close_day": N_("Closed the day"),
 }
 

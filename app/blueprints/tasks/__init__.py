@@ -8,6 +8,9 @@ from app.blueprints.accounting import service as _accounting  # noqa: E402
 from app.blueprints.auth import service as _auth  # noqa: E402
 
 from . import checks, queries, routes, service  # noqa: E402,F401
+from .cli import tasks_cli  # noqa: E402
+
+CLI_GROUPS = (tasks_cli,)
 
 _accounting.register_task_labeler(queries.labels)
 for _check in checks.CHECKS:

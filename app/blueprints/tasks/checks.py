@@ -181,7 +181,8 @@ def check_rewards() -> list[str]:
     names = _names([row[3] for row in rows] + list(paid.values()))
     problems = []
     for task, status, reward, assignee, count, low, high, wrong_payee, entry in rows:
-        amounts = _money(low) if low == high else f"{_money(low)} to {_money(high)}"
+        if count:
+            amounts = _money(low) if low == high else f"{_money(low)} to {_money(high)}"
         if status == OPEN:
             problems.append(f"Task #{task}: open, but {count} reward(s) of {amounts} name it.")
         elif count == 0:

@@ -41,6 +41,19 @@ def register_check(check) -> None:
         _extra_checks.append(check)
 
 
+def checks() -> list:
+    """Every check verify runs, in order: the books' own, then the registered ones."""
+    return [
+        _check_balances,
+        _check_entries,
+        _check_payouts,
+        _check_closing_balances,
+        _check_day_totals,
+        _check_shuffle_fees,
+        *_extra_checks,
+    ]
+
+
 def verify() -> list[str]:
     """Check the books; returns what is wrong (an empty list when all is well).
 
@@ -58,15 +71,7 @@ def verify() -> list[str]:
     Set-based queries, a bounded number per check, whatever the size of the ledger.
     """
     problems: list[str] = []
-    for check in (
-        _check_balances,
-        _check_entries,
-        _check_payouts,
-        _check_closing_balances,
-        _check_day_totals,
-        _check_shuffle_fees,
-        *_extra_checks,
-    ):
+    for check in checks():
         found = check()
         problems.extend(found[:PROBLEMS_PER_CHECK])
         if len(found) > PROBLEMS_PER_CHECK:

@@ -23,6 +23,7 @@ ACTIONS = {
     "popug.activate": N_("Reactivated popug"),
     "tasks.shuffle": N_("Shuffled open tasks"),
     "press.joined": N_("Joined a queued shuffle"),
+    "tasks.hand_over_stuck": N_("Handed over stuck tasks"),
     "billing.close_day": N_("Closed the day"),
 }
 

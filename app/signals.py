@@ -18,9 +18,9 @@ _signals = Namespace()
 
 # accounting asks: kwargs task_ids; each receiver returns {task id: (Jira ID, title, public id)}.
 task_labels_wanted = _signals.signal("task-labels-wanted")
-# accounting asks (`accounting verify`): each receiver returns a list of problems, at most
-# accounting's PROBLEMS_PER_CHECK + 1 per check.
-books_checked = _signals.signal("books-checked")
+# accounting asks (`accounting verify`): each receiver returns its checks of its own records,
+# functions that return a list of problems (at most accounting's PROBLEMS_PER_CHECK + 1).
+book_checks_wanted = _signals.signal("book-checks-wanted")
 # accounting asks: kwargs popug_ids; each receiver returns {popug id: locale or None}.
 recipient_locales_wanted = _signals.signal("recipient-locales-wanted")
 # auth asks, once (it builds the statement that loads the signed-in popug on every request):

@@ -240,7 +240,7 @@ class Population:
     """What to seed. Popug ids are 1..popugs: one admin, then managers, accountants, and
     workers; every 97th worker is inactive. Task ids are 1..open+done, newest last; done
     tasks are spread evenly among them, handed round-robin to the assignable popugs (so
-    each has its share of rewards), open ones to random assignable popugs.
+    each has its share of rewards), open ones to random active assignable popugs.
 
     Time: the last task is created at `end`; before it, tasks are TASK_SPACING_S apart, or,
     with `days`, spread evenly over that many business days ending on `end`'s day. A done
@@ -423,6 +423,15 @@ def seed(engine: Engine | str, population: Population) -> dict:
                 f"(10 + {sql.rand(11)}) * 100, (20 + {sql.rand(21)}) * 100, "
                 f"CASE WHEN status = 'done' THEN {sql.plus_seconds(created, 20)} END "
                 f"FROM (SELECT i, {p.status_sql('i')} AS status FROM {series}) AS numbered"
+            )
+        )
+        # Open tasks only on popugs who can take them, as the hand-over rule keeps them
+        # (`accounting verify` reports any other): a draw that fell on an inactive worker
+        # goes to the popug before it (never a multiple of 97 itself, nor a manager).
+        conn.execute(  # text(): it escapes the % (modulo) for psycopg
+            text(
+                f"UPDATE tasks SET assignee_id = assignee_id - 1 WHERE status = 'open' "
+                f"AND assignee_id > {p.last_accountant} AND assignee_id % 97 = 0"
             )
         )
         conn.execute(

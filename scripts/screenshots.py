@@ -32,6 +32,7 @@ PAGES = [
     ("my-tasks", "kesha", "My tasks", None),
     ("task", "kesha", "My tasks", ".title-cell a"),
     ("my-account", "kesha", "My account", None),
+    ("notifications", "kesha", "/notifications", None),  # the top bar's link, by its path
     ("accounting", "admin", "Accounting", None),
     ("popug-account", "admin", "Accounting", "#balances-table a"),
     ("analytics", "admin", "Analytics", None),
@@ -124,10 +125,13 @@ def take_screenshots(browser: Browser, server: devserver.DevServer, out: Path) -
             if username not in viewers:
                 viewers[username] = sign_in(browser, server, username, viewport=viewport)
             page = viewers[username]
-            link = page.get_by_role("navigation", name="Main").get_by_role(
-                "link", name=label, exact=True
-            )
-            path = link.get_attribute("href")
+            if label.startswith("/"):
+                path = label
+            else:
+                link = page.get_by_role("navigation", name="Main").get_by_role(
+                    "link", name=label, exact=True
+                )
+                path = link.get_attribute("href")
             response = page.goto(path)
             if then and response is not None and response.ok:
                 path = page.locator(then).first.get_attribute("href")

@@ -121,7 +121,7 @@ def test_a_second_reward_for_a_task_is_found(books):
         "WHERE account_id = accounts.id)"
     )
     problems = service.verify()
-    assert f"Task #{first.id}: 2 rewards (at most 1)." in problems
+    assert f"Task #{first.id}: done with 2 rewards (must be exactly 1)." in problems
 
 
 def test_fee_trail_problems_are_found(books):
@@ -140,7 +140,9 @@ def test_fee_trail_problems_are_found(books):
         t=second.id,
     )
     problems = service.verify()
-    assert f"Task #{first.id}: 0 assign fees at creation (must be exactly 1)." in problems
+    assert f"Task #{first.id}: no assign fee from its creation (must be exactly 1, of $15.00)." in (
+        problems
+    )
     assert any(p.startswith(f"Task #{second.id}: 2 assign fees in shuffle #") for p in problems), (
         problems
     )

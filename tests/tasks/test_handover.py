@@ -3,11 +3,12 @@ or making a worker or accountant a manager or admin, hands each of their open ta
 random eligible popug in the same transaction, charging that popug the task's fee."""
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app import audit
 from app.blueprints.accounting import queries as accounting_queries
 from app.blueprints.accounting import service as accounting
+from app.blueprints.accounting.models import LedgerEntry
 from app.blueprints.auth import service as auth
 from app.blueprints.tasks import service
 from app.blueprints.tasks.models import DONE, OPEN, Task
@@ -140,3 +141,86 @@ def test_the_admin_page_says_why_a_change_is_refused(app, team):
     assert "Nobody else can take this popug&#39;s 4 open tasks" in response.text
     db.session.rollback()
     assert auth.get_popug(team["kesha"].public_id).role == "worker"
+
+
+# --- `flask tasks hand-over-stuck`: tasks left on such popugs before the rule ------------
+
+HAND_OVER_STUCK = "(`flask --app wsgi tasks hand-over-stuck` hands it over)"
+
+
+def raw(statement: str, **params) -> None:
+    """A change made outside aTES (or before changes handed tasks over): no hand-over."""
+    db.session.execute(text(statement), params)
+    db.session.commit()
+
+
+def hand_over_stuck(app):
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["tasks", "hand-over-stuck"])
+    db.session.expire_all()
+    return result
+
+
+def test_stuck_tasks_are_reported_then_handed_over_each_charged_its_fee(app, team):
+    kesha, others, manager = team["kesha"], team["others"], team["manager"]
+    former = others[0]  # a worker with one open task, made manager by raw SQL
+    make_task(manager, title="Former worker's task", assignee=former)
+    raw("UPDATE popugs SET active = false WHERE id = :k", k=kesha.id)
+    raw("UPDATE popugs SET role = 'manager' WHERE id = :f", f=former.id)
+    stuck = {kesha.id: open_tasks_of(kesha.id), former.id: open_tasks_of(former.id)}
+    assert [len(tasks) for tasks in stuck.values()] == [4, 1]
+    names = {kesha.id: "kesha", former.id: former.username}
+    assert accounting.verify() == [
+        f"Task #{task}: open on {names[popug]} (#{popug}), who cannot take tasks "
+        f"{HAND_OVER_STUCK}."
+        for popug, tasks in stuck.items()
+        for task in sorted(tasks)
+    ]
+    db.session.rollback()
+    before = balances()
+
+    result = hand_over_stuck(app)
+
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        "Handed over 5 open tasks from 2 popugs who cannot take tasks, each charged its fee "
+        "to its new assignee.\n"
+    )
+    takers = {others[1].id, others[2].id}  # the active worker and the accountant
+    now = assignees()
+    for popug, tasks in stuck.items():
+        assert open_tasks_of(popug) == []
+        for task_id in tasks:
+            assert now[task_id] in takers
+            charge = fee_charges(task_id=task_id)[-1]
+            entry = db.session.get(LedgerEntry, charge.id)
+            assert entry.handed_over_from == popug
+            assert charge.amount == -db.session.get(Task, task_id).fee
+            assert charge.account_id == accounting_queries.account_of(now[task_id]).id
+    moved = [task_id for tasks in stuck.values() for task_id in tasks]
+    charged = sum(db.session.get(Task, task_id).fee for task_id in moved)
+    assert sum(before.values()) - sum(balances().values()) == charged
+    assert accounting.verify() == []
+    assert_fee_trail_consistent()
+    event = audit.page_of_events(1).items[0]
+    assert (event.action, event.address) == ("tasks.hand_over_stuck", "command line")
+    assert event.details == "5 open tasks from 2 popugs who cannot take tasks"
+
+    again = hand_over_stuck(app)
+    assert again.exit_code == 0
+    assert again.output == "No open task sits on a popug who cannot take tasks; nothing moved.\n"
+
+
+def test_hand_over_stuck_refuses_when_nobody_can_take_them(app, team):
+    raw("UPDATE popugs SET active = false WHERE role IN ('worker', 'accountant')")
+    before = (assignees(), balances(), len(fee_charges()))
+
+    result = hand_over_stuck(app)
+
+    assert result.exit_code == 1
+    assert (
+        "Nobody can take the 4 open tasks that sit on popugs who cannot take tasks: there is "
+        "no active worker or accountant. Add or activate one first; nothing was moved."
+    ) in result.output
+    assert (assignees(), balances(), len(fee_charges())) == before
+    assert len(accounting.verify()) == 4  # still stuck, still reported

@@ -86,7 +86,8 @@ def send_mail(retry_now: bool) -> None:
 @accounting_cli.command("verify")
 def verify() -> None:
     """Check that every balance equals its ledger, every payout cleared exactly the balance
-    it paid, and every task has one fee per assignment and at most one reward."""
+    it paid, and every task has its creation's fee, its latest fee on its assignee, a
+    reward exactly when it is done, and no open task sits on a popug who cannot take it."""
     if is_postgres():  # every check reads the same snapshot
         db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     problems = service.verify()

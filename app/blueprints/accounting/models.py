@@ -59,11 +59,18 @@ class LedgerEntry(db.Model):
         Index("ix_ledger_entries_day_kind_amount", "business_day", "kind", "amount"),
         # A task's page reads the entries naming it (its creation, hand-overs, reward, and
         # the per-task fees of shuffles before ledger lines). Partial: a shuffle's summed
-        # entries name no task, so a shuffle writes nothing into it.
+        # entries name no task, so a shuffle writes nothing into it. It holds every column
+        # `accounting verify` reads of them, so that tasks' checks join each task to its
+        # entries without reading the table.
         Index(
             "ix_ledger_entries_task_id",
             "task_id",
             "id",
+            "kind",
+            "amount",
+            "account_id",
+            "shuffle_id",
+            "handed_over_from",
             postgresql_where=text("task_id IS NOT NULL"),
             sqlite_where=text("task_id IS NOT NULL"),
         ),

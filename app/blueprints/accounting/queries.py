@@ -8,7 +8,7 @@ paid, payouts made) unless the name says otherwise.
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import BigInteger, Date, and_, cast, func, literal, select, union_all
+from sqlalchemy import BigInteger, Date, and_, case, cast, func, literal, select, union_all
 
 from app.extensions import db
 from app.i18n import N_
@@ -335,6 +335,91 @@ def task_money(task_id: int, shuffle_ids, offset: int, limit: int) -> list[TaskM
         select(both).order_by(both.c.id).offset(offset).limit(limit)
     ).all()
     return [TaskMoney(*row) for row in rows]
+
+
+# --- every task's money, for tasks' checks in `accounting verify` -----------------------
+# Plain filters of the ledger, one row per entry naming a task (or per task, for lines),
+# for tasks to join to its own table by task id: a join through the entries' task index,
+# which holds every column these read (no table lookups), in task order.
+
+
+def _creation_fee():
+    """An assign fee charged when its task was created: neither a shuffle's nor a
+    hand-over's."""
+    return and_(
+        LedgerEntry.kind == ASSIGN_FEE,
+        LedgerEntry.shuffle_id.is_(None),
+        LedgerEntry.handed_over_from.is_(None),
+    )
+
+
+def task_fees():
+    """(task_id, entry_id, account_id, creation, later) of every assign fee entry naming a
+    task: its creation's, a hand-over's, or a shuffle's from before ledger lines. The
+    amount is in `creation` for the first kind, in `later` for the others (NULL in the
+    other column)."""
+    creation = _creation_fee()
+    return (
+        select(
+            LedgerEntry.task_id,
+            LedgerEntry.id.label("entry_id"),
+            LedgerEntry.account_id,
+            case((creation, LedgerEntry.amount)).label("creation"),
+            case((~creation, LedgerEntry.amount)).label("later"),
+        )
+        .where(LedgerEntry.task_id.is_not(None), LedgerEntry.kind == ASSIGN_FEE)
+        .subquery("task_fees")
+    )
+
+
+def fee_lines_by_task():
+    """(task_id, latest, account_id, lowest, highest) per task that lines of shuffles'
+    entries charged: the latest such entry (ledger order) and its account, and the range
+    of the lines' amounts. One GROUP BY over every line."""
+    per_task = (
+        select(
+            LedgerLine.task_id,
+            func.max(LedgerLine.entry_id).label("latest"),
+            func.min(LedgerLine.amount).label("lowest"),
+            func.max(LedgerLine.amount).label("highest"),
+        )
+        .group_by(LedgerLine.task_id)
+        .subquery("lines_per_task")
+    )
+    return (
+        select(per_task, LedgerEntry.account_id)
+        .join(LedgerEntry, LedgerEntry.id == per_task.c.latest)
+        .subquery("fee_lines")
+    )
+
+
+def rewards():
+    """(task_id, entry_id, account_id, amount) of every reward."""
+    return (
+        select(
+            LedgerEntry.task_id,
+            LedgerEntry.id.label("entry_id"),
+            LedgerEntry.account_id,
+            LedgerEntry.amount,
+        )
+        .where(LedgerEntry.task_id.is_not(None), LedgerEntry.kind == REWARD)
+        .subquery("rewards")
+    )
+
+
+def accounts_of_popugs():
+    """(popug_id, account_id) of every account."""
+    return select(Account.popug_id, Account.id.label("account_id")).subquery("popug_accounts")
+
+
+def popugs_of_entries(entry_ids) -> dict[int, int]:
+    """{entry id: the popug of its account} for a few entries, in one query."""
+    rows = db.session.execute(
+        select(LedgerEntry.id, Account.popug_id)
+        .join(Account, Account.id == LedgerEntry.account_id)
+        .where(LedgerEntry.id.in_(set(entry_ids)))
+    )
+    return dict(rows.all())
 
 
 # --- payouts and e-mail ----------------------------------------------------------------

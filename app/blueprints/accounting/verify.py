@@ -25,10 +25,25 @@ from .queries import sum_cents
 
 PROBLEMS_PER_CHECK = 50
 
+
 def _sample(statement) -> list:
     """The first rows of a check's query: one more than are shown, so that verify can say
     there are more."""
     return db.session.execute(statement.limit(PROBLEMS_PER_CHECK + 1)).all()
+
+
+def checks() -> list:
+    """Every check verify runs, in order: the books' own, then those other blueprints keep
+    of their own records (app.signals.book_checks_wanted)."""
+    return [
+        _check_balances,
+        _check_entries,
+        _check_payouts,
+        _check_closing_balances,
+        _check_day_totals,
+        _check_shuffle_fees,
+        *(check for answer in ask(signals.book_checks_wanted) for check in answer),
+    ]
 
 
 def verify() -> list[str]:
@@ -39,23 +54,17 @@ def verify() -> list[str]:
       every closed day left no positive balance and no overpaid one behind: a paid
       account stood at exactly 0 at the close, an unpaid one at 0 or below;
     - each closed day's recorded totals equal its ledger entries;
-    - per task: exactly one assign fee from its creation, at most one per shuffle (an entry
-      naming it, or a line of a shuffle's entry), at most one reward; fees and rewards
-      name their task or, for a shuffle's summed entry, have lines that do and sum to it;
-      payouts name none; every entry is on an existing account;
-    - and what other blueprints check of their own records (app.signals.books_checked).
+    - per task: at most one assign fee per shuffle (an entry naming it, or a line of a
+      shuffle's entry); fees and rewards name their task or, for a shuffle's summed entry,
+      have lines that do and sum to it; payouts name none; every entry is on an existing
+      account;
+    - and what other blueprints check of their own records (app.signals.book_checks_wanted):
+      tasks checks each task's fees, latest charge, reward and assignee against its record.
     Set-based queries, a bounded number per check, whatever the size of the ledger.
     """
     problems: list[str] = []
-    checks = (
-        _check_balances,
-        _check_entries,
-        _check_payouts,
-        _check_closing_balances,
-        _check_day_totals,
-        _check_tasks,
-    )
-    for found in [check() for check in checks] + ask(signals.books_checked):
+    for check in checks():
+        found = check()
         problems.extend(found[:PROBLEMS_PER_CHECK])
         if len(found) > PROBLEMS_PER_CHECK:
             problems.append(f"… and more like these (only the first {PROBLEMS_PER_CHECK} shown).")
@@ -357,29 +366,10 @@ def _check_day_totals() -> list[str]:
     return problems
 
 
-def _check_tasks() -> list[str]:
-    creation = and_(  # the fee charged when the task was created: neither shuffled nor handed over
-        LedgerEntry.kind == ASSIGN_FEE,
-        LedgerEntry.shuffle_id.is_(None),
-        LedgerEntry.handed_over_from.is_(None),
-    )
-    rewards = sum_cents(case((LedgerEntry.kind == REWARD, 1), else_=0))
-    creations = sum_cents(case((creation, 1), else_=0))
-    per_task = _sample(
-        select(LedgerEntry.task_id, rewards, creations)
-        .where(LedgerEntry.task_id.is_not(None))
-        .group_by(LedgerEntry.task_id)
-        .having(or_(rewards > 1, creations != 1))
-        .order_by(LedgerEntry.task_id)
-    )
-    problems = []
-    for task_id, rewards, creations in per_task:
-        if int(creations) != 1:
-            problems.append(
-                f"Task #{task_id}: {int(creations)} assign fees at creation (must be exactly 1)."
-            )
-        if int(rewards) > 1:
-            problems.append(f"Task #{task_id}: {int(rewards)} rewards (at most 1).")
+def _check_shuffle_fees() -> list[str]:
+    """At most one assign fee per task and shuffle: an entry naming the task, or a line of
+    a shuffle's entry. (What each task's fees and rewards must be, tasks checks: it knows
+    the tasks.)"""
     shuffle_fees = union_all(
         select(LedgerEntry.task_id, LedgerEntry.shuffle_id).where(
             LedgerEntry.kind == ASSIGN_FEE,
@@ -396,8 +386,7 @@ def _check_tasks() -> list[str]:
         .having(func.count() > 1)
         .order_by(shuffle_fees.c.task_id, shuffle_fees.c.shuffle_id)
     )
-    problems += [
+    return [
         f"Task #{task_id}: {count} assign fees in shuffle #{shuffle_id} (at most 1)."
         for task_id, shuffle_id, count in per_shuffle
     ]
-    return problems

@@ -6,12 +6,15 @@ from app import signals
 
 bp = Blueprint("tasks", __name__)
 
-from . import queries, routes, service  # noqa: E402,F401
+from . import checks, queries, routes, service  # noqa: E402,F401
+from .cli import tasks_cli  # noqa: E402
+
+CLI_GROUPS = (tasks_cli,)
 
 # What tasks answers and does when other blueprints ask or tell (connected by create_app).
 RECEIVERS = [
     (signals.task_labels_wanted, lambda _sender, task_ids: queries.labels(task_ids)),
-    (signals.books_checked, lambda _sender: queries.check_assignees()),
+    (signals.book_checks_wanted, lambda _sender: checks.CHECKS),
     (
         signals.popug_stopped_taking_tasks,
         lambda _sender, popug_id: service.hand_over_open_tasks(popug_id),

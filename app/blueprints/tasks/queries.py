@@ -10,7 +10,6 @@ from sqlalchemy import and_, bindparam, column, exists, func, literal_column, or
 
 from app import clock
 from app.blueprints.accounting import queries as accounting_queries
-from app.blueprints.accounting import service as accounting
 from app.blueprints.accounting.models import REWARD
 from app.blueprints.auth import service as auth
 from app.db import is_postgres
@@ -495,15 +494,3 @@ def labels(task_ids) -> dict[int, tuple[str | None, str, str]]:
         select(Task.id, Task.jira_id, Task.title, Task.public_id).where(Task.id.in_(task_ids))
     )
     return {task_id: (jira_id, title, public_id) for task_id, jira_id, title, public_id in rows}
-
-
-def check_assignees() -> list[str]:
-    """`accounting verify`: every task's assignee is a popug (`tasks.assignee_id` has no
-    foreign key; see the models)."""
-    rows = db.session.execute(
-        select(TASKS.c.id, TASKS.c.assignee_id)
-        .where(TASKS.c.assignee_id.not_in(auth.popug_ids()))
-        .order_by(TASKS.c.id)
-        .limit(accounting.PROBLEMS_PER_CHECK + 1)
-    ).all()
-    return [f"Task #{task}: its assignee #{popug} is not a popug." for task, popug in rows]

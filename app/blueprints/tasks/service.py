@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app import clock, signals
+from app import audit, clock, signals
 from app.blueprints.accounting import service as accounting
 from app.blueprints.auth import service as auth
 from app.db import advisory_lock, try_advisory_lock
@@ -176,6 +176,47 @@ def hand_over_open_tasks(popug_id: int) -> int:
         received=[(popug, count, fees) for popug, (count, fees) in sorted(received.items())],
     )
     return charged
+
+
+NOBODY_FOR_STUCK_TASKS = Nn_(
+    "Nobody can take the %(num)s open task that sits on a popug who cannot take tasks: there "
+    "is no active worker or accountant. Add or activate one first; nothing was moved.",
+    "Nobody can take the %(num)s open tasks that sit on popugs who cannot take tasks: there "
+    "is no active worker or accountant. Add or activate one first; nothing was moved.",
+)
+
+
+@dataclass(frozen=True)
+class StuckHandOver:
+    tasks: int  # open tasks moved
+    popugs: int  # popugs they were moved from
+
+
+def hand_over_stuck_tasks(*, actor=None) -> StuckHandOver:
+    """Hand over every open task that sits on a popug who cannot take tasks (deactivated,
+    or a manager or admin: left there by a change made before such changes handed tasks
+    over, or by one made outside aTES), as that change would have: hand_over_open_tasks for
+    each such popug, each task to a random eligible popug charged its fee, all in the
+    caller's transaction. Refused, moving nothing, when nobody can take them. `actor`
+    None is the command line."""
+    advisory_lock(TASKS_LOCK)  # as hand_over_open_tasks: after the shuffles before it
+    stuck = db.session.execute(
+        select(TASKS.c.assignee_id, func.count())
+        .where(TASKS.c.status == OPEN, TASKS.c.assignee_id.not_in(auth.eligible_assignees()))
+        .group_by(TASKS.c.assignee_id)
+        .order_by(TASKS.c.assignee_id)
+    ).all()
+    if not stuck:
+        return StuckHandOver(tasks=0, popugs=0)
+    if db.session.scalar(auth.eligible_assignees().limit(1)) is None:
+        raise ServiceError(*NOBODY_FOR_STUCK_TASKS, num=sum(count for _, count in stuck))
+    moved = sum(hand_over_open_tasks(popug_id) for popug_id, _ in stuck)
+    audit.record(
+        actor,
+        "tasks.hand_over_stuck",
+        f"{moved} open tasks from {len(stuck)} popugs who cannot take tasks",
+    )
+    return StuckHandOver(tasks=moved, popugs=len(stuck))
 
 
 def create_task(

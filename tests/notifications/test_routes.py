@@ -46,6 +46,16 @@ def test_every_page_links_to_notifications_with_the_unread_count(app, worker, ma
     assert 'data-hx-trigger="every 15s' in html
 
 
+def test_the_top_bar_counts_only_the_popugs_own_notifications(app, worker, manager):
+    other = make_popug(role="accountant", username="other")
+    make_task(manager, title="Theirs", assignee=other)
+    make_task(manager, title="Theirs too", assignee=other)
+    make_task(manager, title="Mine", assignee=worker)
+    db.session.commit()
+    assert count_badge(signed_in_client(app, worker).get("/").get_data(as_text=True)) == "1"
+    assert count_badge(signed_in_client(app, other).get("/").get_data(as_text=True)) == "2"
+
+
 def test_the_count_is_capped(app, worker, manager, monkeypatch):
     monkeypatch.setattr(queries, "UNREAD_SHOWN", 2)
     for _ in range(3):

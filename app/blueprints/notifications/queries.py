@@ -26,6 +26,7 @@ def unread_count_of(popug_id):
         select(Notification.id)
         .where(Notification.popug_id == popug_id, Notification.read_at.is_(None))
         .limit(UNREAD_SHOWN + 1)
+        .correlate_except(Notification)  # a column `popug_id` is the enclosing query's
         .subquery("unread")
     )
     return select(func.count()).select_from(capped).scalar_subquery()

@@ -94,6 +94,10 @@ class Config:
     # The app's own log (payout e-mails written to it when no MAIL_SERVER is set, among
     # others): INFO shows them in `make run`'s output and the processes' logs.
     LOG_LEVEL = os.environ.get("ATES_LOG_LEVEL", "INFO")
+    # The job worker also sends the e-mail outbox and removes old notifications, at most
+    # this often.
+    CHORES_EVERY_SECONDS = float(os.environ.get("ATES_CHORES_EVERY_SECONDS", 30))
+    NOTIFICATIONS_KEEP_DAYS = int(os.environ.get("ATES_NOTIFICATIONS_KEEP_DAYS", 90))
     JOBS_POLL_SECONDS = float(os.environ.get("JOBS_POLL_SECONDS", 0.5))
     # The longest any read of a request may take (a page, a fragment, the page after an
     # action): past it the page answers 503 instead of holding a worker.

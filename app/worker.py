@@ -20,6 +20,7 @@ import fcntl
 import logging
 import signal
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from flask.cli import AppGroup
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.db import lock_key
+from app.db import lock_key, write_intent
 from app.extensions import db
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,7 @@ def work(stop: threading.Event, *, poll: float, once: bool = False) -> None:
     let go, and after a short wait (growing while the errors go on) taken again."""
     from app.blueprints.tasks.jobs import run_next_shuffle
 
+    chores = Chores(current_app.config["CHORES_EVERY_SECONDS"])
     failures = 0
     while not stop.is_set():
         try:
@@ -135,6 +137,7 @@ def work(stop: threading.Event, *, poll: float, once: bool = False) -> None:
                 while not stop.is_set():
                     still_held()
                     if run_next_shuffle() is None:
+                        chores.run_when_due()
                         if once:
                             return
                         stop.wait(poll)
@@ -146,6 +149,31 @@ def work(stop: threading.Event, *, poll: float, once: bool = False) -> None:
             stop.wait(wait)
         finally:
             _reset_session()
+
+
+class Chores:
+    """What the worker does between shuffles, at most every `every` seconds: send the
+    e-mail outbox (payouts), remove notifications older than NOTIFICATIONS_KEEP_DAYS."""
+
+    def __init__(self, every: float):
+        self.every, self.last = every, None
+
+    def run_when_due(self) -> None:
+        now = time.monotonic()
+        if self.last is not None and now - self.last < self.every:
+            return
+        self.last = now
+        from app.blueprints.accounting.mail import send_pending
+        from app.blueprints.notifications.service import forget_older_than
+
+        with write_intent():
+            report = send_pending()
+            if report.sent or report.logged or report.failed:
+                log.info("outbox: %s", report.summary())
+            forgotten = forget_older_than(current_app.config["NOTIFICATIONS_KEEP_DAYS"])
+            db.session.commit()
+        if forgotten:
+            log.info("removed %s old notifications", forgotten)
 
 
 @jobs_cli.command("work")

@@ -237,3 +237,28 @@ def test_mark_all_read_stops_at_the_newest_seen(db, worker, manager):
         )
         == 0
     )
+
+
+def test_the_worker_sends_the_outbox_and_forgets_old_notifications(app, manager, worker):
+    """Between shuffles the job worker sends the payout e-mails (no cron needed) and removes
+    notifications older than NOTIFICATIONS_KEEP_DAYS."""
+    import threading
+    from datetime import timedelta
+
+    from app.blueprints.accounting.models import OutboxMessage
+    from app.worker import work
+
+    clock.freeze(clock.now() - timedelta(days=91))
+    make_task(manager, title="Long ago", assignee=worker, prices=(1000, 2000))  # 91 days old
+    clock.freeze(None)
+    task = make_task(manager, title="Today", assignee=worker, prices=(1000, 4000))
+    tasks.complete_task(task.public_id, actor=db.session.get(type(worker), task.assignee_id))
+    accounting.close_day(clock.business_day())
+    db.session.commit()
+    assert db.session.scalars(select(OutboxMessage.status)).all() == ["pending"]
+    today = task.id
+
+    work(threading.Event(), poll=0.01, once=True)
+    db.session.expire_all()
+    assert db.session.scalars(select(OutboxMessage.status)).all() == ["logged"]
+    assert [n.task_id for n in notifications(TASK_ASSIGNED)] == [today]  # the old one went

@@ -7,9 +7,9 @@ created that landed on themselves). Bulk events are written set-based: one INSER
 of at most one row per popug, from what the event already wrote.
 """
 
-from datetime import date
+from datetime import date, timedelta
 
-from sqlalchemy import Integer, func, insert, literal, select, update
+from sqlalchemy import Integer, delete, func, insert, literal, select, update
 
 from app import clock
 from app.blueprints.accounting import queries as accounting_queries
@@ -128,4 +128,13 @@ def mark_all_read(*, actor, up_to: int | None = None) -> int:
     return db.session.execute(
         update(NOTIFICATIONS).where(unread).values(read_at=clock.now()),
         execution_options={"preserve_rowcount": True},
+    ).rowcount
+
+
+def forget_older_than(days: int) -> int:
+    """Remove the notifications older than `days` days, read or not (the table stays
+    bounded); how many went. The job worker calls it."""
+    cutoff = clock.now() - timedelta(days=days)
+    return db.session.execute(
+        delete(NOTIFICATIONS).where(NOTIFICATIONS.c.created_at < cutoff)
     ).rowcount

@@ -69,9 +69,25 @@ def test_my_account_after_the_close_shows_the_payout_and_zero(worker_client, wor
     freeze("2026-03-02 18:00")
     service.close_day(date(2026, 3, 2))
     db.session.commit()
+    closed = worker_client.get("/account?day=2026-03-02").data.decode()
+    assert "2026-03-02 18:00 Payout — — \u2212$3.00" in text_of(closed)
+    assert text_by_id(closed, "account-balance") == "$0.00"
+
+
+def test_money_after_todays_close_shows_under_the_open_day(worker_client, worker, day):
+    """Today closed at 18:00; a reward at 18:30 belongs to the next business day, which
+    My account's card and log show by default, saying so, with a link to today's log."""
+    freeze("2026-03-02 18:00")
+    service.close_day(date(2026, 3, 2))
+    db.session.commit()
+    freeze("2026-03-02 18:30")
+    make_task_for(worker, fee=1100, reward=2000, title="Late errand")
     html = worker_client.get("/account").data.decode()
-    assert "2026-03-02 18:00 Payout — — \u2212$3.00" in text_of(html)
-    assert text_by_id(html, "account-balance") == "$0.00"
+    assert "Earnings of the next day (2026-03-03): today is closed" in text_of(html)
+    assert text_by_id(html, "earnings-today") == "\u2212$11.00"
+    assert "Late errand" in html
+    assert "Today, 2026-03-02, is closed" in text_of(html)
+    assert 'href="/account?day=2026-03-02"' in html
 
 
 def test_my_account_picks_a_day(worker_client, worker, day):

@@ -262,7 +262,11 @@ def test_entries_after_a_close_count_for_the_next_business_day(build, worker, se
     report = queries.range_report(date(2026, 3, 3), date(2026, 3, 4))
 
     assert earnings(report) == {date(2026, 3, 3): 1100 - 2900, date(2026, 3, 4): 1300 - 2000}
-    assert queries.today_cards().earnings == 1100 - 2900
+    # Today is closed: the card shows the open business day, where new money goes.
+    assert (queries.today_cards().day, queries.today_cards().earnings) == (
+        date(2026, 3, 4),
+        1300 - 2000,
+    )
     # The most expensive task is about when it was completed, not the business day.
     assert lines(report.days) == [
         "03.03 — most expensive task — $29",

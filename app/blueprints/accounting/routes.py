@@ -51,9 +51,10 @@ def _parse_day(value: str | None) -> date | None:
 
 
 def _account_page(popug_id: int, *, heading: str, endpoint: str, **params):
-    """A popug's account: balance, earnings today, and the audit log of a chosen day, paged.
-    `endpoint` and `params` make this very page's URL (the day picker and pager)."""
-    today = clock.business_day()
+    """A popug's account: balance, earnings of the open business day (today, or the next
+    day once today is closed: where new money goes), and the audit log of a chosen day,
+    paged. `endpoint` and `params` make this very page's URL (the day picker and pager)."""
+    today = service.open_business_day()
     form = DayForm(request.args)
     valid = form.validate()
     day = form.day.data if valid and form.day.data else today
@@ -70,6 +71,7 @@ def _account_page(popug_id: int, *, heading: str, endpoint: str, **params):
         "params": params,
         "account": account,
         "today": today,
+        "calendar_today": clock.business_day(),
         "day": day,
         "form": form,
         "entries": entries,
@@ -148,19 +150,20 @@ def overview():
     if target == "daily-stats":
         return render("accounting/overview.html", "accounting/_daily_stats.html", **stats), status
     today = clock.business_day()
-    # Today's figures come with the range when it includes today (the default).
-    today_totals = next((d for d in stats["days"] if d.day == today), None)
-    if today_totals is None:
-        today_totals = queries.day_totals(today)
-        closed = queries.closed_day(today)
-        today_closed_at = closed.closed_at if closed else None
-    else:
-        today_closed_at = today_totals.closed_at
+    # The cards show the open business day: today, or the next day once today is closed
+    # (new money goes there). Its figures come with the range when it includes that day.
+    open_day = service.open_business_day()
+    open_totals = next((d for d in stats["days"] if d.day == open_day), None)
+    if open_totals is None:
+        open_totals = queries.day_totals(open_day)
+    closed = queries.closed_day(today)
+    today_closed_at = closed.closed_at if closed else None
     context = {
         **stats,
         **_balances_context(),
         "today": today,
-        "today_totals": today_totals,
+        "open_day": open_day,
+        "today_totals": open_totals,
         "today_closed_at": today_closed_at,
         "in_red_now": queries.popugs_in_red(),
         "closed_days": queries.recent_closed_days(RECENT_CLOSED_DAYS),

@@ -14,6 +14,7 @@ from flask_babel import gettext
 
 from app import clock
 from app.blueprints.accounting import queries as accounting
+from app.blueprints.accounting import service as accounting_service
 from app.blueprints.tasks import reports as task_reports
 from app.blueprints.tasks.reports import TopTask
 from app.i18n import format_day_month, format_local_time, format_month
@@ -222,11 +223,12 @@ class Today:
 
 
 def today_cards(report: RangeReport | None = None) -> Today:
-    """Management earnings of today's business day, and popugs in the red right now.
+    """Management earnings of the open business day (today, or the next day once today is
+    closed), and popugs in the red right now.
 
-    A `report` whose range includes today already has today's earnings (same snapshot).
+    A `report` whose range includes that day already has its earnings (same snapshot).
     """
-    today = clock.business_day()
+    today = accounting_service.open_business_day()
     if report is not None and report.first <= today <= report.last:
         earnings = report.earnings[(today - report.first).days].cents
     else:

@@ -37,6 +37,7 @@ def dashboard():
         ],
         "max_days": MAX_RANGE_DAYS,
         "timezone": current_app.config["ATES_TIMEZONE"],
+        "calendar_today": today,
     }
     if not wants_fragment():
         context["today"] = queries.today_cards(report)

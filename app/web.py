@@ -3,6 +3,7 @@
 from flask import Flask, abort, current_app, request
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy.exc import OperationalError
 
 from app.access import can
 from app.db import SAFE_METHODS
@@ -27,9 +28,12 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 
 def snapshot_reads() -> None:
-    """On PostgreSQL a page reads one consistent snapshot, never half of a shuffle."""
+    """On PostgreSQL a page reads one consistent snapshot, never half of a shuffle. A static
+    file reads no database at all: a load balancer's health check of a web process (a
+    static file) says whether the process answers, not whether the shared database does."""
     if (
         request.method in SAFE_METHODS
+        and request.endpoint != "static"
         and db.engine.dialect.name == "postgresql"
         and not db.session().in_transaction()  # tests share their session with requests
     ):
@@ -44,6 +48,16 @@ def refuse_nul_in_url() -> None:
     values += [item for pair in request.args.items(multi=True) for item in pair]
     if any("\x00" in value for value in values):
         abort(400, N_("The address contains a NUL character, which no aTES page accepts."))
+
+
+def end_transaction(_error=None) -> None:
+    """Roll back what a request left open, before Flask-SQLAlchemy closes its session. When
+    the server dropped the connection after the response was made (a restart, a failover),
+    the rollback fails: the response stands, and the pool discards the connection."""
+    try:
+        db.session.rollback()
+    except OperationalError:
+        pass
 
 
 FORM_BODY = "application/x-www-form-urlencoded"
@@ -103,6 +117,8 @@ def init_web(app: Flask) -> None:
     app.before_request(snapshot_reads)
     app.after_request(security_headers)
     app.after_request(add_vary)
+    # Registered after Flask-SQLAlchemy's, so it runs before it (teardowns run in reverse).
+    app.teardown_appcontext(end_transaction)
     app.jinja_env.globals.update(can=can, my_balance=my_balance)
     # money, day, local_time and number: app/i18n.py (they follow the language).
     app.jinja_env.filters["money_html"] = money_html

@@ -12,16 +12,7 @@ installed; there it must run, not skip.
 
 from __future__ import annotations
 
-import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -38,78 +29,11 @@ from tests.reliability.helpers import (
     assert_books,
     config_for,
     poll,
+    private_postgres,
     waiting_on_advisory_lock,
 )
 
 pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="the PostgreSQL pass runs it")
-
-
-def _bin_dir() -> Path:
-    """The directory of initdb/pg_ctl: pg_config's BINDIR, or Debian's versioned path."""
-    found = shutil.which("pg_config")
-    if found:
-        out = subprocess.run([found, "--bindir"], capture_output=True, text=True, check=False)
-        if out.returncode == 0 and (Path(out.stdout.strip()) / "initdb").exists():
-            return Path(out.stdout.strip())
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if not versions:
-        pytest.fail("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-    return versions[-1].parent
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class PrivateServer:
-    """A throwaway PostgreSQL cluster. PostgreSQL refuses to run as root, so under root
-    (CI) the cluster belongs to the `postgres` system user."""
-
-    def __init__(self, root: Path):
-        self.bin = _bin_dir()
-        self.data = root / "data"
-        self.log = root / "server.log"
-        self.port = _free_port()
-        self.user = "postgres" if os.geteuid() == 0 else None
-        if self.user:
-            owner = pwd.getpwnam(self.user)
-            os.chown(root, owner.pw_uid, owner.pw_gid)
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8")
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={root}"
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start")
-        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-
-    def _run(self, program: str, *args: str) -> None:
-        command = [str(self.bin / program), *args]
-        if self.user:
-            command = ["runuser", "-u", self.user, "--", *command]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-        assert done.returncode == 0, f"{program} failed: {done.stdout}{done.stderr}"
-
-    def restart(self) -> None:
-        """Fast shutdown (every session is terminated, open transactions roll back), then
-        start again with the same options."""
-        self._run(
-            "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-m", "fast", "-w", "restart"
-        )
-
-    def stop(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
-
-
-@contextmanager
-def private_postgres() -> Iterator[PrivateServer]:
-    root = Path(tempfile.mkdtemp(prefix="ates-pg-"))
-    server = None
-    try:
-        server = PrivateServer(root)
-        yield server
-    finally:
-        if server is not None:
-            server.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_postgresql_restart_while_serving():
@@ -165,6 +89,36 @@ def test_postgresql_restart_while_serving():
                 assert db.session.query(Shuffle).count() == 0
                 assert_books("after the restart")
                 db.session.remove()
+        finally:
+            admin.dispose()
+            with app.app_context():
+                db.engine.dispose()
+
+
+def test_a_connection_dropped_after_the_page_is_made_is_no_500():
+    """The server ends a request's connection between the response and the end of the
+    request (a restart does, to every connection): the page is still served, not a 500
+    from the rollback that closes the request. An app of its own, so that each request
+    pushes and tears down its own app context, as in production."""
+    with private_postgres() as server:
+        app = create_app(config_for(server.url, TESTING=False))
+        with app.app_context():
+            db.create_all()
+        admin = create_engine(config_for(server.url).SQLALCHEMY_DATABASE_URI)
+        ended = []
+
+        @app.after_request
+        def end_my_connection(response):
+            pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
+            with admin.connect() as conn:
+                ended.append(conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}))
+            return response
+
+        try:
+            response = app.test_client().get("/sign-in")
+            assert ended, "the request's connection was not ended"
+            assert response.status_code == 200, response.get_data(as_text=True)[:500]
+            assert app.test_client().get("/sign-in").status_code == 200  # a fresh connection
         finally:
             admin.dispose()
             with app.app_context():

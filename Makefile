@@ -59,8 +59,8 @@ chromium:
 		echo "Chromium is not installed: browser tests will be skipped (they fail under CI=true)."
 
 # The two-hosts test (tests/reliability/test_two_hosts.py) puts Debian's HAProxy in front of
-# two app hosts; install it when it is missing and we may (root). Only the binary is used: the
-# test runs its own configuration (docs/haproxy.cfg), and the package's service stays stopped.
+# two app hosts; install it when it is missing and we may (root). The test runs its own
+# HAProxy process with docs/haproxy.cfg; the package's own service plays no part.
 haproxy:
 	@command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || { [ "$$(id -u)" = 0 ] && \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null); } || \

@@ -219,10 +219,9 @@ class Browser:
 
     def sign_in(self) -> None:
         self.send("sign in", "GET", "/sign-in")
-        form = {"csrf_token": self.csrf, "username": self.username}
-        response = self.send("sign in", "POST", "/sign-in", data=form | {
-            "beak_shape": BEAKS[self.username]
-        })  # fmt: skip
+        beak = BEAKS[self.username]
+        form = {"csrf_token": self.csrf, "username": self.username, "beak_shape": beak}
+        response = self.send("sign in", "POST", "/sign-in", data=form)
         assert response is not None and response.status_code == 302, (
             f"{self.username} could not sign in: {response and response.status_code} {self.failure}"
         )

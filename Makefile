@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app wsgi
 
-.PHONY: run test test-fast lint bench-quick setup-browser node_modules screenshots clean catalogues messages-extract messages-update messages-compile
+.PHONY: run test test-fast lint bench-quick setup-browser setup-haproxy node_modules screenshots clean catalogues messages-extract messages-update messages-compile
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,14 @@ setup-browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); } || \
 		echo "Chromium is not installed: browser tests will be skipped (they fail under CI=true)."
+
+# The two-hosts test (tests/reliability/test_two_hosts.py) puts Debian's HAProxy in front of
+# two app hosts; install it when it is missing and we may (root). The test runs its own
+# HAProxy process with docs/haproxy.cfg; the package's own service plays no part.
+setup-haproxy:
+	@command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || { [ "$$(id -u)" = 0 ] && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null); } || \
+		echo "HAProxy is not installed: the two-hosts test will be skipped (it fails under CI=true)."
 
 # The Nu Html Checker (npm's vnu-jar, pinned in package.json and package-lock.json) for
 # tests/e2e/test_html_valid.py; it runs on the machine's Java. --ignore-scripts: its

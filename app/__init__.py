@@ -1,5 +1,7 @@
 """aTES application factory."""
 
+import logging
+
 from flask import Flask
 
 from app.config import Config, config_from_env
@@ -11,7 +13,9 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     app = App(__name__, instance_relative_config=True)
     app.config.from_object(config_class)
     config_class.prepare(app.config)
-    app.logger.setLevel(app.config["LOG_LEVEL"])
+    # Not through app.logger, which would attach Flask's handler now: the job worker's own
+    # logging set-up comes later, and each line would be written twice.
+    logging.getLogger(app.import_name).setLevel(app.config["LOG_LEVEL"])
     if app.config["PROXY_FIX_X_FOR"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

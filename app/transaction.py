@@ -20,6 +20,7 @@ from contextlib import contextmanager
 
 from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from app.db import SAFE_METHODS, arm_read_deadline, write_intent
 from app.extensions import db
@@ -90,7 +91,9 @@ def _read_timeout() -> float | None:
 
 def _begin_request() -> None:
     _forget()
-    if request.method in SAFE_METHODS:
+    # A static file reads no database: a load balancer's health check of a web process (a
+    # static file) says whether the process answers, not whether the database does.
+    if request.method in SAFE_METHODS and request.endpoint != "static":
         begin_reads()
 
 
@@ -104,6 +107,19 @@ def _forget() -> None:
     g.writes_finished = g.action_refused = False
 
 
+def end_transaction(_error=None) -> None:
+    """Roll back what a request left open, before Flask-SQLAlchemy closes its session. When
+    the server dropped the connection after the response was made (a restart, a failover),
+    the rollback fails: the response stands, and the pool discards the connection."""
+    try:
+        db.session.rollback()
+    except OperationalError:
+        pass
+
+
 def init_transactions(app: Flask) -> None:
+    """Called after Flask-SQLAlchemy's init_app: its teardown then runs after ours (teardowns
+    run in reverse)."""
     app.before_request(_begin_request)
     app.teardown_request(_end_request)
+    app.teardown_appcontext(end_transaction)

@@ -1,6 +1,6 @@
 """Shared pieces of the reliability tests: throw-away databases, separate app instances bound
-to those databases, subprocesses and the money checks. Bulk seeding is bench.common.seed,
-the benchmarks' own.
+to those databases, a PostgreSQL server of the test's own, subprocesses and the money checks.
+Bulk seeding is bench.common.seed, the benchmarks' own.
 
 The suite's own `app` fixture is bound to TEST_DATABASE_URL (or SQLite in memory); the fault
 tests need a database that a second process can open too, so each gets its own: a SQLite
@@ -11,16 +11,21 @@ dropped afterwards.
 from __future__ import annotations
 
 import os
+import pwd
 import secrets
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, func, make_url, select, text
 from sqlalchemy.engine import Engine
 
@@ -118,9 +123,97 @@ def server_env(url: str, **extra: str) -> dict[str, str]:
         ATES_TIMEZONE="UTC",
         RATELIMIT_STORAGE_URI="database://",  # production refuses memory://
         PYTHONUNBUFFERED="1",
-        **extra,
     )
+    env.update(extra)  # may replace any of the above (ATES_ENV=development for `demo seed`)
     return env
+
+
+# --- a PostgreSQL server of the test's own ----------------------------------------------
+
+
+def pg_bin_dir() -> Path:
+    """The directory of initdb/pg_ctl: pg_config's BINDIR, or Debian's versioned path."""
+    found = shutil.which("pg_config")
+    if found:
+        out = subprocess.run([found, "--bindir"], capture_output=True, text=True, check=False)
+        if out.returncode == 0 and (Path(out.stdout.strip()) / "initdb").exists():
+            return Path(out.stdout.strip())
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not versions:
+        pytest.fail("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    return versions[-1].parent
+
+
+def free_port(address: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((address, 0))
+        return probe.getsockname()[1]
+
+
+class PrivateServer:
+    """A throwaway PostgreSQL cluster, so that a test can really restart a server without
+    disturbing the shared one the rest of the suite uses. It listens on the loopback and
+    on `listen` (further addresses of this machine), and trusts connections from the
+    `trusted` networks too (CIDR). PostgreSQL refuses to run as root, so under root (CI)
+    the cluster belongs to the `postgres` system user."""
+
+    def __init__(self, root: Path, *, listen: tuple[str, ...] = (), trusted: tuple[str, ...] = ()):
+        self.bin = pg_bin_dir()
+        self.data = root / "data"
+        self.log = root / "server.log"
+        self.port = free_port()
+        self.user = "postgres" if os.geteuid() == 0 else None
+        if self.user:
+            owner = pwd.getpwnam(self.user)
+            os.chown(root, owner.pw_uid, owner.pw_gid)
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8")
+        with (self.data / "pg_hba.conf").open("a") as hba:
+            for network in trusted:
+                hba.write(f"host all all {network} trust\n")
+        addresses = ",".join(("127.0.0.1", *listen))
+        self.options = (
+            f"-p {self.port} -c listen_addresses={addresses} -c unix_socket_directories={root}"
+        )
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", self.options, "-w", "start"
+        )
+        self.url = self.url_at("127.0.0.1")
+
+    def url_at(self, address: str, database: str = "postgres") -> str:
+        """The URL of `database` on this server, reached at `address`."""
+        return f"postgresql://postgres@{address}:{self.port}/{database}"
+
+    def _run(self, program: str, *args: str) -> None:
+        command = [str(self.bin / program), *args]
+        if self.user:
+            command = ["runuser", "-u", self.user, "--", *command]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, f"{program} failed: {done.stdout}{done.stderr}"
+
+    def restart(self) -> None:
+        """Fast shutdown (every session is terminated, open transactions roll back), then
+        start again with the same options."""
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-m", "fast", "-w", "restart"
+        )
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+
+@contextmanager
+def private_postgres(**where) -> Iterator[PrivateServer]:
+    """A PrivateServer in a temporary directory (PrivateServer's `listen` and `trusted`),
+    stopped and removed afterwards however the test ends."""
+    root = Path(tempfile.mkdtemp(prefix="ates-pg-"))
+    server = None
+    try:
+        server = PrivateServer(root, **where)
+        yield server
+    finally:
+        if server is not None:
+            server.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 # --- money checks ----------------------------------------------------------------------

@@ -29,9 +29,9 @@ from tests.reliability.helpers import (
     assert_books,
     config_for,
     poll,
+    private_postgres,
     waiting_on_advisory_lock,
 )
-from tests.reliability.private_pg import private_postgres
 
 pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="the PostgreSQL pass runs it")
 
@@ -89,6 +89,36 @@ def test_postgresql_restart_while_serving():
                 assert db.session.query(Shuffle).count() == 0
                 assert_books("after the restart")
                 db.session.remove()
+        finally:
+            admin.dispose()
+            with app.app_context():
+                db.engine.dispose()
+
+
+def test_a_connection_dropped_after_the_page_is_made_is_no_500():
+    """The server ends a request's connection between the response and the end of the
+    request (a restart does, to every connection): the page is still served, not a 500
+    from the rollback that closes the request. An app of its own, so that each request
+    pushes and tears down its own app context, as in production."""
+    with private_postgres() as server:
+        app = create_app(config_for(server.url, TESTING=False))
+        with app.app_context():
+            db.create_all()
+        admin = create_engine(config_for(server.url).SQLALCHEMY_DATABASE_URI)
+        ended = []
+
+        @app.after_request
+        def end_my_connection(response):
+            pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
+            with admin.connect() as conn:
+                ended.append(conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}))
+            return response
+
+        try:
+            response = app.test_client().get("/sign-in")
+            assert ended, "the request's connection was not ended"
+            assert response.status_code == 200, response.get_data(as_text=True)[:500]
+            assert app.test_client().get("/sign-in").status_code == 200  # a fresh connection
         finally:
             admin.dispose()
             with app.app_context():

@@ -35,10 +35,10 @@ from tests.reliability.helpers import (
     assert_books,
     create_schema,
     poll,
+    private_postgres,
     scratch_database,
     server_env,
 )
-from tests.reliability.private_pg import private_postgres
 
 pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="the PostgreSQL pass runs it")
 

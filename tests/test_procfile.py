@@ -23,17 +23,23 @@ def test_the_procfile_runs_what_the_readme_deploys():
         assert command in README, f"the README does not run {command!r}"
 
 
-def test_a_shuffle_pressed_in_the_procfile_deployment_is_run_and_shown(tmp_path: Path):
+def _migrated(tmp_path: Path, checkout: Path) -> str:
+    """A SQLite database in `tmp_path`, migrated by `flask db upgrade` run in `checkout`."""
     url = f"sqlite:///{tmp_path / 'deployed.sqlite3'}"
     env = {"DATABASE_URL": url, "ATES_ENV": "development", "PATH": "/usr/bin:/bin"}
     migrate = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
-        cwd=ROOT,
+        cwd=checkout,
         env=env,
         capture_output=True,
         text=True,
     )
     assert migrate.returncode == 0, migrate.stderr
+    return url
+
+
+def test_a_shuffle_pressed_in_the_procfile_deployment_is_run_and_shown(tmp_path: Path):
+    url = _migrated(tmp_path, ROOT)
     population = Population(200, 500, 50)
     app = bench_app(url)
     with app.app_context():
@@ -69,16 +75,7 @@ def test_the_procfile_deployment_speaks_russian_without_a_build_step(tmp_path: P
     )
     (checkout / ".venv").symlink_to(ROOT / ".venv")
     assert not list(checkout.glob("app/translations/*/LC_MESSAGES/messages.mo"))
-    url = f"sqlite:///{tmp_path / 'deployed.sqlite3'}"
-    env = {"DATABASE_URL": url, "ATES_ENV": "development", "PATH": "/usr/bin:/bin"}
-    migrate = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
-        cwd=checkout,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert migrate.returncode == 0, migrate.stderr
+    url = _migrated(tmp_path, checkout)
     processes, port = start_deployment(url, tmp_path, root=checkout)
     try:
         status, body = Client(port, [], threading.Lock()).request(

@@ -23,6 +23,8 @@ ACTIONS = {
     "popug.activate": N_("Reactivated popug"),
     "tasks.shuffle": N_("Shuffled open tasks"),
     "billing.close_day": N_("Closed the day"),
+    "token.create": N_("Created API token"),
+    "token.revoke": N_("Revoked API token"),
 }
 
 

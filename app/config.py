@@ -110,6 +110,8 @@ class TestConfig(Config):
     ARGON2_MEMORY_COST = 8
     ARGON2_PARALLELISM = 1
     MAIL_SERVER = ""
+    # Every API answer is checked against the schema its operation declares.
+    API_CHECK_RESPONSES = True
 
 
 class ProductionConfig(Config):

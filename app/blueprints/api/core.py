@@ -121,6 +121,8 @@ def _authenticate():
     g._login_user = AnonymousUserMixin()
     if request.endpoint in PUBLIC_ENDPOINTS or request.routing_exception is not None:
         return None
+    if request.method == "OPTIONS":
+        return None  # Flask answers it with the allowed methods alone
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         return problem(401, gettext(NO_TOKEN))

@@ -67,9 +67,9 @@ class TokenForm(FlaskForm):
     days = SelectField(
         _l("Expires after"),
         choices=[
-            (30, _l("30 days")),
-            (90, _l("90 days")),
-            (365, _l("365 days")),
+            SelectChoice(30, _l("30 days")),
+            SelectChoice(90, _l("90 days")),
+            SelectChoice(365, _l("365 days")),
         ],
         coerce=int,
         default=90,

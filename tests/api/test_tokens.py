@@ -13,7 +13,7 @@ from app.audit import AuditEvent
 from app.blueprints.auth import service as auth
 from app.blueprints.auth.models import ApiToken
 from app.errors import NotAllowed, NotFound, ServiceError
-from tests.factories import make_popug, make_token
+from tests.factories import make_token
 from tests.helpers import bearer, signed_in_client
 
 SECRET = re.compile(r"ates_[A-Za-z0-9_-]{43}")

@@ -112,9 +112,20 @@ def test_only_json_bodies(app, client, worker_token, body, content_type):
     _is_problem(response, 422)
 
 
-def test_a_wrong_method_is_405(app, client, worker_token):
-    response = client.delete("/api/v1/me", headers=worker_token)
-    assert response.status_code == 405
+def test_a_wrong_method_and_an_unknown_address_are_problems_too(app, client, worker_token):
+    _is_problem(client.delete("/api/v1/me", headers=worker_token), 405)
+    _is_problem(client.get("/api/v1/nothing-here", headers=worker_token), 404)
+
+
+def test_each_token_has_its_own_rate_limit(app, client, worker, worker_token, monkeypatch):
+    monkeypatch.setitem(app.config, "API_LIMIT_PER_TOKEN", "3 per minute")
+    for _ in range(3):
+        assert client.get("/api/v1/me", headers=worker_token).status_code == 200
+    refused = client.get("/api/v1/me", headers=worker_token)
+    _is_problem(refused, 429)
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    other = bearer(make_token(worker, name="another"))
+    assert client.get("/api/v1/me", headers=other).status_code == 200
 
 
 # --- creating tasks, idempotently -------------------------------------------------------

@@ -10,6 +10,8 @@ import base64
 import binascii
 import hashlib
 import json
+import math
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import wraps
@@ -18,12 +20,14 @@ from urllib.parse import urlencode
 from flask import Response, current_app, g, request, url_for
 from flask_babel import gettext
 from flask_login import AnonymousUserMixin
+from limits import parse
 from werkzeug.exceptions import HTTPException
 
+from app import errors
 from app.blueprints.auth import service as auth
 from app.db import SAFE_METHODS, write_intent
-from app.errors import OTHER_ERROR, TITLES, NotAllowed, ServiceError
-from app.extensions import db
+from app.errors import NotAllowed, ServiceError
+from app.extensions import db, limiter
 from app.i18n import N_
 from app.money import format_money
 from app.transaction import begin_reads, finish_writes
@@ -31,7 +35,6 @@ from app.transaction import begin_reads, finish_writes
 from . import bp
 from .schema import errors_of
 
-PROBLEM = "application/problem+json"
 REALM = 'Bearer realm="aTES API"'
 NO_TOKEN = N_(
     "Send an API token: Authorization: Bearer <token>. The API does not accept the session cookie."
@@ -43,28 +46,19 @@ NOT_ALLOWED = N_("Your role may not use this.")
 NOT_JSON = N_("Send the body as JSON (Content-Type: application/json).")
 INVALID = N_("The request does not match the schema.")
 BAD_CURSOR = N_("This cursor is not one aTES gave out.")
-# Titles of the statuses the pages have none for.
-API_TITLES = {401: N_("API token needed"), 422: N_("Refused")}
+TOO_MANY = N_("Too many requests with this API token. Wait, then try again.")
 BAD_KEY = N_("Send an Idempotency-Key of 1 to 64 printable characters.")
 
 
 # --- problems ---------------------------------------------------------------------------
 
 
-def problem(status: int, detail: str, *, title: str | None = None, headers=None, **extra):
-    """An RFC 9457 problem: `detail` is the page's message, in the token owner's language."""
-    body = {
-        "type": "about:blank",
-        "title": title or gettext(API_TITLES.get(status) or TITLES.get(status, OTHER_ERROR)),
-        "status": status,
-        "detail": detail,
-        **extra,
-    }
-    response = Response(json.dumps(body), status, mimetype=PROBLEM)
-    response.headers.update(headers or {})
+def problem(status: int, detail: str, *, headers=None, **extra):
+    """A problem (app.errors.problem); a 401 says which scheme to use."""
+    headers = dict(headers or {})
     if status == 401:
-        response.headers["WWW-Authenticate"] = REALM
-    return response
+        headers["WWW-Authenticate"] = REALM
+    return errors.problem(status, detail, headers=headers, **extra)
 
 
 def _failed() -> None:
@@ -128,9 +122,12 @@ def _authenticate():
         return problem(401, gettext(NO_TOKEN))
     db.session.rollback()  # nothing read yet: no lock held while a last use is recorded
     use = auth.authenticate_token(secret.strip())
+    db.session.rollback()  # SQLite: hold no lock while the limiter's connection writes
     if use is None:
-        db.session.rollback()
-        return problem(401, gettext(BAD_TOKEN), headers={"WWW-Authenticate": REALM})
+        return problem(401, gettext(BAD_TOKEN))
+    wait = _seconds_to_wait(use.token_id)
+    if wait:
+        return problem(429, gettext(TOO_MANY), headers={"Retry-After": str(wait)})
     if use.stale:
         _record_use(use.token_id)
     if request.method in SAFE_METHODS:
@@ -138,6 +135,16 @@ def _authenticate():
     g._login_user = g.api_actor = auth.get_popug_by_id(use.popug_id)
     g.api_token_id = use.token_id
     return None
+
+
+def _seconds_to_wait(token_id: int) -> int:
+    """Count this request against its token's limit (API_LIMIT_PER_TOKEN, in the sign-in
+    limits' storage); 0 when it may go on, else the seconds until the window ends."""
+    item = parse(current_app.config["API_LIMIT_PER_TOKEN"])
+    if limiter.limiter.hit(item, "api-token", str(token_id)):
+        return 0
+    reset = limiter.limiter.get_window_stats(item, "api-token", str(token_id)).reset_time
+    return max(1, math.ceil(reset - time.time()))
 
 
 def _record_use(token_id: int) -> None:

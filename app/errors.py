@@ -83,7 +83,8 @@ def handle_service_error(error: "ServiceError"):
 def handle_http_error(error: HTTPException):
     if request.path.startswith(API_PATH):  # no such API address or method: still JSON
         db.session.rollback()
-        return problem(error.code or 500, gettext(error.description or ""))
+        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        return problem(error.code or 500, gettext(error.description or ""), headers=headers)
     return _render(error.code or 500, error.description or "")
 
 

@@ -77,7 +77,7 @@ def _service_error(error: ServiceError):
 @bp.errorhandler(HTTPException)
 def _http_error(error: HTTPException):
     _failed()
-    headers = {"Retry-After": error.retry_after} if getattr(error, "retry_after", None) else {}
+    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
     return problem(error.code or 500, gettext(error.description or ""), headers=headers)
 
 

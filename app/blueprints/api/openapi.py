@@ -15,6 +15,7 @@ TITLE = "aTES API"
 VERSION = "1"
 # The errors every operation may answer, besides its own.
 COMMON_ERRORS = {
+    400: "The address holds a NUL character, which no aTES address accepts.",
     401: "No token, or a token that is unknown, revoked, expired or whose owner is deactivated.",
     403: "The token owner's role may not use this, or the object is not theirs.",
     422: "The request does not match its schema, or a rule refused it (see `detail`).",

@@ -18,13 +18,11 @@ from app.transaction import finish_writes, refuse
 
 TITLES = {
     400: N_("Bad request"),
-    401: N_("API token needed"),
     403: N_("Not allowed"),
     404: N_("Not found"),
     405: N_("Method not allowed"),
     413: N_("Request too large"),
     415: N_("Forms only"),
-    422: N_("Refused"),
     429: N_("Too many attempts"),
     500: N_("Something went wrong"),
     503: N_("Temporarily unavailable"),

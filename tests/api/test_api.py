@@ -283,3 +283,8 @@ def test_the_reference_page_is_served_by_ates_without_scripts_of_its_own(app, cl
     assert "<script>" not in page
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
     assert len(document()["paths"]) >= 10
+
+
+def test_the_reference_page_keeps_a_signed_in_popugs_top_bar(app, worker):
+    page = signed_in_client(app, worker).get("/api/v1/docs").get_data(as_text=True)
+    assert worker.username in page

@@ -53,12 +53,17 @@ BAD_KEY = N_("Send an Idempotency-Key of 1 to 64 printable characters.")
 # --- problems ---------------------------------------------------------------------------
 
 
+# Titles of the statuses only the API answers with (the pages' are app.errors.TITLES).
+TITLES = {401: N_("API token needed"), 422: N_("Refused"), 429: N_("Too many requests")}
+
+
 def problem(status: int, detail: str, *, headers=None, **extra):
     """A problem (app.errors.problem); a 401 says which scheme to use."""
     headers = dict(headers or {})
     if status == 401:
         headers["WWW-Authenticate"] = REALM
-    return errors.problem(status, detail, headers=headers, **extra)
+    title = gettext(TITLES[status]) if status in TITLES else None
+    return errors.problem(status, detail, title=title, headers=headers, **extra)
 
 
 def _failed() -> None:
@@ -112,9 +117,9 @@ def _authenticate():
     """Every operation needs a Bearer token; the session cookie is never read (so a page's
     visitor cannot be made to call the API, and no CSRF token is needed). The token owner
     becomes `current_user` for this request (their language), never via the session."""
-    g._login_user = AnonymousUserMixin()
     if request.endpoint in PUBLIC_ENDPOINTS or request.routing_exception is not None:
-        return None
+        return None  # the reference page shows a signed-in popug's top bar as any page does
+    g._login_user = AnonymousUserMixin()
     if request.method == "OPTIONS":
         return None  # Flask answers it with the allowed methods alone
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")

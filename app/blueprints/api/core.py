@@ -23,8 +23,9 @@ from flask_login import AnonymousUserMixin
 from limits import parse
 from werkzeug.exceptions import HTTPException
 
-from app import errors
+from app import clock, errors
 from app.blueprints.auth import service as auth
+from app.days import FIRST_DAY, LAST_DAY
 from app.db import SAFE_METHODS, write_intent
 from app.errors import NotAllowed, ServiceError
 from app.extensions import db, limiter
@@ -138,7 +139,6 @@ def _authenticate():
     if request.method in SAFE_METHODS:
         begin_reads()
     g._login_user = g.api_actor = auth.get_popug_by_id(use.popug_id)
-    g.api_token_id = use.token_id
     return None
 
 
@@ -310,6 +310,19 @@ def timestamp(at: datetime | None) -> str | None:
 
 def iso_day(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def query_day(query: dict, name: str = "day") -> date:
+    """A query's day (checked as a date by its schema), within the days aTES accepts."""
+    value = date.fromisoformat(query[name]) if name in query else clock.business_day()
+    if not FIRST_DAY <= value <= LAST_DAY:
+        raise ServiceError(
+            N_("Choose a day between %(first)s and %(last)s."),
+            field=name,
+            first=FIRST_DAY,
+            last=LAST_DAY,
+        )
+    return value
 
 
 def idempotency_key(actor) -> str | None:

@@ -106,8 +106,9 @@ def test_only_the_owner_or_an_admin_revokes(app, db, worker, accountant, admin):
     token = db.session.scalar(select(ApiToken))
     with pytest.raises(NotAllowed):
         auth.revoke_token(token.id, actor=accountant)
-    with pytest.raises(NotFound):
-        auth.revoke_token(token.id + 1000, actor=admin)
+    for unknown in (token.id + 1000, 0, -1, 10**30):
+        with pytest.raises(NotFound):
+            auth.revoke_token(unknown, actor=admin)
     assert auth.revoke_token(token.id, actor=admin).revoked_at is not None
 
 

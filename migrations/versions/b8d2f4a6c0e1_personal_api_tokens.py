@@ -1,7 +1,8 @@
 """personal API tokens
 
-A popug's tokens for the JSON API: the SHA-256 of each secret (unique: a request finds its
-token by it), a short prefix to recognise it, its expiry, last use and revocation.
+A popug's tokens for the JSON API: a public id (addresses name it), the SHA-256 of each
+secret (unique: a request finds its token by it), a short prefix to recognise it, its
+expiry, last use and revocation.
 
 Revision ID: b8d2f4a6c0e1
 Revises: a9c2e4f6b8d0
@@ -24,6 +25,7 @@ def upgrade():
     op.create_table(
         "api_tokens",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("public_id", sa.String(length=36), nullable=False),
         sa.Column("popug_id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("prefix", sa.String(length=16), nullable=False),
@@ -36,6 +38,7 @@ def upgrade():
             ["popug_id"], ["popugs.id"], name=op.f("fk_api_tokens_popug_id_popugs")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_tokens")),
+        sa.UniqueConstraint("public_id", name=op.f("uq_api_tokens_public_id")),
         sa.UniqueConstraint("secret_hash", name=op.f("uq_api_tokens_secret_hash")),
     )
     op.create_index(op.f("ix_api_tokens_popug_id"), "api_tokens", ["popug_id"], unique=False)

@@ -288,3 +288,12 @@ def test_the_reference_page_is_served_by_ates_without_scripts_of_its_own(app, cl
 def test_the_reference_page_keeps_a_signed_in_popugs_top_bar(app, worker):
     page = signed_in_client(app, worker).get("/api/v1/docs").get_data(as_text=True)
     assert worker.username in page
+
+
+def test_a_body_over_the_limit_is_413(app, client, worker_token):
+    body = '{"title": "' + "x" * app.config["MAX_CONTENT_LENGTH"] + '"}'
+    response = client.post(
+        "/api/v1/tasks", data=body, content_type="application/json", headers=worker_token
+    )
+    _is_problem(response, 413)
+    assert count(Task) == 0

@@ -133,7 +133,7 @@ def test_no_valid_token(app, client, endpoint, how):
     elif how == "expired":
         clock.freeze(clock.now() + timedelta(days=31))
     elif how == "revoked":
-        auth.revoke_token(db.session.scalar(select(ApiToken.id)), actor=world.actor)
+        auth.revoke_token(db.session.scalar(select(ApiToken.public_id)), actor=world.actor)
     elif how == "deactivated":
         other_admin = make_popug(role="admin", username="other-admin")
         auth.set_active(world.actor.public_id, False, actor=other_admin)

@@ -63,7 +63,7 @@ def test_a_token_follows_its_owners_current_role(app, db, client, worker, admin)
 def test_a_revoked_token_stops_working(app, db, client, worker):
     secret = make_token(worker)
     token = db.session.scalar(select(ApiToken))
-    auth.revoke_token(token.id, actor=worker)
+    auth.revoke_token(token.public_id, actor=worker)
     db.session.commit()
     response = _me(client, secret)
     assert response.status_code == 401
@@ -105,17 +105,17 @@ def test_only_the_owner_or_an_admin_revokes(app, db, worker, accountant, admin):
     make_token(worker)
     token = db.session.scalar(select(ApiToken))
     with pytest.raises(NotAllowed):
-        auth.revoke_token(token.id, actor=accountant)
-    for unknown in (token.id + 1000, 0, -1, 10**30):
+        auth.revoke_token(token.public_id, actor=accountant)
+    for unknown in ("00000000-0000-4000-8000-000000000000", "1", ""):
         with pytest.raises(NotFound):
             auth.revoke_token(unknown, actor=admin)
-    assert auth.revoke_token(token.id, actor=admin).revoked_at is not None
+    assert auth.revoke_token(token.public_id, actor=admin).revoked_at is not None
 
 
 def test_creating_and_revoking_are_in_the_audit_trail(app, db, worker, admin):
     secret = make_token(worker, name="ci")
     token = db.session.scalar(select(ApiToken))
-    auth.revoke_token(token.id, actor=admin)
+    auth.revoke_token(token.public_id, actor=admin)
     db.session.commit()
     events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
     created, revoked = [e for e in events if e.action.startswith("token.")]
@@ -165,7 +165,7 @@ def test_my_account_links_to_the_tokens_page(app, worker):
 def test_the_owner_revokes_from_the_tokens_page(app, db, client, worker):
     secret = make_token(worker, name="old")
     token = db.session.scalar(select(ApiToken))
-    response = signed_in_client(app, worker).post(f"/tokens/{token.id}/revoke")
+    response = signed_in_client(app, worker).post(f"/tokens/{token.public_id}/revoke")
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/account/tokens")
     assert _me(client, secret).status_code == 401
@@ -174,7 +174,7 @@ def test_the_owner_revokes_from_the_tokens_page(app, db, client, worker):
 def test_another_popug_cannot_revoke_a_token(app, db, client, worker, accountant):
     secret = make_token(worker)
     token = db.session.scalar(select(ApiToken))
-    response = signed_in_client(app, accountant).post(f"/tokens/{token.id}/revoke")
+    response = signed_in_client(app, accountant).post(f"/tokens/{token.public_id}/revoke")
     assert response.status_code == 403
     assert _me(client, secret).status_code == 200
 
@@ -184,8 +184,8 @@ def test_an_admin_sees_and_revokes_a_popugs_tokens_on_their_page(app, db, client
     token = db.session.scalar(select(ApiToken))
     admin_client = signed_in_client(app, admin)
     page = admin_client.get(f"/popugs/{worker.public_id}").get_data(as_text=True)
-    assert "worker-script" in page and f"/tokens/{token.id}/revoke" in page
-    response = admin_client.post(f"/tokens/{token.id}/revoke")
+    assert "worker-script" in page and f"/tokens/{token.public_id}/revoke" in page
+    response = admin_client.post(f"/tokens/{token.public_id}/revoke")
     assert response.headers["Location"].endswith(f"/popugs/{worker.public_id}")
     assert _me(client, secret).status_code == 401
 

@@ -362,14 +362,14 @@ def create_token():
     return _tokens_page(TokenForm(formdata=None), new=new, status=201)
 
 
-@bp.post("/tokens/<int:token_id>/revoke")
+@bp.post("/tokens/<public_id>/revoke")
 @role_required(*ACCESS["my_account"])
-def revoke_token(token_id: int):
+def revoke_token(public_id: str):
     """Revoke a token (its owner, or an admin from the popug's page); back where it was."""
     if not EmptyForm().validate_on_submit():
         flash(gettext(FORM_EXPIRED), "error")
         return redirect(url_for("auth.list_tokens"), code=303)
-    token = service.revoke_token(token_id, actor=current_user._get_current_object())
+    token = service.revoke_token(public_id, actor=current_user._get_current_object())
     flash(gettext("Token “%(name)s” revoked.", name=token.name), "success")
     if token.popug_id != current_user.id:
         owner = service.get_popug_by_id(token.popug_id)

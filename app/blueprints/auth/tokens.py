@@ -86,10 +86,9 @@ def tokens_of(popug_id: int) -> list[ApiToken]:
     )
 
 
-def revoke_token(token_id: int, *, actor: Popug) -> ApiToken:
+def revoke_token(public_id: str, *, actor: Popug) -> ApiToken:
     """Revoke a token: its owner or an admin may; revoking twice changes nothing more."""
-    # An id no token can have (past the column's 32 bits) is not a query.
-    token = db.session.get(ApiToken, token_id) if 0 < token_id < 2**31 else None
+    token = db.session.scalar(select(ApiToken).where(ApiToken.public_id == public_id))
     token = found(token, NO_SUCH_TOKEN)
     if token.popug_id != actor.id and actor.role != "admin":
         raise NotAllowed(N_("Only the token's owner or an admin may revoke it."))

@@ -51,7 +51,7 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
     register_error_handlers(app)
 
     from app import signals
-    from app.blueprints import accounting, analytics, auth, notifications, tasks
+    from app.blueprints import accounting, analytics, api, auth, notifications, tasks
     from app.demo import demo_cli
     from app.worker import jobs_cli
 
@@ -60,6 +60,8 @@ def create_app(config_class: type[Config] | None = None) -> Flask:
         signals.connect(getattr(blueprint, "RECEIVERS", ()))
         for group in getattr(blueprint, "CLI_GROUPS", ()):  # `flask --app wsgi <group> …`
             app.cli.add_command(group)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)  # token-authenticated only: the session cookie is never read there
     app.cli.add_command(demo_cli)
     app.cli.add_command(jobs_cli)
     return app

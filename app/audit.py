@@ -25,6 +25,8 @@ ACTIONS = {
     "press.joined": N_("Joined a queued shuffle"),
     "tasks.hand_over_stuck": N_("Handed over stuck tasks"),
     "billing.close_day": N_("Closed the day"),
+    "token.create": N_("Created API token"),
+    "token.revoke": N_("Revoked API token"),
 }
 
 

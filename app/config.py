@@ -64,6 +64,8 @@ class Config:
     # sign-in: its guesses at that username are counted apart from everyone else's.
     KNOWN_BROWSER_DAYS = int(os.environ.get("KNOWN_BROWSER_DAYS", 90))
     KNOWN_BROWSER_COOKIE_NAME = "known_browser"
+    # Requests each API token may make, counted in the same storage.
+    API_LIMIT_PER_TOKEN = os.environ.get("API_LIMIT_PER_TOKEN", "300 per minute")
 
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", 25))
@@ -130,6 +132,8 @@ class TestConfig(Config):
     ARGON2_MEMORY_COST = 8
     ARGON2_PARALLELISM = 1
     MAIL_SERVER = ""
+    # Every API answer is checked against the schema its operation declares.
+    API_CHECK_RESPONSES = True
 
 
 class ProductionConfig(Config):

@@ -1,8 +1,10 @@
-"""Error pages: fragment-aware, and a 500 rolls the session back before rendering."""
+"""Error pages: fragment-aware, and a 500 rolls the session back before rendering; under
+/api/ they are RFC 9457 problems in JSON."""
 
+import json
 from datetime import date
 
-from flask import current_app, g, render_template, request, session
+from flask import Response, current_app, g, render_template, request, session
 from flask_babel import gettext, ngettext
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -82,7 +84,30 @@ def handle_service_error(error: "ServiceError"):
 
 
 def handle_http_error(error: HTTPException):
+    if request.path.startswith(API_PATH):  # no such API address or method: still JSON
+        db.session.rollback()
+        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        return problem(error.code or 500, gettext(error.description or ""), headers=headers)
     return _render(error.code or 500, error.description or "")
+
+
+API_PATH = "/api/"
+PROBLEM = "application/problem+json"
+
+
+def problem(status: int, detail: str, *, title: str | None = None, headers=None, **extra):
+    """An RFC 9457 problem (the JSON API's errors): `detail` is the message a page would
+    show, already in the reader's language."""
+    body = {
+        "type": "about:blank",
+        "title": title or gettext(TITLES.get(status, OTHER_ERROR)),
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    response = Response(json.dumps(body), status, mimetype=PROBLEM)
+    response.headers.update(headers or {})
+    return response
 
 
 # A form whose one-time token or CSRF token no longer holds, in a flash or next to a field.

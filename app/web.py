@@ -42,9 +42,12 @@ def refuse_non_form_bodies() -> None:
     """One rule for every endpoint: a request that changes something sends its fields as
     a plain form (what browsers and htmx send for every aTES form), or nothing at all (a bare
     button). Any other body — JSON, multipart with its file parts, text — is refused with 415
-    before a form reads it, so every field a view or service sees is a string."""
+    before a form reads it, so every field a view or service sees is a string. (The JSON API
+    is the exception: it takes JSON only.)"""
     if request.method in SAFE_METHODS or request.mimetype in ("", FORM_BODY):
         return
+    if request.blueprint == "api":
+        return  # the JSON API checks its own bodies against its schemas
     if request.routing_exception is not None:
         return  # no such page or method: its 404 or 405 says more
     if (request.content_length or 0) > current_app.config["MAX_CONTENT_LENGTH"]:

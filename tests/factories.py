@@ -65,3 +65,10 @@ def run_queued_shuffles() -> list:
     while (shuffle := jobs.run_next_shuffle()) is not None:
         ran.append(shuffle)
     return ran
+
+
+def make_token(popug, *, name: str = "script", days: int = 30) -> str:
+    """An API token of `popug`, committed; returns its secret."""
+    new = auth.create_token(name=name, days=days, actor=popug)
+    db.session.commit()
+    return new.secret

@@ -81,3 +81,8 @@ def run_in_threads(app, targets, *, timeout: float = 60.0) -> list[BaseException
     alive = [t.name for t in threads if t.is_alive()]
     assert not alive, f"threads still running after {timeout}s: {alive}"
     return errors
+
+
+def bearer(secret: str) -> dict:
+    """The headers of an API request made with this token."""
+    return {"Authorization": f"Bearer {secret}"}

@@ -27,6 +27,10 @@ ADMIN = frozenset({"admin"})
 MONEY = frozenset({"admin", "accountant"})  # the accounting overview, closing the day
 ASSIGNEES = frozenset({"accountant", "worker"})  # only they hold tasks
 SHUFFLERS = frozenset({"admin", "manager"})
+# The JSON API takes Bearer tokens only: a signed-in cookie is refused like no credentials
+# at all, 401 (tests/api/test_api_access.py walks it with tokens).
+TOKEN_ONLY = frozenset()
+API_DESCRIPTION = EVERYONE | {ANONYMOUS}  # the OpenAPI document and its page
 
 # endpoint -> the roles that may use it (every method it accepts). Anonymous visitors may
 # only sign in; everything else sends them to the sign-in page.
@@ -66,6 +70,32 @@ EXPECTED: dict[str, frozenset[str]] = {
     "notifications.count": EVERYONE,
     "notifications.mark_read": EVERYONE,
     "notifications.mark_all_read": EVERYONE,
+    "auth.list_tokens": EVERYONE,
+    "auth.create_token": EVERYONE,
+    "auth.revoke_token": EVERYONE,  # their own tokens; an admin's, anyone's (tests/api)
+    "api.openapi": API_DESCRIPTION,
+    "api.docs": API_DESCRIPTION,
+    **{
+        endpoint: TOKEN_ONLY
+        for endpoint in (
+            "api.get_me",
+            "api.get_my_ledger",
+            "api.list_tasks",
+            "api.get_task",
+            "api.create_task",
+            "api.complete_task",
+            "api.create_shuffle",
+            "api.get_shuffle",
+            "api.list_accounts",
+            "api.get_account_ledger",
+            "api.list_billing_days",
+            "api.close_billing_day",
+            "api.list_popugs",
+            "api.create_popug",
+            "api.change_popug",
+            "api.get_analytics",
+        )
+    },
 }
 
 # OPTIONS is answered by Flask itself without running the view (tested separately below).
@@ -115,8 +145,12 @@ def test_the_generated_cases_cover_the_app(app):
     assert ("auth.sign_out", "GET") not in _url_map_cases()
 
 
-def test_only_sign_in_is_open_to_anonymous_visitors():
-    assert [e for e, roles in EXPECTED.items() if ANONYMOUS in roles] == ["auth.sign_in"]
+def test_only_sign_in_and_the_api_description_are_open_to_anonymous_visitors():
+    assert [e for e, roles in EXPECTED.items() if ANONYMOUS in roles] == [
+        "auth.sign_in",
+        "api.openapi",
+        "api.docs",
+    ]
 
 
 # --- the matrix ------------------------------------------------------------------------------
@@ -211,6 +245,12 @@ def test_access(app, endpoint, method, who):
     response.close()
     answer = f"{method} {url} as {who}: {response.status_code} {response.headers.get('Location')}"
 
+    if EXPECTED[endpoint] is TOKEN_ONLY:
+        assert response.status_code == 401, answer
+        assert response.headers["WWW-Authenticate"].startswith("Bearer"), answer
+        assert _snapshot() == before, f"a refused request changed data: {answer}"
+        return
+
     if who in EXPECTED[endpoint]:
         assert response.status_code not in (401, 403), answer
         # sign-out's own redirect goes to the sign-in page too, but not as a refusal.
@@ -234,13 +274,11 @@ def test_options_reveal_nothing(app):
         if rule.endpoint == "static" or "OPTIONS" not in rule.methods:
             continue
         with app.test_request_context():
-            url = url_for(
-                rule.endpoint,
-                **{
-                    name: 1 if isinstance(rule._converters[name], IntegerConverter) else "x"
-                    for name in rule.arguments
-                },
-            )
+            values = {
+                name: 1 if isinstance(rule._converters[name], IntegerConverter) else "x"
+                for name in rule.arguments
+            }
+            url = url_for(rule.endpoint, **values)
         response = client.options(url)
         assert response.status_code == 200
         assert response.get_data() == b"", rule.endpoint

@@ -157,8 +157,8 @@ def test_database_url_normalisation(url, expected):
     assert ates_config.database_url(url, "sqlite:///default.sqlite3") == expected
 
 
-def test_the_development_server_shows_what_it_logs(instance_dir):
+def test_the_app_logs_at_info(app):
     """`make run`'s output shows the e-mails written to the log instead of sent (INFO;
     Python's default, WARNING, hid them)."""
-    app = create_app(DevelopmentConfig)
-    assert app.logger.isEnabledFor(logging.INFO)
+    assert app.config["LOG_LEVEL"] == DevelopmentConfig.LOG_LEVEL == "INFO"
+    assert logging.getLogger(app.import_name).isEnabledFor(logging.INFO)

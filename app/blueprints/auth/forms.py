@@ -58,3 +58,20 @@ class LocaleForm(FlaskForm):
     """The top bar's language switch."""
 
     locale = SelectField(choices=[SelectChoice(code, LOCALE_NAMES[code]) for code in LOCALES])
+
+
+class TokenForm(FlaskForm):
+    """A new API token: its name and how long it lasts (rules in auth.tokens)."""
+
+    name = StringField(_l("Name"), validators=[DataRequired()], render_kw={"autocomplete": "off"})
+    days = SelectField(
+        _l("Expires after"),
+        choices=[
+            SelectChoice(30, _l("30 days")),
+            SelectChoice(90, _l("90 days")),
+            SelectChoice(365, _l("365 days")),
+        ],
+        coerce=int,
+        default=90,
+    )
+    submit = SubmitField(_l("Create token"))

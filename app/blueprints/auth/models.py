@@ -2,7 +2,7 @@ from datetime import datetime
 from uuid import uuid4
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app import clock
@@ -44,3 +44,25 @@ class Popug(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<Popug {self.username} {self.role}>"
+
+
+class ApiToken(db.Model):
+    """A popug's personal API token. Only the SHA-256 of its secret is kept (the secret is
+    long and random, so a fast hash is enough); `prefix`, its first characters, lets the
+    owner recognise it in the list."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid4()))
+    popug_id: Mapped[int] = mapped_column(ForeignKey("popugs.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    prefix: Mapped[str] = mapped_column(String(16))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def is_live(self, now: datetime) -> bool:
+        return self.revoked_at is None and now < self.expires_at

@@ -12,10 +12,10 @@ from flask import (
 from flask_babel import gettext, ngettext, refresh
 from flask_login import current_user, login_required, login_url, login_user, logout_user
 
-from app import audit
-from app.access import role_required
+from app import audit, clock
+from app.access import ACCESS, role_required
 from app.blueprints.accounting import service as accounting
-from app.errors import SIGNED_OUT, ServiceError
+from app.errors import FORM_EXPIRED, SIGNED_OUT, ServiceError
 from app.extensions import db, login_manager
 from app.htmx import (
     is_background,
@@ -30,7 +30,7 @@ from app.paging import page_number
 from app.transaction import finish_writes
 
 from . import bp, guesses, service, sessions
-from .forms import EmptyForm, LocaleForm, PopugForm, RoleForm, SignInForm
+from .forms import EmptyForm, LocaleForm, PopugForm, RoleForm, SignInForm, TokenForm
 
 SIGN_IN_FAILED = N_("Unknown username or wrong beak shape.")
 
@@ -281,6 +281,9 @@ def show_popug(public_id: str):
         facts=service.facts_about(popug.id),
         balance=accounting.balance_of(popug.id),
         events=audit.page_of_events(page_number(request.args), about=popug.id),
+        tokens=service.tokens_of(popug.id),
+        now=clock.now(),
+        revoke_form=EmptyForm(),
     )
 
 
@@ -308,3 +311,61 @@ def set_locale():
         return redirect(back, code=303)
     refresh()  # this response already speaks the new language
     return redirect(back, code=303)
+
+
+# --- API tokens ------------------------------------------------------------------------
+
+
+def _tokens_page(form: TokenForm, new=None, status: int = 200):
+    finish_writes()  # the list shows what the action committed
+    popug = current_user._get_current_object()
+    return (
+        render_template(
+            "auth/tokens.html",
+            form=form,
+            new=new,
+            tokens=service.tokens_of(popug.id),
+            now=clock.now(),
+            revoke_form=EmptyForm(),
+        ),
+        status,
+    )
+
+
+@bp.get("/account/tokens")
+@role_required(*ACCESS["my_account"])
+def list_tokens():
+    """The popug's own API tokens, and the form that creates one."""
+    return _tokens_page(TokenForm(formdata=None))
+
+
+@bp.post("/account/tokens")
+@role_required(*ACCESS["my_account"])
+def create_token():
+    """Create a token and show its secret, this once (never put in the session or a redirect)."""
+    form = TokenForm()
+    if not form.validate_on_submit():
+        return _tokens_page(form, status=422)
+    try:
+        new = service.create_token(
+            name=form.name.data, days=form.days.data, actor=current_user._get_current_object()
+        )
+    except ServiceError as error:
+        error.show_on(form, "name")
+        return _tokens_page(form, status=422)
+    return _tokens_page(TokenForm(formdata=None), new=new, status=201)
+
+
+@bp.post("/tokens/<public_id>/revoke")
+@role_required(*ACCESS["my_account"])
+def revoke_token(public_id: str):
+    """Revoke a token (its owner, or an admin from the popug's page); back where it was."""
+    if not EmptyForm().validate_on_submit():
+        flash(gettext(FORM_EXPIRED), "error")
+        return redirect(url_for("auth.list_tokens"), code=303)
+    token = service.revoke_token(public_id, actor=current_user._get_current_object())
+    flash(gettext("Token “%(name)s” revoked.", name=token.name), "success")
+    if token.popug_id != current_user.id:
+        owner = service.get_popug_by_id(token.popug_id)
+        return redirect(url_for("auth.show_popug", public_id=owner.public_id), code=303)
+    return redirect(url_for("auth.list_tokens"), code=303)

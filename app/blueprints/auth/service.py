@@ -25,6 +25,16 @@ from app.i18n import LOCALES, N_
 from app.signals import ask
 
 from .models import ASSIGNABLE_ROLES, ROLES, Popug
+from .tokens import (  # noqa: F401
+    EXPIRY_DAYS,
+    NewToken,
+    TokenUse,
+    create_token,
+    record_use,
+    revoke_token,
+    tokens_of,
+)
+from .tokens import authenticate as authenticate_token  # noqa: F401
 
 USERNAME_RE = re.compile(r"^[a-z0-9_-]{3,32}$")
 BEAK_MIN, BEAK_MAX = 8, 200
@@ -210,6 +220,14 @@ def end_sessions(popug: Popug) -> None:
 
 def get_popug(public_id: str) -> Popug:
     popug = db.session.scalar(select(Popug).where(Popug.public_id == public_id))
+    return found(popug, N_("No such popug."))
+
+
+def get_popug_by_username(username: str) -> Popug:
+    username = normalise_username(username)
+    popug = None
+    if "\x00" not in username:
+        popug = db.session.scalar(select(Popug).where(Popug.username == username))
     return found(popug, N_("No such popug."))
 
 

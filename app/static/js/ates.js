@@ -47,3 +47,13 @@ document.addEventListener("htmx:beforeRequest", (event) => {
     event.preventDefault();
   }
 });
+
+// data-copy="#id": copy that element's text (a new API token) and say so on the button.
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest("[data-copy]");
+  if (!button) return;
+  const source = document.querySelector(button.dataset.copy);
+  if (!source || !navigator.clipboard) return;
+  await navigator.clipboard.writeText(source.textContent.trim());
+  button.textContent = button.dataset.copied || button.textContent;
+});

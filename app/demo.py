@@ -34,18 +34,18 @@ DEMO_POPUGS = [
 # A small history, so the first pages are not empty: (title, Jira ID, creator) created
 # yesterday (the done ones completed), and today's.
 YESTERDAYS_TASKS = [
-    ("Refill the seed dispensers", "UBERPOP-101", "manager", True),
-    ("Fix the perch in cage 3", "UBERPOP-102", "kesha", True),
+    ("Refill the seed dispensers", "UBERPOP-201", "manager", True),
+    ("Fix the perch in cage 3", "UBERPOP-202", "kesha", True),
     ("Sort the morning mail", None, "gosha", True),
-    ("Polish the mirror", "UBERPOP-104", "rio", False),
+    ("Polish the mirror", "UBERPOP-204", "rio", False),
     ("Count the millet sacks", None, "manager", True),
 ]
 TODAYS_TASKS = [
-    ("Teach the new popugs to whistle", "UBERPOP-110", "manager", False),
+    ("Teach the new popugs to whistle", "UBERPOP-210", "manager", False),
     ("Untangle the swing ropes", None, "kiwi", True),
-    ("Write the feeding schedule", "UBERPOP-112", "accountant", False),
+    ("Write the feeding schedule", "UBERPOP-212", "accountant", False),
     ("Test the new bell", None, "koko", False),
-    ("Replace the water bowls", "UBERPOP-114", "manager", False),
+    ("Replace the water bowls", "UBERPOP-214", "manager", False),
 ]
 
 

@@ -94,6 +94,8 @@ EXPECTED: dict[str, frozenset[str]] = {
             "api.create_popug",
             "api.change_popug",
             "api.get_analytics",
+            "api.list_notifications",
+            "api.mark_notifications_read",
         )
     },
 }

@@ -297,3 +297,32 @@ def test_a_body_over_the_limit_is_413(app, client, worker_token):
     )
     _is_problem(response, 413)
     assert count(Task) == 0
+
+
+def test_notifications_list_and_mark_read(app, client):
+    """The token owner's notifications, with their parameters, and marking them read (the
+    page's service)."""
+    from tests.factories import make_popug, make_task, make_token
+
+    worker = make_popug(role="worker", username="listener")
+    manager = make_popug(role="manager", username="giver")
+    task = make_task(manager, title="Polish the perch", assignee=worker, prices=(1200, 2400))
+    make_task(manager, title="Another", assignee=worker)
+    headers = {"Authorization": f"Bearer {make_token(worker)}"}
+    db.session.commit()
+    listed = client.get("/api/v1/notifications", headers=headers)
+    assert listed.status_code == 200
+    items = listed.get_json()["items"]
+    assert [item["kind"] for item in items] == ["task_assigned", "task_assigned"]
+    oldest = items[-1]
+    assert oldest["task"]["public_id"] == task.public_id and oldest["by"] == "giver"
+    assert oldest["amount"]["cents"] == -1200 and oldest["read"] is False
+    marked = client.post(
+        "/api/v1/notifications/read", json={"up_to": oldest["id"]}, headers=headers
+    )
+    assert marked.get_json() == {"marked": 1}
+    items = client.get("/api/v1/notifications", headers=headers).get_json()["items"]
+    assert [item["read"] for item in items] == [False, True]
+    assert client.post("/api/v1/notifications/read", json={}, headers=headers).get_json() == {
+        "marked": 1
+    }

@@ -41,6 +41,8 @@ EXPECTED = {
     "api.create_popug": ADMIN,
     "api.change_popug": ADMIN,
     "api.get_analytics": ADMIN,
+    "api.list_notifications": EVERYONE,
+    "api.mark_notifications_read": EVERYONE,
 }
 NO_TOKEN = ("nothing", "cookie", "unknown", "expired", "revoked", "deactivated", "basic")
 ENDPOINTS = sorted(op.endpoint for op in OPERATIONS)
@@ -81,6 +83,7 @@ class World:
                 "beak_shape": "a brand new beak",
             },
             "api.change_popug": {"role": "accountant"},
+            "api.mark_notifications_read": {},
         }.get(endpoint)
 
 

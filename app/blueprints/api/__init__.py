@@ -5,4 +5,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from . import accounts, admin, core, openapi, routes  # noqa: E402,F401
+from . import accounts, admin, core, notifications, openapi, routes  # noqa: E402,F401

@@ -260,3 +260,40 @@ CURSOR = string(200, description="From a list's `next` link; leave out for the f
 DAY = string(format="date", description="A business day (default: today).")
 FILTER = string(enum=task_queries.FILTERS, description="As the board's filter (default: all).")
 SEARCH = string(task_queries.SEARCH_MAX, description="Words of the title, or a Jira ID.")
+
+Notification = define(
+    "Notification",
+    obj(
+        {
+            "id": integer(),
+            "kind": string(
+                enum=["task_assigned", "shuffled", "handed_over", "paid_out", "role_changed"]
+            ),
+            "created_at": string(format="date-time"),
+            "read": boolean(),
+            "task": nullable_ref("TaskRef"),
+            "shuffle_public_id": string(nullable=True),
+            "by": string(nullable=True, description="Who did it (the creator, the admin)."),
+            "count": integer(nullable=True, description="Tasks moved to you."),
+            "amount": nullable_ref("Money"),
+            "day": string(format="date", nullable=True),
+            "role": string(nullable=True, description="Your new role."),
+        },
+        description="Something aTES did to your work or money.",
+    ),
+)
+NotificationPage = define(
+    "NotificationPage", obj({"items": array(Notification), "next": string(nullable=True)})
+)
+MarkRead = define(
+    "MarkRead",
+    obj(
+        {
+            "up_to": integer(
+                minimum=1, maximum=2**63 - 1, description="Only notifications up to this id."
+            )
+        },
+        optional=("up_to",),
+    ),
+)
+MarkedRead = define("MarkedRead", obj({"marked": integer(description="How many were unread.")}))

@@ -480,7 +480,7 @@ def handover_of(popug_id: int) -> tuple[int, int]:
             _assigned(OPEN, popug_id)
         )
     ).one()
-    return count, fees
+    return count, int(fees)  # PostgreSQL sums BIGINT as NUMERIC
 
 
 def assignee_names_by_id(popug_ids) -> dict[int, str]:

@@ -147,6 +147,9 @@ def test_accountant_sees_a_balance_and_pays_it_out_when_closing_the_day(visit, d
     page = popug.page
     expect(page.locator("#account-balance")).to_have_text("$0.00")
     expect(page.locator("#my-balance")).to_have_text("$0.00")
+    # Today is closed: My account shows the next business day, and links to today's log.
+    expect(page.locator("#today-closed")).to_contain_text(f"Today, {day}, is closed")
+    page.locator("#today-closed a").click()
     payouts = page.locator("#audit-entries tbody tr").filter(
         has=page.locator("td", has_text="Payout")
     )

@@ -38,7 +38,7 @@ def test_a_worker_with_a_russian_browser_works_in_russian(visit, logins, js):
     expect(page.locator("html")).to_have_attribute("lang", "ru")
     expect(page.get_by_role("heading", level=1)).to_have_text("Вход в aTES")
     creator.sign_in("kesha", logins["kesha"])
-    assert creator.nav_labels() == ["Задачи", "Мои задачи", "Мой счёт"]
+    assert creator.nav_labels() == ["Задачи", "Мои задачи", "Мой счёт", "Уведомления"]
 
     title = unique("Почистить жёрдочку")
     form = page.locator("#task-form")

@@ -46,7 +46,7 @@ def test_admin_creates_a_worker_who_then_signs_in(visit, logins, js):
     browser.sign_out()
 
     browser.sign_in(username, E2E_BEAK)
-    assert browser.nav_labels() == ["Tasks", "My tasks", "My account"]
+    assert browser.nav_labels() == ["Tasks", "My tasks", "My account", "Notifications"]
     for forbidden in ("Accounting", "Analytics", "Popugs"):
         expect(browser.nav().get_by_role("link", name=forbidden)).to_have_count(0)
     expect(page.locator(".whoami .badge-role")).to_have_text("worker")
@@ -64,9 +64,7 @@ def test_every_role_sees_its_navigation(visit, demo_roles, role):
     assert browser.nav_labels() == NAV_BY_ROLE[role]
     for label in NAV_BY_ROLE[role]:
         browser.open_nav(label)
-        expect(browser.nav().get_by_role("link", name=label, exact=True)).to_have_attribute(
-            "aria-current", "page"
-        )
+        expect(browser.nav_link(label)).to_have_attribute("aria-current", "page")
 
 
 def create_popug(admin: Visitor, logins: dict[str, str], role: str) -> str:

@@ -16,10 +16,10 @@ MONEY = re.compile(r"([+\u2212-]?)\$([\d,]+)\.(\d{2})")
 
 # What each role's main navigation shows, in order: each role sees the areas it may use.
 NAV_BY_ROLE = {
-    "worker": ["Tasks", "My tasks", "My account"],
-    "accountant": ["Tasks", "My tasks", "My account", "Accounting"],
-    "manager": ["Tasks", "My account"],
-    "admin": ["Tasks", "My account", "Accounting", "Analytics", "Popugs"],
+    "worker": ["Tasks", "My tasks", "My account", "Notifications"],
+    "accountant": ["Tasks", "My tasks", "My account", "Accounting", "Notifications"],
+    "manager": ["Tasks", "My account", "Notifications"],
+    "admin": ["Tasks", "My account", "Accounting", "Analytics", "Popugs", "Notifications"],
 }
 # The same words in Russian (the catalogue's translations), for the journeys in Russian.
 RUSSIAN = {
@@ -29,6 +29,7 @@ RUSSIAN = {
     "Accounting": "Бухгалтерия",
     "Analytics": "Аналитика",
     "Popugs": "Попуги",
+    "Notifications": "Уведомления",
     "Main": "Главное меню",
     "Username": "Имя пользователя",
     "Beak shape": "Форма клюва",
@@ -125,10 +126,18 @@ class Visitor:
         return self.page.get_by_role("navigation", name=self.words("Main"))
 
     def nav_labels(self) -> list[str]:
-        return [text.strip() for text in self.nav().get_by_role("link").all_inner_texts()]
+        """The navigation's links, without the unread count beside Notifications."""
+        return [
+            re.sub(r"\s+\d+\+?(\s.*)?$", "", text.strip(), flags=re.S)
+            for text in self.nav().get_by_role("link").all_inner_texts()
+        ]
+
+    def nav_link(self, label: str) -> Locator:
+        """The navigation's link of `label` (Notifications' name may end with its count)."""
+        return self.nav().get_by_role("link", name=re.compile("^" + re.escape(label) + r"(\s|$)"))
 
     def open_nav(self, label: str) -> None:
-        self.nav().get_by_role("link", name=label, exact=True).click()
+        self.nav_link(label).click()
         expect(self.page.get_by_role("heading", level=1)).to_contain_text(label)
 
     def flash(self) -> Locator:

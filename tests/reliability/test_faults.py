@@ -41,7 +41,7 @@ from app.blueprints.accounting.models import (
     Payout,
 )
 from app.blueprints.auth import sessions
-from app.blueprints.tasks.models import Shuffle, ShuffleStatus, Task
+from app.blueprints.tasks.models import Shuffle, ShuffleFailure, ShuffleStatus, Task
 from app.blueprints.tasks.service import SHUFFLE_ATTEMPTS, SHUFFLE_QUEUE_LOCK
 from app.config import database_url
 from app.db import lock_key
@@ -274,7 +274,7 @@ def test_shuffle_whose_worker_keeps_dying_fails_with_a_reason(database):
     with app_on(database):
         doomed, following = db.session.scalars(select(Shuffle).order_by(Shuffle.id)).all()
         assert (doomed.status, doomed.attempts) == (ShuffleStatus.FAILED, SHUFFLE_ATTEMPTS)
-        assert "A worker stopped while running it, 3 times; nothing was changed" in doomed.error
+        assert doomed.error == ShuffleFailure.WORKER_STOPPED  # worded when shown
         assert count(LedgerEntry, LedgerEntry.shuffle_id == doomed.id) == 0
         assert following.status == ShuffleStatus.DONE
     assert check_shuffle_state(database, before, 300) == 1

@@ -151,29 +151,39 @@ def work(stop: threading.Event, *, poll: float, once: bool = False) -> None:
             _reset_session()
 
 
+FORGET_EVERY_SECONDS = 3600  # notifications have no index by age: a scan, once an hour
+
+
 class Chores:
-    """What the worker does between shuffles, at most every `every` seconds: send the
-    e-mail outbox (payouts), remove notifications older than NOTIFICATIONS_KEEP_DAYS."""
+    """What the worker does between shuffles: send the e-mail outbox (payouts) at most every
+    `every` seconds, and remove notifications older than NOTIFICATIONS_KEEP_DAYS at most
+    every FORGET_EVERY_SECONDS."""
 
     def __init__(self, every: float):
-        self.every, self.last = every, None
+        self.every, self.sent_at, self.forgot_at = every, None, None
+
+    @staticmethod
+    def _due(last: float | None, every: float, now: float) -> bool:
+        return last is None or now - last >= every
 
     def run_when_due(self) -> None:
-        now = time.monotonic()
-        if self.last is not None and now - self.last < self.every:
-            return
-        self.last = now
         from app.blueprints.accounting.mail import send_pending
         from app.blueprints.notifications.service import forget_older_than
 
-        with write_intent():
-            report = send_pending()
+        now = time.monotonic()
+        if self._due(self.sent_at, self.every, now):
+            self.sent_at = now
+            with write_intent():
+                report = send_pending()
             if report.sent or report.logged or report.failed:
                 log.info("outbox: %s", report.summary())
-            forgotten = forget_older_than(current_app.config["NOTIFICATIONS_KEEP_DAYS"])
-            db.session.commit()
-        if forgotten:
-            log.info("removed %s old notifications", forgotten)
+        if self._due(self.forgot_at, FORGET_EVERY_SECONDS, now):
+            self.forgot_at = now
+            with write_intent():
+                forgotten = forget_older_than(current_app.config["NOTIFICATIONS_KEEP_DAYS"])
+                db.session.commit()
+            if forgotten:
+                log.info("removed %s old notifications", forgotten)
 
 
 @jobs_cli.command("work")

@@ -24,10 +24,15 @@ def role_required(*roles: str):
     return decorator
 
 
-# Who may use which part of aTES; navigation and routes both read this.
+# Every role a popug can have (the values of `popugs.role`).
+ROLES = ("admin", "manager", "accountant", "worker")
+# Tasks land only on these roles: managers and admins never hold tasks.
+ASSIGNABLE_ROLES = ("worker", "accountant")
+
+# Who may use which part of aTES; navigation, routes and services all read this.
 ACCESS = {
-    "tasks": ("admin", "manager", "accountant", "worker"),
-    "my_tasks": ("accountant", "worker"),
+    "tasks": ROLES,
+    "my_tasks": ASSIGNABLE_ROLES,
     "my_account": ("admin", "manager", "accountant", "worker"),
     "shuffle": ("admin", "manager"),
     "accounting": ("admin", "accountant"),

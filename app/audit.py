@@ -14,6 +14,7 @@ from app import clock
 from app.db import UTCDateTime
 from app.extensions import db
 from app.i18n import N_
+from app.paging import counted_page
 
 # What each action is called (translated where shown); the details stay as recorded, in English.
 ACTIONS = {
@@ -79,9 +80,4 @@ def page_of_events(page: int, per_page: int = 50, *, about: int | None = None):
     query = select(AuditEvent).order_by(AuditEvent.id.desc())
     if about is not None:
         query = query.where(AuditEvent.subject_id == about)
-    return db.paginate(
-        query,
-        page=page,
-        per_page=per_page,
-        error_out=False,
-    )
+    return counted_page(db.session, query, page, per_page, entities=True)

@@ -20,6 +20,14 @@ DATE_HINT = _l("Enter a date like 2026-03-03 (year-month-day).")
 MAX_RANGE_DAYS = 366
 
 
+def parse_day(text: str | None) -> date | None:
+    """A day written as ISO_DATE (a form's field, a URL's part); None for anything else."""
+    try:
+        return datetime.strptime((text or "").strip(), ISO_DATE).date()
+    except ValueError:
+        return None
+
+
 class DayField(DateField):
     """An ISO date, as the browser's date input sends it. Empty is no day (None); anything
     else that is not a day gets DATE_HINT; a day outside FIRST_DAY..LAST_DAY is refused."""
@@ -32,11 +40,9 @@ class DayField(DateField):
         if not text:
             self.data = None
             return
-        try:
-            self.data = datetime.strptime(text, ISO_DATE).date()
-        except ValueError:
-            self.data = None
-            raise ValueError(str(DATE_HINT)) from None
+        self.data = parse_day(text)
+        if self.data is None:
+            raise ValueError(str(DATE_HINT))
 
     def pre_validate(self, form):
         if self.data is not None and not FIRST_DAY <= self.data <= LAST_DAY:

@@ -46,7 +46,15 @@ LABELS = {
         "accountant": N_("accountant"),
         "worker": N_("worker"),
     },
+    # The same codes as choices in the popug forms.
+    "role_choice": {
+        "admin": N_("Admin"),
+        "manager": N_("Manager"),
+        "accountant": N_("Accountant"),
+        "worker": N_("Worker"),
+    },
     "status": {"open": N_("open"), "done": N_("done")},
+    "entry": {"assign_fee": N_("Assign fee"), "reward": N_("Reward"), "payout": N_("Payout")},
     "filter": {"all": N_("All"), "open": N_("Open"), "done": N_("Done"), "mine": N_("Mine")},
     "mail": {"pending": N_("Pending"), "sent": N_("Sent"), "logged": N_("Logged")},
 }
@@ -57,6 +65,13 @@ def label(code: str, kind: str) -> str:
 
     text = LABELS[kind].get(code)
     return gettext(text) if text is not None else code
+
+
+def lazy_label(code: str, kind: str):
+    """`label`, translated when it is shown (a form's choices are built at import)."""
+    from flask_babel import lazy_gettext
+
+    return lazy_gettext(LABELS[kind][code])
 
 
 def Nn_(singular: str, plural: str) -> tuple[str, str]:  # noqa: N802 - gettext's naming

@@ -3,7 +3,7 @@ database unchecked)."""
 
 import math
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, func, select
 
 MAX_PAGE = 100_000
 
@@ -43,9 +43,29 @@ def paged(query):
 
 
 def peek_page(
-    session, statement, page: int, per_page: int, params=None, total: int | None = None
+    session,
+    statement,
+    page: int,
+    per_page: int,
+    params=None,
+    total: int | None = None,
+    *,
+    entities: bool = False,
 ) -> Page:
-    """Rows of `statement` (a SELECT of columns made by `paged`, with `params` for its own
-    parameters) for `page` in one query; no count of its own."""
+    """Rows of `statement` (a SELECT made by `paged`, with `params` for its own parameters)
+    for `page` in one query; no count of its own. `entities`: the first column's objects
+    (a SELECT of one model) instead of rows."""
     bound = {**(params or {}), "page_limit": per_page + 1, "page_offset": (page - 1) * per_page}
-    return Page(session.execute(statement, bound).all(), page, per_page, total)
+    result = session.execute(statement, bound)
+    return Page((result.scalars() if entities else result).all(), page, per_page, total)
+
+
+def counted_page(
+    session, query, page: int, per_page: int, *, count=None, entities: bool = False
+) -> Page:
+    """A page of `query` and its number of pages, in two queries: `count` (a SELECT of one
+    number; by default the rows of `query` counted) and the page's rows."""
+    if count is None:
+        count = select(func.count()).select_from(query.order_by(None).subquery())
+    total = session.scalar(count)
+    return peek_page(session, paged(query), page, per_page, total=total, entities=entities)

@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from werkzeug.routing import IntegerConverter
 
 from app import clock, create_app
-from app.blueprints.auth.models import ASSIGNABLE_ROLES
+from app.access import ASSIGNABLE_ROLES
 from app.blueprints.tasks import service as tasks
 from app.config import TestConfig
 from app.extensions import db

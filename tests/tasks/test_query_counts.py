@@ -4,7 +4,8 @@
 import pytest
 from sqlalchemy import update
 
-from app.blueprints.auth.models import ASSIGNABLE_ROLES, Popug
+from app.access import ASSIGNABLE_ROLES
+from app.blueprints.auth.models import Popug
 from app.blueprints.tasks import service
 from app.extensions import db
 from tests.factories import make_popug, make_task

@@ -11,8 +11,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import BigInteger, Date, and_, case, cast, func, literal, select, union_all
 
 from app.extensions import db
-from app.i18n import N_
-from app.paging import Page
+from app.paging import Page, counted_page, paged, peek_page
 
 from .models import (
     ASSIGN_FEE,
@@ -32,31 +31,12 @@ from .models import (
 
 BALANCE_SORTS = ("username", "balance")
 SORT_DIRECTIONS = ("asc", "desc")
-KIND_LABELS = {ASSIGN_FEE: N_("Assign fee"), REWARD: N_("Reward"), PAYOUT: N_("Payout")}
 
 
 def sum_cents(column):
     """SUM as BIGINT on every backend (PostgreSQL's SUM(bigint) is NUMERIC), 0 when empty:
     the sums of ledger amounts here and in closing.py and verify.py."""
     return cast(func.coalesce(func.sum(column), 0), BigInteger)
-
-
-def _offset(page: int, per_page: int) -> int:
-    return (page - 1) * per_page
-
-
-def _counted_page(query, count_query, page: int, per_page: int, *, entities=False) -> Page:
-    """Two queries: the count and the page's rows."""
-    total = db.session.scalar(count_query)
-    limited = query.limit(per_page).offset(_offset(page, per_page))
-    rows = db.session.scalars(limited).all() if entities else db.session.execute(limited).all()
-    return Page(rows, page, per_page, total)
-
-
-def _peek_page(query, page: int, per_page: int) -> Page:
-    """One query and no count (the outbox grows forever): see app.paging.Page."""
-    rows = db.session.scalars(query.limit(per_page + 1).offset(_offset(page, per_page))).all()
-    return Page(rows, page, per_page)
 
 
 @dataclass(frozen=True)
@@ -166,8 +146,12 @@ def _balances_query(sort: str, direction: str):
 
 def balances(sort: str, direction: str, page: int, per_page: int):
     """A page of every popug's balance, sorted by username or balance."""
-    return _counted_page(
-        _balances_query(sort, direction), select(func.count(Account.id)), page, per_page
+    return counted_page(
+        db.session,
+        _balances_query(sort, direction),
+        page,
+        per_page,
+        count=select(func.count(Account.id)),
     )
 
 
@@ -254,11 +238,12 @@ def account_of_owner(owner_public_id: str) -> Account | None:
 def audit_log(account_id: int, day: date, page: int, per_page: int) -> Page:
     """A page of one account's ledger entries of `day`, newest first (two index seeks)."""
     where = _one_account_day(account_id, day)
-    return _counted_page(
+    return counted_page(
+        db.session,
         select(LedgerEntry).where(*where).order_by(LedgerEntry.id.desc()),
-        select(func.count(LedgerEntry.id)).where(*where),
         page,
         per_page,
+        count=select(func.count(LedgerEntry.id)).where(*where),
         entities=True,
     )
 
@@ -469,11 +454,12 @@ def recent_closed_days(limit: int) -> list[ClosedDay]:
 
 def closed_days(page: int, per_page: int) -> Page:
     """A page of closed days, newest first, with their pending e-mails."""
-    pager = _counted_page(
+    pager = counted_page(
+        db.session,
         select(BillingDay).order_by(BillingDay.day.desc()),
-        select(func.count(BillingDay.day)),
         page,
         per_page,
+        count=select(func.count(BillingDay.day)),
         entities=True,
     )
     pager.items = _with_pending_mail(pager.items)
@@ -486,7 +472,8 @@ def closed_day(day: date) -> BillingDay | None:
 
 def payouts_of(day: date, page: int, per_page: int) -> Page:
     """A page of who was paid how much when `day` closed, with each e-mail's state."""
-    return _counted_page(
+    return counted_page(
+        db.session,
         select(
             Account.username,
             Account.email,
@@ -501,9 +488,9 @@ def payouts_of(day: date, page: int, per_page: int) -> Page:
         .outerjoin(OutboxMessage, OutboxMessage.payout_id == Payout.id)
         .where(Payout.day == day)
         .order_by(Account.username, Payout.id),
-        select(func.count(Payout.id)).where(Payout.day == day),
         page,
         per_page,
+        count=select(func.count(Payout.id)).where(Payout.day == day),
     )
 
 
@@ -512,7 +499,7 @@ def outbox(status: str | None, page: int, per_page: int) -> Page:
     query = select(OutboxMessage).order_by(OutboxMessage.id.desc())
     if status in MAIL_STATUSES:
         query = query.where(OutboxMessage.status == status)
-    return _peek_page(query, page, per_page)
+    return peek_page(db.session, paged(query), page, per_page, entities=True)
 
 
 def recent_outbox(limit: int) -> list[OutboxMessage]:

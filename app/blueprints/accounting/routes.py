@@ -1,6 +1,5 @@
 import csv
 import io
-from datetime import date
 
 from flask import Response, current_app, flash, redirect, request, stream_with_context, url_for
 from flask_babel import gettext, ngettext
@@ -8,6 +7,7 @@ from flask_login import current_user
 
 from app import clock
 from app.access import ACCESS, role_required
+from app.days import parse_day
 from app.errors import FORM_EXPIRED, ServiceError, found
 from app.extensions import db
 from app.htmx import redirect_after_post, render, wants_fragment
@@ -40,13 +40,6 @@ def _sort() -> tuple[str, str]:
     )
 
 
-def _parse_day(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value or "")
-    except ValueError:
-        return None
-
-
 # --- My account ------------------------------------------------------------------------
 
 
@@ -77,7 +70,6 @@ def _account_page(popug_id: int, *, heading: str, endpoint: str, **params):
         "entries": entries,
         "lines": lines,
         "labels": service.task_labels(task_ids),
-        "kinds": queries.KIND_LABELS,
     }
     page = render("accounting/my_account.html", "accounting/_audit_log.html", **context)
     return page, 200 if valid else 422
@@ -249,7 +241,7 @@ def close_day():
     if not form.validate_on_submit():
         flash(gettext(FORM_EXPIRED), "error")
         return redirect_after_post(url_for("accounting.overview"))
-    day = _parse_day(form.day.data) or today
+    day = parse_day(form.day.data) or today
     if day != today:
         flash(
             gettext(
@@ -333,7 +325,7 @@ def list_closed_days():
 @role_required(*ACCESS["accounting"])
 def show_payouts(day: str):
     """Who was paid how much when `day` closed, and where each e-mail is."""
-    parsed = _parse_day(day)
+    parsed = parse_day(day)
     closed = found(parsed and queries.closed_day(parsed), N_("That day has not been closed."))
     return render(
         "accounting/day.html",

@@ -1,6 +1,6 @@
 """The API's request and response shapes (the OpenAPI document's components)."""
 
-from app.blueprints.auth.models import ROLES
+from app.access import ROLES
 from app.blueprints.tasks import queries as task_queries
 from app.blueprints.tasks import service as tasks
 

@@ -3,12 +3,12 @@
 import click
 from flask.cli import AppGroup
 
+from app.access import ROLES
 from app.db import write_intent
 from app.errors import ServiceError
 from app.extensions import db
 
 from . import service
-from .models import ROLES
 
 popugs_cli = AppGroup("popugs", help="Manage popugs (accounts).")
 

@@ -4,17 +4,10 @@ from wtforms import PasswordField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from app.i18n import LOCALE_NAMES, LOCALES
+from app.access import ROLES
+from app.i18n import LOCALE_NAMES, LOCALES, lazy_label
 
-from .models import ROLES
-
-ROLE_LABELS = {
-    "admin": _l("Admin"),
-    "manager": _l("Manager"),
-    "accountant": _l("Accountant"),
-    "worker": _l("Worker"),
-}
-ROLE_CHOICES = [SelectChoice(role, ROLE_LABELS[role]) for role in ROLES]
+ROLE_CHOICES = [SelectChoice(role, lazy_label(role, "role_choice")) for role in ROLES]
 
 
 class SignInForm(FlaskForm):

@@ -9,10 +9,6 @@ from app import clock
 from app.db import UTCDateTime
 from app.extensions import db
 
-ROLES = ("admin", "manager", "accountant", "worker")
-# Tasks land only on these roles: managers and admins never hold tasks.
-ASSIGNABLE_ROLES = ("worker", "accountant")
-
 
 class Popug(UserMixin, db.Model):
     """An employee account. The beak shape itself is never stored, only its argon2id hash."""

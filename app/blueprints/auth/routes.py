@@ -128,13 +128,13 @@ def _popugs_page(form: PopugForm, status: int = 200):
 
 
 @bp.get("/popugs")
-@role_required("admin")
+@role_required(*ACCESS["popugs"])
 def list_popugs():
     return _popugs_page(PopugForm())
 
 
 @bp.post("/popugs")
-@role_required("admin")
+@role_required(*ACCESS["popugs"])
 def create_popug():
     form = PopugForm()
     if form.validate_on_submit():
@@ -221,7 +221,7 @@ def _row_action(public_id: str, change=None, done=None):
 
 
 @bp.post("/popugs/<public_id>/role")
-@role_required("admin")
+@role_required(*ACCESS["popugs"])
 def change_role(public_id: str):
     form = RoleForm()
     if not form.validate_on_submit():
@@ -235,7 +235,7 @@ def change_role(public_id: str):
 
 
 @bp.get("/popugs/<public_id>/deactivate")
-@role_required("admin")
+@role_required(*ACCESS["popugs"])
 def confirm_deactivate(public_id: str):
     """What deactivating a popug does (their open tasks and the fees charged for them), and
     the button that does it."""
@@ -249,13 +249,13 @@ def confirm_deactivate(public_id: str):
 
 
 @bp.post("/popugs/<public_id>/deactivate")
-@role_required("admin")
+@role_required(*ACCESS["popugs"])
 def deactivate_popug(public_id: str):
     return _set_active(public_id, False)
 
 
 @bp.post("/popugs/<public_id>/activate")
-@role_required("admin")
+@role_required(*ACCESS["popugs"])
 def activate_popug(public_id: str):
     return _set_active(public_id, True)
 
@@ -271,7 +271,7 @@ def _set_active(public_id: str, active: bool):
 
 
 @bp.get("/popugs/<public_id>")
-@role_required("admin")
+@role_required(*ACCESS["popugs"])
 def show_popug(public_id: str):
     """One popug for admins: who they are, their tasks and money, the audit trail about them."""
     popug = service.get_popug(public_id)
@@ -288,7 +288,7 @@ def show_popug(public_id: str):
 
 
 @bp.get("/audit")
-@role_required("admin")
+@role_required(*ACCESS["popugs"])
 def audit_trail():
     return render_template(
         "auth/audit.html", events=audit.page_of_events(page_number(request.args))

@@ -16,15 +16,17 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from app import audit, signals
+from app.access import ACCESS, ASSIGNABLE_ROLES, ROLES
 from app.blueprints.accounting import queries as accounting_queries
 from app.blueprints.accounting import service as accounting
 from app.db import advisory_lock
 from app.errors import NotAllowed, ServiceError, found, validated
 from app.extensions import db
 from app.i18n import LOCALES, N_
+from app.paging import counted_page
 from app.signals import ask
 
-from .models import ASSIGNABLE_ROLES, ROLES, Popug
+from .models import Popug
 from .tokens import (  # noqa: F401
     EXPIRY_DAYS,
     NewToken,
@@ -236,13 +238,18 @@ def get_popug_by_id(popug_id: int) -> Popug:
 
 
 def list_popugs(page: int, per_page: int):
-    return db.paginate(
-        select(Popug).order_by(Popug.username), page=page, per_page=per_page, error_out=False
+    return counted_page(
+        db.session,
+        select(Popug).order_by(Popug.username),
+        page,
+        per_page,
+        count=select(func.count(Popug.id)),
+        entities=True,
     )
 
 
 def _require_admin(actor: Popug) -> None:
-    if actor.role != "admin" or not actor.active:
+    if actor.role not in ACCESS["popugs"] or not actor.active:
         raise NotAllowed(N_("Only admins manage popugs."))
 
 

@@ -5,8 +5,7 @@ from flask_babel import gettext, ngettext
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from app.access import ACCESS, can, role_required
-from app.blueprints.auth import service as auth
+from app.access import ACCESS, ASSIGNABLE_ROLES, can, role_required
 from app.errors import FORM_EXPIRED, NotAllowed, NotFound, ServiceError, found
 from app.htmx import redirect_after_post, render, wants_fragment
 from app.i18n import N_
@@ -33,7 +32,7 @@ def _board_context(args) -> dict:
         "filters": queries.FILTERS,
         "search": search,
         "search_max": queries.SEARCH_MAX,
-        "takes_tasks": current_user.role in auth.ASSIGNABLE_ROLES,
+        "takes_tasks": current_user.role in ASSIGNABLE_ROLES,
         "complete_form": CompleteForm(),
         # Its form token is for the shuffle button, which only managers and admins see.
         "shuffle_form": ShuffleForm() if can("shuffle") else None,

@@ -25,7 +25,6 @@ from .shuffles import (  # noqa: F401
     NOBODY_ELIGIBLE,
     SHUFFLE_ATTEMPTS,
     SHUFFLE_QUEUE_LOCK,
-    SHUFFLERS,
     TASKS_LOCK,
     AlreadyShuffled,
     ShufflePress,

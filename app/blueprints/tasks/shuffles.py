@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from app import audit, clock, signals
+from app.access import ACCESS
 from app.blueprints.accounting import service as accounting
 from app.blueprints.auth import service as auth
 from app.db import advisory_lock, is_postgres
@@ -45,7 +46,6 @@ from .models import (
 # and charges its tasks in one statement, blind to tasks committed meanwhile. Completing a
 # task holds it shared, and does not wait for a shuffle either: it is refused at once.
 TASKS_LOCK = "tasks"
-SHUFFLERS = ("admin", "manager")
 # Nobody to give a task to: refuses a shuffle, and the creation of a task (service.py).
 NOBODY_ELIGIBLE = N_("Nobody can take tasks right now: there is no active worker or accountant.")
 NO_OPEN_TASKS = N_("There are no open tasks to shuffle.")
@@ -214,7 +214,7 @@ def request_shuffle(*, actor, form_token: str | None = None) -> ShufflePress:
     `form_token` raises AlreadyShuffled with the first press's shuffle. With nothing to
     shuffle the press is refused at once.
     """
-    if actor.role not in SHUFFLERS:
+    if actor.role not in ACCESS["shuffle"]:
         raise NotAllowed(N_("Only managers and admins shuffle tasks."))
     check_form_token(form_token)
     advisory_lock(SHUFFLE_QUEUE_LOCK)  # presses one after the other

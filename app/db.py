@@ -27,6 +27,12 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
+def partial_index_where(condition: str) -> dict:
+    """The keyword arguments of an `Index` over only the rows that meet `condition` (SQL),
+    on both dialects: `Index(name, *columns, **partial_index_where("read_at IS NULL"))`."""
+    return {dialect + "_where": text(condition) for dialect in ("postgresql", "sqlite")}
+
+
 class UTCDateTime(TypeDecorator):
     """A timezone-aware UTC datetime on every backend (SQLite stores it naive, in UTC)."""
 

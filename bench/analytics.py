@@ -15,7 +15,7 @@ disturb less):
                               dashboard shows for N days (its four tables, the bars of its
                               two charts): the bare page the goal compares with
   dashboard N days            GET /analytics?from=…&to=… (sign-in, layout, queries, charts)
-  of which queries            analytics.queries.range_report() alone, no HTTP or templates
+  of which queries            analytics.report.range_report() alone, no HTTP or templates
   dashboard, no day closed    billing_days set aside, so every day is summed from the ledger
                               (the "indexed queries over the ledger only" alternative)
 
@@ -232,7 +232,7 @@ class StatementCounter:
 
 def measure(url: str, runs: int, warmup: int) -> tuple[dict, dict]:
     from app.access import role_required
-    from app.blueprints.analytics import queries
+    from app.blueprints.analytics import report as analytics_report
     from app.extensions import db
 
     app = create_app(analytics_config(url))
@@ -250,7 +250,7 @@ def measure(url: str, runs: int, warmup: int) -> tuple[dict, dict]:
     # Requests run outside any app context, as in production: each pushes its own, with its
     # own session and transaction (an outer context would be shared by every request).
     with app.app_context():
-        reports = {days: queries.range_report(*bounds) for days, bounds in ranges.items()}
+        reports = {days: analytics_report.range_report(*bounds) for days, bounds in ranges.items()}
         engine = db.engine
     client = app.test_client()
     with client.session_transaction() as session:
@@ -273,7 +273,7 @@ def measure(url: str, runs: int, warmup: int) -> tuple[dict, dict]:
     def report_only(days):
         def call():
             with app.app_context():
-                queries.range_report(*ranges[days])
+                analytics_report.range_report(*ranges[days])
 
         return call
 

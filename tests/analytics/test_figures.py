@@ -8,7 +8,7 @@ import pytest
 
 from app import clock
 from app.blueprints.accounting import service as accounting
-from app.blueprints.analytics import queries
+from app.blueprints.analytics import report as analytics_report
 from app.extensions import db
 from tests.factories import make_popug
 
@@ -62,7 +62,7 @@ def test_days_weeks_and_months_split_at_local_midnight(build, worker, set_timezo
     set_timezone(tz)
     build_boundary_tasks(build, worker, tz)
 
-    report = queries.range_report(date(2026, 2, 27), date(2026, 3, 3))
+    report = analytics_report.range_report(date(2026, 2, 27), date(2026, 3, 3))
 
     assert lines(report.days) == [
         "27.02 — no task completed",
@@ -95,7 +95,7 @@ def test_days_weeks_and_months_split_at_local_midnight(build, worker, set_timezo
         date(2026, 3, 3): 2000,
     }
     assert report.total_earnings == -800 - 1700 - 2000 + 2000
-    today = queries.today_cards()
+    today = analytics_report.today_cards()
     assert (today.day, today.earnings, today.popugs_in_red) == (date(2026, 3, 3), 2000, 0)
 
 
@@ -105,7 +105,7 @@ def test_the_same_instants_fall_on_other_days_in_another_zone(build, worker, set
     build_boundary_tasks(build, worker, "UTC")
     set_timezone("Asia/Tokyo")
 
-    report = queries.range_report(date(2026, 2, 27), date(2026, 3, 3))
+    report = analytics_report.range_report(date(2026, 2, 27), date(2026, 3, 3))
 
     assert lines(report.days) == [
         "27.02 — no task completed",
@@ -151,8 +151,8 @@ def test_dst_days_are_23_and_25_hours_long(build, worker, set_timezone):
     )  # fmt: skip
     clock.freeze(wall(tz, 2026, 10, 27, 12))
 
-    spring = queries.range_report(date(2026, 3, 29), date(2026, 3, 30))
-    autumn = queries.range_report(date(2026, 10, 25), date(2026, 10, 26))
+    spring = analytics_report.range_report(date(2026, 3, 29), date(2026, 3, 30))
+    autumn = analytics_report.range_report(date(2026, 10, 25), date(2026, 10, 26))
 
     assert lines(spring.days) == [
         "29.03 — most expensive task — $22",
@@ -196,7 +196,7 @@ def test_ties_go_to_the_earlier_completion_then_the_lower_id(build, worker):
         reward=3400, title="Cheaper and earlier",
     )  # fmt: skip
 
-    report = queries.range_report(date(2026, 3, 2), date(2026, 3, 11))
+    report = analytics_report.range_report(date(2026, 3, 2), date(2026, 3, 11))
 
     by_day = {period.first: period.top.title if period.top else None for period in report.days}
     assert by_day[date(2026, 3, 2)] == "Quick"
@@ -221,7 +221,7 @@ def test_weeks_and_months_at_the_ends_of_the_range_count_whole(build, worker):
         reward=3000, title="After the range",
     )  # fmt: skip
 
-    report = queries.range_report(date(2026, 1, 1), date(2026, 1, 5))
+    report = analytics_report.range_report(date(2026, 1, 1), date(2026, 1, 5))
 
     assert winners(report.days) == [None, "In the range", None, None, None]
     # ISO week 1 of 2026 starts on Monday 29.12.2025.
@@ -237,7 +237,7 @@ def test_a_range_across_new_year_labels_days_with_the_year(build, worker):
         datetime(2025, 12, 31, 1, tzinfo=UTC), datetime(2025, 12, 31, 2, tzinfo=UTC), worker,
         reward=2600, title="Old year",
     )  # fmt: skip
-    report = queries.range_report(date(2025, 12, 31), date(2026, 1, 1))
+    report = analytics_report.range_report(date(2025, 12, 31), date(2026, 1, 1))
     assert lines(report.days) == [
         "31.12.2025 — most expensive task — $26",
         "01.01.2026 — no task completed",
@@ -259,11 +259,11 @@ def test_entries_after_a_close_count_for_the_next_business_day(build, worker, se
         fee=1300, reward=2000, title="After the close",
     )  # fmt: skip
 
-    report = queries.range_report(date(2026, 3, 3), date(2026, 3, 4))
+    report = analytics_report.range_report(date(2026, 3, 3), date(2026, 3, 4))
 
     assert earnings(report) == {date(2026, 3, 3): 1100 - 2900, date(2026, 3, 4): 1300 - 2000}
     # Today is closed: the card shows the open business day, where new money goes.
-    assert (queries.today_cards().day, queries.today_cards().earnings) == (
+    assert (analytics_report.today_cards().day, analytics_report.today_cards().earnings) == (
         date(2026, 3, 4),
         1300 - 2000,
     )
@@ -282,12 +282,12 @@ def test_closed_days_show_the_same_earnings_as_their_ledger(build, worker):
         )  # fmt: skip
     build.create(datetime(2026, 3, 3, 12, tzinfo=UTC), fee=1700, reward=3000)
     clock.freeze(datetime(2026, 3, 5, 9, tzinfo=UTC))
-    before = earnings(queries.range_report(date(2026, 3, 1), date(2026, 3, 5)))
+    before = earnings(analytics_report.range_report(date(2026, 3, 1), date(2026, 3, 5)))
 
     for day in (2, 3):  # 04.03 stays open: the range mixes closed and open days
         accounting.close_day(date(2026, 3, day))
         db.session.commit()
-    after = earnings(queries.range_report(date(2026, 3, 1), date(2026, 3, 5)))
+    after = earnings(analytics_report.range_report(date(2026, 3, 1), date(2026, 3, 5)))
 
     assert (
         before
@@ -306,9 +306,9 @@ def test_closed_days_show_the_same_earnings_as_their_ledger(build, worker):
 def test_popugs_in_the_red_counts_negative_balances_now(build, worker):
     make_popug(role="manager", username="zero-balance")  # never gets tasks
     task = build.create(datetime(2026, 3, 3, 9, tzinfo=UTC), fee=1500, reward=2000)
-    assert queries.today_cards().popugs_in_red == 1
+    assert analytics_report.today_cards().popugs_in_red == 1
     build.complete(task, datetime(2026, 3, 3, 10, tzinfo=UTC), worker)
-    assert queries.today_cards().popugs_in_red == 0
+    assert analytics_report.today_cards().popugs_in_red == 0
 
 
 def test_a_years_range_is_one_row_per_day_with_its_own_figures(build, worker):
@@ -320,7 +320,7 @@ def test_a_years_range_is_one_row_per_day_with_its_own_figures(build, worker):
         datetime(2026, 3, 3, 9, tzinfo=UTC), datetime(2026, 3, 3, 10, tzinfo=UTC), worker,
         fee=1000, reward=3300, title="Today",
     )  # fmt: skip
-    report = queries.range_report(date(2025, 3, 4), date(2026, 3, 3))
+    report = analytics_report.range_report(date(2025, 3, 4), date(2026, 3, 3))
     assert len(report.days) == len(report.earnings) == 365
     assert report.days[0].line == "04.03.2025 — most expensive task — $20"
     assert report.days[-1].line == "03.03.2026 — most expensive task — $33"

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app import clock
 from app.blueprints.accounting import service as accounting
 from app.blueprints.accounting.models import ASSIGN_FEE, REWARD, Account, LedgerEntry
-from app.blueprints.analytics import queries
+from app.blueprints.analytics import report as analytics_report
 from app.blueprints.tasks import service as task_service
 from app.blueprints.tasks.models import OPEN, Task
 from app.errors import ServiceError
@@ -141,7 +141,7 @@ def test_dashboard_equals_brute_force(app, set_timezone, zone, start, script):
     last = clock.business_day() + timedelta(days=1)  # a close moves entries to tomorrow
 
     by_day, by_week, by_month, earnings, in_red = brute_force(zone)
-    report = queries.range_report(first, last)
+    report = analytics_report.range_report(first, last)
 
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     assert [(p.first, p.top and p.top.task_id) for p in report.days] == [
@@ -158,7 +158,7 @@ def test_dashboard_equals_brute_force(app, set_timezone, zone, start, script):
     assert [(row.day, row.cents) for row in report.earnings] == [
         (day, earnings[day]) for day in days
     ]
-    today, open_day = queries.today_cards(), accounting.open_business_day()
+    today, open_day = analytics_report.today_cards(), accounting.open_business_day()
     assert (today.day, today.earnings, today.popugs_in_red) == (
         open_day,
         earnings.get(open_day, 0),

@@ -10,12 +10,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app import clock
-from app.db import BigId, UTCDateTime
+from app.db import BigId, UTCDateTime, partial_index_where
 from app.extensions import db
 
 ASSIGN_FEE = "assign_fee"
@@ -71,8 +70,7 @@ class LedgerEntry(db.Model):
             "account_id",
             "shuffle_id",
             "handed_over_from",
-            postgresql_where=text("task_id IS NOT NULL"),
-            sqlite_where=text("task_id IS NOT NULL"),
+            **partial_index_where("task_id IS NOT NULL"),
         ),
         # A shuffle's entries (one per popug it charged: what it cost each popug, for their
         # notifications). Partial: only shuffles' entries; a shuffle adds one key per popug,
@@ -81,8 +79,7 @@ class LedgerEntry(db.Model):
             "ix_ledger_entries_shuffle_id",
             "shuffle_id",
             "id",
-            postgresql_where=text("shuffle_id IS NOT NULL"),
-            sqlite_where=text("shuffle_id IS NOT NULL"),
+            **partial_index_where("shuffle_id IS NOT NULL"),
         ),
     )
 

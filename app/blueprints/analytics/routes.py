@@ -8,7 +8,7 @@ from app.access import ACCESS, role_required
 from app.days import MAX_RANGE_DAYS
 from app.htmx import render, wants_fragment
 
-from . import bp, queries
+from . import bp, report
 from .forms import RangeForm
 
 PRESETS = (7, 30, 90, 365)
@@ -23,10 +23,10 @@ def dashboard():
     form = RangeForm(request.args)
     valid = form.check(today)
     chosen = (form.start.data, form.end.data) if valid else None
-    report = queries.range_report(*chosen) if chosen else None
+    figures = report.range_report(*chosen) if chosen else None
     context = {
         "form": form,
-        "report": report,
+        "report": figures,
         "presets": [
             (
                 ngettext("Last %(num)s days", "Last %(num)s days", days),
@@ -40,7 +40,7 @@ def dashboard():
         "calendar_today": today,
     }
     if not wants_fragment():
-        context["today"] = queries.today_cards(report)
+        context["today"] = report.today_cards(figures)
     status = 200 if valid else 422
     return render("analytics/dashboard.html", "analytics/_results.html", **context), status
 

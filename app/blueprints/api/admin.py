@@ -6,7 +6,7 @@ from datetime import timedelta
 from flask import url_for
 
 from app.access import ACCESS
-from app.blueprints.analytics import queries as analytics
+from app.blueprints.analytics import report as analytics
 from app.blueprints.auth import service as auth
 from app.days import MAX_RANGE_DAYS
 from app.errors import ServiceError

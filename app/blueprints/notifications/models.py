@@ -1,11 +1,11 @@
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, text
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app import clock
-from app.db import BigId, UTCDateTime
+from app.db import BigId, UTCDateTime, partial_index_where
 from app.extensions import db
 
 
@@ -24,10 +24,6 @@ TASK_ASSIGNED, SHUFFLED, HANDED_OVER, PAID_OUT, ROLE_CHANGED = NotificationKind
 KINDS = tuple(NotificationKind)
 
 
-def _unread_only() -> dict:
-    return {dialect + "_where": text("read_at IS NULL") for dialect in ("postgresql", "sqlite")}
-
-
 class Notification(db.Model):
     """Something aTES did to a popug's work or money, for that popug to read. Written by
     the receivers in receivers.py, in the transaction of the event."""
@@ -39,7 +35,9 @@ class Notification(db.Model):
         Index("ix_notifications_popug_id", "popug_id", "id"),
         # Their unread ones only (the top bar's count, "Mark all as read"): it stays as
         # small as what is unread, however long the history.
-        Index("ix_notifications_unread", "popug_id", "id", **_unread_only()),
+        Index(
+            "ix_notifications_unread", "popug_id", "id", **partial_index_where("read_at IS NULL")
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from app import clock
-from app.db import UTCDateTime
+from app.db import UTCDateTime, partial_index_where
 from app.errors import FORM_EXPIRED, ServiceError
 from app.extensions import db
 
@@ -45,13 +45,8 @@ def check_form_token(form_token: str | None) -> None:
         raise ServiceError(FORM_EXPIRED)
 
 
-def _only(condition: str) -> dict:
-    """A partial index's predicate, spelled out for both dialects."""
-    return {dialect + "_where": text(condition) for dialect in ("postgresql", "sqlite")}
-
-
 # A partial index over the tasks that have been completed.
-_DONE_ONLY = _only("completed_at IS NOT NULL")
+_DONE_ONLY = partial_index_where("completed_at IS NOT NULL")
 
 
 # A task is kept in two tables joined one to one. `tasks` holds what a shuffle reads and
@@ -63,7 +58,7 @@ _DONE_ONLY = _only("completed_at IS NOT NULL")
 # writes a new row version and an entry into every index of its table that covers open
 # tasks: the primary key and the open tasks' assignee index. (The board pages by id,
 # newest first, and filters open or done tasks on the way.)
-_OPEN_ONLY = _only("status = 'open'")
+_OPEN_ONLY = partial_index_where("status = 'open'")
 TASKS = db.Table(
     "tasks",
     Column("id", Integer, primary_key=True),
@@ -88,7 +83,11 @@ TASKS = db.Table(
         dialect="sqlite"
     ),
     Index(
-        "ix_tasks_done_assignee", "assignee_id", "completed_at", "id", **_only("status = 'done'")
+        "ix_tasks_done_assignee",
+        "assignee_id",
+        "completed_at",
+        "id",
+        **partial_index_where("status = 'done'"),
     ),
     # Analytics: days' first and last completions, and the highest reward completed in a
     # day by a few index seeks per day.
@@ -172,7 +171,7 @@ class ShuffleFailure(StrEnum):
 
 # Shuffles still to be run (queued or running: not finished), read on every board and by
 # the worker's poll.
-_WAITING = _only("finished_at IS NULL")
+_WAITING = partial_index_where("finished_at IS NULL")
 
 
 class Shuffle(db.Model):

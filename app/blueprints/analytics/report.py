@@ -13,10 +13,10 @@ from datetime import date, timedelta
 from flask_babel import gettext
 
 from app import clock
-from app.blueprints.accounting import queries as accounting
-from app.blueprints.accounting import service as accounting_service
-from app.blueprints.tasks import reports as task_reports
-from app.blueprints.tasks.reports import TopTask
+from app.blueprints.accounting import queries as accounting_queries
+from app.blueprints.accounting import service as accounting
+from app.blueprints.tasks import report_queries as task_queries
+from app.blueprints.tasks.report_queries import TopTask
 from app.i18n import format_day_month, format_local_time, format_month
 from app.money import format_money, money_class
 
@@ -141,10 +141,10 @@ def range_report(first: date, last: date) -> RangeReport:
     span_first = min(week_start(first), month_start(first))
     span_last = max(week_start(last) + timedelta(days=6), month_end(last))
     span = days_between(span_first, span_last)
-    tops = task_reports.most_expensive_by_day([(day, *clock.day_bounds(day)) for day in span])
+    tops = task_queries.most_expensive_by_day([(day, *clock.day_bounds(day)) for day in span])
     earnings = {
         totals.day: totals.management_earnings
-        for totals in accounting.daily_totals(first, last)
+        for totals in accounting_queries.daily_totals(first, last)
     }
 
     with_year = first.year != last.year
@@ -228,9 +228,9 @@ def today_cards(report: RangeReport | None = None) -> Today:
 
     A `report` whose range includes that day already has its earnings (same snapshot).
     """
-    today = accounting_service.open_business_day()
+    today = accounting.open_business_day()
     if report is not None and report.first <= today <= report.last:
         earnings = report.earnings[(today - report.first).days].cents
     else:
-        earnings = accounting.management_earnings(today)
-    return Today(today, earnings, accounting.popugs_in_red())
+        earnings = accounting_queries.management_earnings(today)
+    return Today(today, earnings, accounting_queries.popugs_in_red())

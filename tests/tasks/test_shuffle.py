@@ -31,7 +31,7 @@ from tests.tasks.helpers import (
 
 T0 = datetime(2024, 3, 3, 12, 0, tzinfo=UTC)
 # accounting as tasks.shuffles sees it: the failure is injected where the shuffle calls it.
-BULK_CHARGE = "app.blueprints.tasks.shuffles.accounting.charge_assign_fees_in_bulk"
+BULK_CHARGE = "app.blueprints.tasks.shuffle_move.accounting.charge_assign_fees_in_bulk"
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from sqlalchemy.exc import OperationalError
 
 from app import clock
 from app.blueprints.accounting.models import LedgerEntry
-from app.blueprints.tasks import jobs, service, shuffles
+from app.blueprints.tasks import jobs, service, shuffle_move
 from app.blueprints.tasks.models import DONE, Shuffle, ShuffleStatus, Task
 from app.extensions import db
 from app.worker import runner_lock
@@ -140,7 +140,7 @@ def test_an_unexpected_error_fails_the_shuffle_and_changes_nothing(
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(shuffles.accounting, "charge_assign_fees_in_bulk", broken)
+    monkeypatch.setattr(shuffle_move.accounting, "charge_assign_fees_in_bulk", broken)
     [shuffle] = run_queued_shuffles()
     assert (shuffle.status, shuffle.error) == (ShuffleStatus.FAILED, "unexpected")
     assert assignees() == before
@@ -163,7 +163,7 @@ def test_a_shuffle_cut_off_by_a_lost_connection_stays_running_and_is_begun_again
         )
 
     with monkeypatch.context() as patch:
-        patch.setattr(shuffles.accounting, "charge_assign_fees_in_bulk", connection_lost)
+        patch.setattr(shuffle_move.accounting, "charge_assign_fees_in_bulk", connection_lost)
         with pytest.raises(OperationalError):
             jobs.run_next_shuffle()
     db.session.rollback()

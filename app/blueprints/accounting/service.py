@@ -1,12 +1,14 @@
 """Accounting's public face, the functions other blueprints call, each inside the caller's
 transaction (nothing here commits). They live in modules named for their jobs: posting.py
-(accounts, the ledger, fees, rewards, a shuffle's bulk charge, business days), closing.py
-(closing a day, payouts, their e-mails) and verify.py (the `accounting verify` checks).
+(accounts, the ledger, fees, rewards, business days), bulk_fees.py (a shuffle's charge),
+closing.py (closing a day, payouts, their e-mails) and verify.py (the `accounting verify`
+checks).
 """
 
 from app import signals
 from app.signals import ask
 
+from .bulk_fees import charge_assign_fees_in_bulk  # noqa: F401
 from .closing import (  # noqa: F401
     ClosePreview,
     CloseResult,
@@ -20,7 +22,6 @@ from .posting import (  # noqa: F401
     NO_ACCOUNT,
     balance_of,
     charge_assign_fee,
-    charge_assign_fees_in_bulk,
     charge_handed_over_fees,
     last_closed_day,
     open_account,

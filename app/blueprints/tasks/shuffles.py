@@ -1,6 +1,6 @@
 """The shuffle: a press records a queued shuffle, the job worker (tasks/jobs.py) claims and
 runs it, moving every open task to a random eligible popug and charging each move through
-accounting — set-based, one statement on PostgreSQL, a few on SQLite. Reached through
+accounting (the statements of both databases are in shuffle_move.py). Reached through
 tasks.service like the rest of tasks; nothing here commits.
 """
 
@@ -8,26 +8,14 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import (
-    ARRAY,
-    Column,
-    Integer,
-    MetaData,
-    Table,
-    cast,
     func,
-    insert,
-    literal,
     select,
-    type_coerce,
-    update,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from app import audit, clock, signals
 from app.access import ACCESS
-from app.blueprints.accounting import service as accounting
 from app.blueprints.auth import service as auth
-from app.db import advisory_lock, is_postgres
+from app.db import advisory_lock
 from app.errors import NotAllowed, ServiceError, found
 from app.extensions import db
 from app.i18n import N_, Nn_
@@ -40,6 +28,7 @@ from .models import (
     ShuffleStatus,
     check_form_token,
 )
+from .shuffle_move import move_open_tasks
 
 # A shuffle holds this lock, so two shuffles run one after the other (PostgreSQL; SQLite
 # serialises writers). Creating a task does not wait for it: on PostgreSQL the shuffle moves
@@ -80,71 +69,6 @@ class AlreadyShuffled(ServiceError):
         self.shuffle = shuffle
 
 
-# SQLite: the eligible popugs of one shuffle, numbered 0..n-1 and keyed by that number, so that each
-# open task's random draw finds its popug by primary key. (A CTE or subquery has no index:
-# SQLite joins one by scanning it once per draw, n × m row visits for m open tasks.)
-_SLOTS = Table(
-    "shuffle_slots",
-    MetaData(),
-    Column("slot", Integer, primary_key=True, autoincrement=False),
-    Column("popug_id", Integer, nullable=False),
-    prefixes=["TEMPORARY"],
-)
-
-
-def _random_slot(count):
-    """A random integer in [0, count) per row, computed by the database. `count` may be a
-    scalar subquery: then it is evaluated in the same statement (snapshot) as the rows."""
-    if is_postgres():
-        return cast(func.floor(func.random() * count), Integer)
-    return (func.random() % count + count) % count  # SQLite: random() is a signed 64-bit int
-
-
-# The open tasks' assignee index. SQLite drops it for the shuffle's UPDATE and builds it
-# again after (one sort of the moved tasks, cheaper than moving a million entries to random
-# places); accounting then reads the moved tasks from it in popug order, in which it sums
-# each popug's fees and writes their lines, and from the table in task order. The
-# transaction holds the write lock while readers keep their snapshot, index included.
-# (PostgreSQL could only drop an index by locking readers out: there it stays.)
-_OPEN_ASSIGNEE_INDEX = next(i for i in TASKS.indexes if i.name == "ix_tasks_open_assignee_fee")
-_MOVED = select(TASKS.c.id.label("task_id"), TASKS.c.assignee_id.label("popug_id"), TASKS.c.fee)
-
-
-def _shuffle_on_sqlite(pool, shuffle_id: int) -> tuple[int, int, dict]:
-    """SQLite: number the eligible popugs in a temporary table keyed by slot, move each open
-    task, in task order, to the popug of a slot drawn for it, and charge the moves. The
-    slots and the moves are in the same transaction, which holds SQLite's write lock, so
-    every draw finds a popug and the open tasks are exactly the moved ones.
-    Returns (tasks moved, eligible popugs, accounting's counts)."""
-    connection = db.session.connection()
-    _SLOTS.create(connection)
-    pool_size = db.session.execute(
-        insert(_SLOTS).from_select(
-            ["slot", "popug_id"],
-            select(func.row_number().over(order_by=pool.c.id) - 1, pool.c.id),
-        ),
-        execution_options={"preserve_rowcount": True},
-    ).rowcount
-    # The draw names the task's id, so SQLite evaluates the subquery per task (not once).
-    slot = _random_slot(pool_size) + 0 * TASKS.c.id
-    drawn = select(_SLOTS.c.popug_id).where(_SLOTS.c.slot == slot).scalar_subquery()
-    # 'open' written into the statement: then SQLite knows the status of each row of the
-    # index's predicate and reads id, popug and fee from the index alone (with a parameter
-    # it would also read every row, a million random reads).
-    open_tasks = TASKS.c.status == literal(OPEN, literal_execute=True)
-    _OPEN_ASSIGNEE_INDEX.drop(connection)
-    moved = db.session.execute(
-        update(TASKS)
-        .where(open_tasks)
-        .values(assignee_id=drawn)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    _OPEN_ASSIGNEE_INDEX.create(connection)
-    charged = accounting.charge_assign_fees_in_bulk(_MOVED.where(open_tasks), shuffle_id=shuffle_id)
-    _SLOTS.drop(connection)  # SQLite keeps temporary tables for the connection's lifetime
-    return moved, pool_size, charged
-
-
 # The confirmation counts open tasks up to this many and says "more than" beyond: an exact
 # count reads every open task, which at a million takes longer than a page may.
 PREVIEW_COUNT_MAX = 100_000
@@ -168,14 +92,6 @@ def preview_shuffle() -> ShufflePreview:
         popugs=db.session.scalar(select(func.count()).select_from(eligible)),
         more_open_tasks=counted > PREVIEW_COUNT_MAX,
     )
-
-
-# What accounting charges for each moved task (PostgreSQL): (task_id, popug_id, fee).
-_ASSIGNMENT = (
-    TASKS.c.id.label("task_id"),
-    TASKS.c.assignee_id.label("popug_id"),
-    TASKS.c.fee.label("fee"),
-)
 
 
 @dataclass(frozen=True)
@@ -288,28 +204,7 @@ def run_shuffle(shuffle_id: int) -> Shuffle:
     pool_size = _check_something_to_shuffle()
     pool = auth.eligible_assignees().subquery("eligible")
 
-    if is_postgres():
-        # One statement: move every open task (the eligible ids as one array, an InitPlan
-        # computed once, indexed by a random draw per row) and charge exactly the rows it
-        # moved. Its single snapshot is why creating a task need not wait for a shuffle.
-        ids = type_coerce(
-            select(func.array_agg(aggregate_order_by(pool.c.id, pool.c.id))).scalar_subquery(),
-            ARRAY(Integer),
-        )
-        # Ids and their number come from the statement's own snapshot: a popug deactivated
-        # or re-roled by a transaction that committed after the count above cannot leave a
-        # task without a popug.
-        new_assignee = ids[_random_slot(func.cardinality(ids)) + 1]
-        charged = accounting.charge_assign_fees_in_bulk(
-            update(TASKS)
-            .where(TASKS.c.status == OPEN)
-            .values(assignee_id=new_assignee)
-            .returning(*_ASSIGNMENT),
-            shuffle_id=shuffle.id,
-        )
-        moved = charged["assignments"]
-    else:
-        moved, pool_size, charged = _shuffle_on_sqlite(pool, shuffle.id)
+    moved, pool_size, charged = move_open_tasks(pool, pool_size, shuffle.id)
     if not charged["entries"] == charged["by_task"] == moved:  # each moved task charged once
         raise RuntimeError(
             f"shuffle moved {moved} tasks but charged {charged['entries']} "

@@ -259,7 +259,7 @@ def test_a_service_message_with_plural_forms_and_a_day(app):
     from app.blueprints.tasks import service
 
     error = errors.ServiceError(*service.NOBODY_TO_HAND_OVER_TO_FORMS, num=21)
-    assert error.message == service.NOBODY_TO_HAND_OVER_TO.format(count=21)
+    assert error.message == service.NOBODY_TO_HAND_OVER_TO_FORMS[1] % {"num": 21}
     day = errors.ServiceError(
         errors.N_("%(day)s has not begun yet: only today or earlier days can be closed."),
         day=date(2026, 3, 4),

@@ -56,8 +56,8 @@ def test_day_figures_to_the_cent(kesha, gosha):
     assert (totals.fees, totals.rewards, totals.payouts) == (4700, 3000, 0)
     assert totals.management_earnings == 1700
     assert queries.management_earnings(D1) == 1700
-    assert queries.earnings(queries.account_of(kesha.id).id, D1) == 300
-    assert queries.earnings(queries.account_of(gosha.id).id, D1) == -2000
+    assert queries.account_summary(kesha.id, D1, D1).earnings_today == 300
+    assert queries.account_summary(gosha.id, D1, D1).earnings_today == -2000
     assert service.preview_close(D1) == service.ClosePreview(D1, 1, 300, 1)
 
 
@@ -265,7 +265,7 @@ def test_entries_across_midnight_in_a_non_utc_timezone(app, monkeypatch, tz, bef
     assert (result.popugs_paid, result.total_paid) == (1, 2000)
     assert balance(kesha) == -1500
     complete(second, kesha)
-    assert queries.earnings(queries.account_of(kesha.id).id, D2) == 500
+    assert queries.account_summary(kesha.id, D2, D2).earnings_today == 500
     assert service.verify() == []
 
 

@@ -109,7 +109,7 @@ def test_nobody_else_to_take_them_refuses_the_change_and_changes_nothing(team):
     for change in CHANGES.values():
         with pytest.raises(ServiceError) as refused:
             change(team)
-        assert refused.value.message == service.NOBODY_TO_HAND_OVER_TO.format(count=4)
+        assert refused.value.message == service.NOBODY_TO_HAND_OVER_TO_FORMS[1] % {"num": 4}
         db.session.rollback()
         kesha = auth.get_popug(team["kesha"].public_id)
         assert (kesha.active, kesha.role) == (True, "worker")

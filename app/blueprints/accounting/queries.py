@@ -209,17 +209,6 @@ def account_summary(popug_id: int, today: date, day: date) -> AccountSummary | N
     return AccountSummary(row[0], int(row[1]), int(row[2]), int(row[-1]))
 
 
-def earnings(account_id: int, day: date) -> int:
-    """A popug's earnings on `day`: rewards paid to it minus fees charged to it."""
-    return int(
-        db.session.scalar(
-            select(sum_cents(LedgerEntry.amount)).where(
-                *_one_account_day(account_id, day), LedgerEntry.kind.in_((ASSIGN_FEE, REWARD))
-            )
-        )
-    )
-
-
 def balance_of_popug(popug_id_column):
     """The balance of the popug in `popug_id_column`, as a correlated scalar subquery (NULL
     without an account): auth loads it with the signed-in popug, one statement for both."""

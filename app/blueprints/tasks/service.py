@@ -132,7 +132,6 @@ NOBODY_TO_HAND_OVER_TO_FORMS = Nn_(
     "Nobody else can take this popug's %(num)s open tasks: there is no other active worker "
     "or accountant. Add or activate one first.",
 )
-NOBODY_TO_HAND_OVER_TO = NOBODY_TO_HAND_OVER_TO_FORMS[1].replace("%(num)s", "{count}")
 
 
 def hand_over_open_tasks(popug_id: int) -> int:

@@ -57,6 +57,24 @@ def db(app):
     return _db
 
 
+class CsrfConfig(TestConfig):
+    WTF_CSRF_ENABLED = True
+
+
+@pytest.fixture
+def csrf_app(app):
+    """A second app on the suite's database URL with CSRF protection on (TestConfig turns
+    it off). With SQLite in memory it has a database of its own, so the schema is created
+    here (on PostgreSQL the tables already exist and create_all does nothing)."""
+    second = create_app(CsrfConfig)
+    with second.app_context():
+        _db.create_all()
+    yield second
+    with second.app_context():
+        _db.session.remove()
+        _db.engine.dispose()
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()

@@ -1,17 +1,49 @@
 """Helpers every test package shares: counting rows and SQL statements, a signed-in client,
-callables run in threads. (Fixtures live in conftest.py; makers of popugs and tasks in
-factories.py; what one package alone needs stays in its own helpers.)"""
+callables run in threads, the app's URL rules and their URLs filled in. (Fixtures live in
+conftest.py; makers of popugs and tasks in factories.py; what one package alone needs stays
+in its own helpers.)"""
 
 import threading
 import time
+import uuid
 from contextlib import contextmanager
 
+from flask import url_for
 from sqlalchemy import event, func, select
+from werkzeug.routing import IntegerConverter
 
 from app.blueprints.auth import sessions
 from app.extensions import db
 
 _TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK")
+# The header of an htmx request (one that wants a fragment).
+HTMX = {"HX-Request": "true"}
+
+
+def url_rules(app, method: str | None = None) -> list:
+    """Every URL rule of `app` but its static files (those that answer `method`), sorted by
+    endpoint and path."""
+    return sorted(
+        (
+            rule
+            for rule in app.url_map.iter_rules()
+            if rule.endpoint != "static" and (method is None or method in rule.methods)
+        ),
+        key=lambda rule: (rule.endpoint, rule.rule),
+    )
+
+
+def fill_url(app, rule, value: str | None = None) -> str:
+    """The rule's URL with every parameter filled: an integer one with 1, the others with
+    `value` (default a fresh UUID, which names nothing)."""
+    values = {
+        name: 1 if isinstance(rule._converters[name], IntegerConverter) else value
+        for name in rule.arguments
+    }
+    with app.test_request_context():
+        return url_for(
+            rule.endpoint, **{k: str(uuid.uuid4()) if v is None else v for k, v in values.items()}
+        )
 
 
 def count(model, *where) -> int:

@@ -18,7 +18,7 @@ from app.blueprints.tasks import service as tasks
 from app.config import TestConfig
 from app.extensions import db
 from tests.factories import BEAK, make_popug, make_task, shuffle_now
-from tests.helpers import signed_in_client
+from tests.helpers import fill_url, signed_in_client, url_rules
 
 ANONYMOUS = "anonymous"
 ROLES = ("admin", "manager", "accountant", "worker")
@@ -107,12 +107,10 @@ CHECKED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 @cache
 def _url_map_cases() -> tuple[tuple[str, str], ...]:
     """(endpoint, method) for every rule of the app, read from a freshly built app."""
-    rules = create_app(TestConfig).url_map.iter_rules()
     return tuple(
         sorted(
             (rule.endpoint, method)
-            for rule in rules
-            if rule.endpoint != "static"
+            for rule in url_rules(create_app(TestConfig))
             for method in rule.methods
             if method in CHECKED_METHODS
         )
@@ -129,7 +127,7 @@ def pytest_generate_tests(metafunc):
 
 
 def _endpoints(app) -> set[str]:
-    return {rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint != "static"}
+    return {rule.endpoint for rule in url_rules(app)}
 
 
 def test_every_endpoint_is_in_the_expected_table(app):
@@ -211,7 +209,7 @@ class World:
 
 
 def _rule(app, endpoint: str):
-    return next(rule for rule in app.url_map.iter_rules() if rule.endpoint == endpoint)
+    return next(rule for rule in url_rules(app) if rule.endpoint == endpoint)
 
 
 def _snapshot() -> dict:
@@ -272,15 +270,8 @@ def test_access(app, endpoint, method, who):
 
 def test_options_reveal_nothing(app):
     client = app.test_client()
-    for rule in app.url_map.iter_rules():
-        if rule.endpoint == "static" or "OPTIONS" not in rule.methods:
-            continue
-        with app.test_request_context():
-            values = {
-                name: 1 if isinstance(rule._converters[name], IntegerConverter) else "x"
-                for name in rule.arguments
-            }
-            url = url_for(rule.endpoint, **values)
+    for rule in url_rules(app, "OPTIONS"):
+        url = fill_url(app, rule, "x")
         response = client.options(url)
         assert response.status_code == 200
         assert response.get_data() == b"", rule.endpoint

@@ -7,10 +7,8 @@ from datetime import date
 
 import pytest
 
-from app import create_app
 from app.blueprints.accounting import service as accounting
 from app.blueprints.auth.models import Popug
-from app.config import TestConfig
 from app.extensions import db
 from tests.accounting.helpers import complete, freeze, make_task_for, outbox
 from tests.factories import make_popug, shuffle_now
@@ -299,14 +297,8 @@ def test_switching_needs_a_signed_in_popug(client):
     assert response.status_code == 302 and "/sign-in" in response.headers["Location"]
 
 
-class CsrfConfig(TestConfig):
-    WTF_CSRF_ENABLED = True
-
-
-def test_the_switch_is_refused_without_its_csrf_token(app):
-    csrf_app = create_app(CsrfConfig)
+def test_the_switch_is_refused_without_its_csrf_token(csrf_app):
     with csrf_app.app_context():
-        db.create_all()  # SQLite in memory: its own database; PostgreSQL: already there
         worker = make_popug("worker", username=f"csrf-{uuid.uuid4().hex[:8]}")
         client = signed_in_client(csrf_app, worker)
         refused = client.post("/language", data={"locale": "ru", "next": "/"})
@@ -317,8 +309,6 @@ def test_the_switch_is_refused_without_its_csrf_token(app):
         assert switched.status_code == 303
         db.session.expire_all()
         assert db.session.get(Popug, worker.id).locale == "ru"
-        db.session.remove()
-        db.engine.dispose()
 
 
 # --- the payout e-mail ----------------------------------------------------------------------

@@ -5,60 +5,20 @@ import re
 import uuid
 
 import pytest
-from flask import url_for
 from sqlalchemy import select
-from werkzeug.routing import IntegerConverter
 
 from app import create_app
 from app.config import ProductionConfig, TestConfig
 from app.extensions import db, limiter
 from tests.factories import make_popug
-from tests.helpers import signed_in_client
+from tests.helpers import HTMX, fill_url, signed_in_client, url_rules
 
-HTMX = {"HX-Request": "true"}
 SECRET_BEAK = "zebra-striped and secret beak 7319"
-
-
-class CsrfConfig(TestConfig):
-    WTF_CSRF_ENABLED = True
 
 
 class SecureProductionConfig(ProductionConfig):
     SECRET_KEY = "a-long-random-production-secret-0123456789"
     SQLALCHEMY_DATABASE_URI = TestConfig.SQLALCHEMY_DATABASE_URI
-
-
-@pytest.fixture
-def csrf_app(app):
-    """A second app on the same database URL, with CSRF protection on.
-
-    With SQLite in memory each app has its own database, so the schema is created here
-    (on PostgreSQL the tables already exist and create_all does nothing).
-    """
-    second = create_app(CsrfConfig)
-    with second.app_context():
-        db.create_all()
-    yield second
-    with second.app_context():
-        db.session.remove()
-        db.engine.dispose()
-
-
-def post_rules(flask_app):
-    return sorted(
-        (rule for rule in flask_app.url_map.iter_rules() if "POST" in rule.methods),
-        key=lambda rule: rule.endpoint,
-    )
-
-
-def build_url(flask_app, rule) -> str:
-    """The rule's URL with every parameter filled (a random UUID for string ids)."""
-    values = {}
-    for name in rule.arguments:
-        converter = rule._converters[name]
-        values[name] = 1 if isinstance(converter, IntegerConverter) else str(uuid.uuid4())
-    with flask_app.test_request_context():
-        return url_for(rule.endpoint, **values)
 
 
 def _csrf_token_from(body: str) -> str:
@@ -69,7 +29,7 @@ def _csrf_token_from(body: str) -> str:
 
 
 def test_there_are_post_endpoints_to_check(csrf_app):
-    endpoints = {rule.endpoint for rule in post_rules(csrf_app)}
+    endpoints = {rule.endpoint for rule in url_rules(csrf_app, "POST")}
     assert {"auth.sign_in", "auth.sign_out", "auth.create_popug", "tasks.create_task"} <= endpoints
 
 
@@ -80,8 +40,8 @@ def test_every_post_endpoint_refuses_a_missing_csrf_token(csrf_app, signed_in, h
         admin = make_popug(role="admin", username=f"csrf-{uuid.uuid4().hex[:8]}")
         client = signed_in_client(csrf_app, admin) if signed_in else csrf_app.test_client()
     failures = []
-    for rule in post_rules(csrf_app):
-        url = build_url(csrf_app, rule)
+    for rule in url_rules(csrf_app, "POST"):
+        url = fill_url(csrf_app, rule)
         response = client.post(url, data={"username": "x", "role": "worker"}, headers=headers)
         body = response.get_data(as_text=True)
         if rule.endpoint.startswith("api."):
@@ -222,8 +182,8 @@ def test_session_cookie_is_secure_in_production(app, production):
 
 
 def _get_pages(flask_app):
-    for rule in flask_app.url_map.iter_rules():
-        if "GET" in rule.methods and rule.endpoint != "static" and not rule.arguments:
+    for rule in url_rules(flask_app, "GET"):
+        if not rule.arguments:
             yield rule.rule
 
 

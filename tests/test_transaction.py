@@ -12,9 +12,7 @@ from app.blueprints.tasks.models import Task
 from app.db import _wants_write, is_postgres
 from app.errors import ServiceError
 from app.extensions import db
-from tests.helpers import count
-
-HTMX = {"HX-Request": "true"}
+from tests.helpers import HTMX, count
 
 
 @pytest.fixture

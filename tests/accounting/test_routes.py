@@ -22,9 +22,7 @@ from tests.accounting.helpers import (
     text_of,
 )
 from tests.factories import make_popug
-from tests.helpers import count, signed_in_client, statements
-
-HTMX = {"HX-Request": "true"}
+from tests.helpers import HTMX, count, signed_in_client, statements
 
 
 @pytest.fixture

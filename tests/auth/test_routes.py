@@ -18,10 +18,9 @@ from app.errors import ServiceError
 from app.extensions import db, limiter
 from app.money import format_cents
 from tests.factories import BEAK, make_popug
-from tests.helpers import empty_database, signed_in_client
+from tests.helpers import HTMX, empty_database, signed_in_client
 
 SIGN_IN_FAILED = "Unknown username or wrong beak shape."
-HTMX = {"HX-Request": "true"}
 
 
 def sign_in(client, username, beak=BEAK, next_=None, **kwargs):

@@ -10,9 +10,7 @@ from app.blueprints.notifications import queries
 from app.blueprints.notifications.models import Notification
 from app.extensions import db
 from tests.factories import make_popug, make_task, shuffle_now
-from tests.helpers import signed_in_client
-
-HTMX = {"HX-Request": "true"}
+from tests.helpers import HTMX, signed_in_client
 
 
 def unread_of(popug) -> list[int]:

@@ -14,10 +14,9 @@ from app.blueprints.tasks.models import DONE, OPEN, Shuffle, Task
 from app.extensions import db
 from app.money import format_cents
 from tests.factories import make_popug, make_task, run_queued_shuffles, shuffle_now
-from tests.helpers import count, signed_in_client
+from tests.helpers import HTMX, count, signed_in_client
 from tests.tasks.helpers import assert_books_balance, assignees, balances
 
-HTMX = {"HX-Request": "true"}
 TOP_BAR_BALANCE = re.compile(
     r'<span id="my-balance" data-hx-swap-oob="true"[^>]*>(<span[^>]*>[^<]*)'
 )

@@ -8,9 +8,7 @@ import pytest
 from app.blueprints.tasks import queries, service
 from app.extensions import db
 from tests.factories import make_popug, make_task
-from tests.helpers import signed_in_client
-
-HTMX = {"HX-Request": "true"}
+from tests.helpers import HTMX, signed_in_client
 
 
 @pytest.fixture

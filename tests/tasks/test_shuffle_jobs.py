@@ -15,10 +15,9 @@ from app.blueprints.tasks.models import DONE, Shuffle, ShuffleStatus, Task
 from app.extensions import db
 from app.worker import runner_lock
 from tests.factories import make_task, run_queued_shuffles
-from tests.helpers import count, signed_in_client
+from tests.helpers import HTMX, count, signed_in_client
 from tests.tasks.helpers import assert_books_balance, assignees, fee_charges
 
-HTMX = {"HX-Request": "true"}
 T0 = datetime(2024, 3, 3, 12, 0, tzinfo=UTC)
 
 

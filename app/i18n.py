@@ -161,8 +161,6 @@ def compile_catalogues(translations: Path = TRANSLATIONS) -> list[Path]:
 
 
 def init_i18n(app) -> None:
-    from flask_babel import refresh
-
     from app.money import format_money
 
     try:
@@ -170,10 +168,6 @@ def init_i18n(app) -> None:
     except OSError:  # a read-only install must ship its .mo files
         app.logger.exception("The translation catalogues could not be compiled")
     babel.init_app(app, locale_selector=request_locale)
-    # A request chooses its own language even where requests share an application context
-    # (the tests keep one for a whole test).
-    app.before_request(refresh)
-    app.teardown_request(lambda _error: refresh())
     app.jinja_env.globals.update(locale_code=locale_code, LOCALE_NAMES=LOCALE_NAMES)
     app.jinja_env.filters.update(
         label=label,

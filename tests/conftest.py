@@ -4,6 +4,7 @@
 import pytest
 from flask import g, has_app_context
 from flask.testing import FlaskClient
+from flask_babel import refresh
 
 from app import clock, create_app
 from app.config import TestConfig
@@ -14,16 +15,23 @@ from tests.helpers import empty_database, signed_in_client
 
 
 class IsolatedClient(FlaskClient):
-    """A test client whose requests do not see the previous request's signed-in popug.
+    """A test client whose requests do not see the previous request's signed-in popug or
+    language, nor leave theirs to the test.
 
     The fixtures keep one app context pushed for the whole test (so tests can call services),
-    and Flask-Login caches the user on `g`, which lives in that shared app context.
+    and Flask-Login caches the user, Flask-Babel the language, on `g`, which lives in that
+    shared app context (in production each request has an app context of its own).
     """
 
     def open(self, *args, **kwargs):
-        if has_app_context():
-            g.pop("_login_user", None)
-        return super().open(*args, **kwargs)
+        if not has_app_context():
+            return super().open(*args, **kwargs)
+        g.pop("_login_user", None)
+        refresh()
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            refresh()
 
 
 @pytest.fixture(scope="session")
@@ -67,6 +75,7 @@ def csrf_app(app):
     it off). With SQLite in memory it has a database of its own, so the schema is created
     here (on PostgreSQL the tables already exist and create_all does nothing)."""
     second = create_app(CsrfConfig)
+    second.test_client_class = IsolatedClient
     with second.app_context():
         _db.create_all()
     yield second

@@ -42,7 +42,6 @@ from bench.bounds import (
     range_values,
     send,
 )
-from bench.common import Population, seed
 from tests.factories import shuffle_now
 from tests.reliability.helpers import (
     ON_POSTGRES,
@@ -51,6 +50,7 @@ from tests.reliability.helpers import (
     create_schema,
     scratch_database,
 )
+from tests.support.seeding import Population, seed
 
 # Some closed days (payouts, e-mails), done and open tasks, for path ids and date ranges.
 POPULATION = Population(60, 540, 60, days=5, close_days=True)

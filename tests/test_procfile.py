@@ -8,9 +8,10 @@ import sys
 import threading
 from pathlib import Path
 
-from bench.common import Population, bench_app, seed
+from bench.common import bench_app
 from bench.deploy_shuffle import ROOT, press_and_follow, procfile, start_deployment, stop
 from bench.load import Client
+from tests.support.seeding import Population, seed
 
 README = (ROOT / "README.md").read_text()
 

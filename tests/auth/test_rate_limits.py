@@ -17,11 +17,12 @@ from limits.strategies import FixedWindowRateLimiter
 from app import rate_limits
 from app.extensions import db, limiter
 from app.rate_limits import DatabaseStorage
-from bench.common import Population, bench_app, seed
+from bench.common import bench_app
 from bench.deploy_shuffle import start_deployment, stop
 from bench.load import Client
 from tests.factories import make_popug
 from tests.reliability.helpers import app_on
+from tests.support.seeding import Population, seed
 
 from .test_routes import sign_in
 

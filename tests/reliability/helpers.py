@@ -1,6 +1,6 @@
 """Shared pieces of the reliability tests: throw-away databases, separate app instances bound
 to those databases, a PostgreSQL server of the test's own, subprocesses and the money checks.
-Bulk seeding is bench.common.seed, the benchmarks' own.
+Bulk seeding is tests.support.seeding.seed, which the benchmarks use too.
 
 The suite's own `app` fixture is bound to TEST_DATABASE_URL (or SQLite in memory); the fault
 tests need a database that a second process can open too, so each gets its own: a SQLite

@@ -46,7 +46,6 @@ from app.blueprints.tasks.service import SHUFFLE_ATTEMPTS, SHUFFLE_QUEUE_LOCK
 from app.config import database_url
 from app.db import lock_key
 from app.extensions import db
-from bench.common import Population, seed
 from tests import factories
 from tests.helpers import count, signed_in_client
 from tests.reliability.helpers import (
@@ -63,6 +62,7 @@ from tests.reliability.helpers import (
     scratch_database,
     waiting_on_advisory_lock,
 )
+from tests.support.seeding import Population, seed
 from tests.tasks.helpers import fee_charges
 
 # Each fault runs on the database the suite runs on: a SQLite file in a SQLite run, a fresh

@@ -26,7 +26,6 @@ from app.config import database_url
 from app.db import lock_key, write_intent
 from app.extensions import db
 from app.worker import RUNNER_LOCK
-from bench.common import Population, seed
 from tests.reliability.helpers import (
     ON_POSTGRES,
     PYTHON,
@@ -39,6 +38,7 @@ from tests.reliability.helpers import (
     scratch_database,
     server_env,
 )
+from tests.support.seeding import Population, seed
 
 pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="the PostgreSQL pass runs it")
 

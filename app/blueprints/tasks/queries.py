@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
 
-from sqlalchemy import and_, bindparam, column, exists, func, literal_column, or_, select, table
+from sqlalchemy import and_, bindparam, func, or_, select
 
 from app import clock
 from app.blueprints.accounting import queries as accounting_queries
@@ -17,17 +17,18 @@ from app.extensions import db
 from app.i18n import N_
 from app.paging import Page, paged, peek_page
 
+from . import search_plans
 from .models import (
     DONE,
     JIRA_RE,
     OPEN,
     TASK_TEXTS,
     TASKS,
-    TITLE_WORDS,
     Shuffle,
     ShuffleStatus,
     Task,
 )
+from .search_plans import SEARCH_WINDOW, SEARCH_WINDOW_MAX
 
 FILTERS = ("all", "open", "done", "mine")
 
@@ -79,30 +80,6 @@ def parse_search(value: str | None) -> Search:
     return Search(text_, words, jira_id)
 
 
-_WORDS_INDEX = table(TITLE_WORDS, column("rowid"))
-_MATCHES = literal_column(TITLE_WORDS).op("MATCH")(bindparam("words"))
-
-
-PREFIX_MIN = 2  # letters of the last word before it is searched as a prefix
-
-
-def _words_query(words: tuple[str, ...], postgres: bool) -> str:
-    """Every word whole, but the last, typed so far, as a prefix once it has PREFIX_MIN
-    letters (a one-letter prefix matches nearly every title: each is an index lookup
-    instead), in each database's own query syntax (the words are letters and digits only:
-    nothing in them can be read as syntax)."""
-    if not words:
-        return ""
-    prefix = len(words[-1]) >= PREFIX_MIN
-    if postgres:
-        terms = [*words[:-1], f"{words[-1]}:*" if prefix else words[-1]]
-        return " & ".join(terms)
-    terms = [f'"{word}"' for word in words]
-    if prefix:
-        terms[-1] += "*"
-    return " ".join(terms)
-
-
 def _assigned(status: str, popug=None):
     """The tasks of one status assigned to `popug` (default the bound "me"): each status's
     own partial index of assignees matches it (see the models)."""
@@ -125,23 +102,12 @@ def _filtered(query, filter_: str):
     return query
 
 
-_PG_TITLE_HAS_WORDS = func.to_tsvector(literal_column("'simple'"), TASK_TEXTS.c.title).op("@@")(
-    func.to_tsquery(literal_column("'simple'"), bindparam("words"))
-)
-# PostgreSQL: how many of the newest tasks a search of words reads first, backwards by id;
-# and the most it reads so, when the words are common but the page deeper than the first
-# window (rarer words are read from the index of words, every match sorted).
-SEARCH_WINDOW = 2_000
-SEARCH_WINDOW_MAX = 200_000
-
-
 @lru_cache(maxsize=len(FILTERS))
 def _in_window(filter_: str):
     """How many tasks of the filter among the window's match the words (PostgreSQL)."""
     matches = select(func.count()).select_from(Task)
-    return _filtered(
-        matches.where(_PG_TITLE_HAS_WORDS, Task.id > bindparam("window_start")), filter_
-    )
+    in_window = (search_plans.PG_TITLE_HAS_WORDS, Task.id > bindparam("window_start"))
+    return _filtered(matches.where(*in_window), filter_)
 
 
 def _windows(filter_: str, newest: int, needed: int, params: dict):
@@ -158,67 +124,11 @@ def _windows(filter_: str, newest: int, needed: int, params: dict):
         yield wide
 
 
-def _search_plan(filter_: str, search: Search, postgres: bool) -> str | None:
-    """Which statement serves a search: each runs from the index that finds its rows
-    soonest, newest first, so a page stops after its rows (docs/performance.md, "Figures
-    behind rules").
-
-    - "pg-window" then "pg-hits" (PostgreSQL, words): the newest SEARCH_WINDOW tasks by
-      primary key, which fill a page when the words are common; else every match from the
-      GIN index (a MATERIALIZED CTE), sorted. In one statement the planner, misled by the
-      LIMIT, walked the primary key to the end for a rare word.
-    - "pg-one" (PostgreSQL, "Mine" or a Jira ID): one statement, which the popug's own
-      tasks or the Jira index drive;
-    - "fts-newest" (SQLite, words): the FTS5 index yields its rows newest first, the filter
-      checked on the way; "fts-probe" ("Mine"): the popug's own tasks, each probed in it;
-      "fts-ids" (a Jira ID and its words): the few ids of both indexes, then their rows.
-    """
-    if postgres:
-        return "pg-one" if search.jira_id or filter_ == "mine" else "pg-window"
-    if search.jira_id:
-        return "fts-ids"
-    return "fts-probe" if filter_ == "mine" else "fts-newest"
-
-
 @lru_cache(maxsize=len(FILTERS) * 8)
 def _board_page(filter_: str, plan: str | None = None, jira_id: bool = False):
     """The board's statement for a filter and a search plan (`jira_id`: the search has a
     Jira ID besides its words), built once."""
-    newest_first = _rows().order_by(Task.id.desc())
-    if plan == "pg-window":
-        newest_first = newest_first.where(_PG_TITLE_HAS_WORDS, Task.id > bindparam("window_start"))
-    elif plan == "pg-hits":
-        hits = (
-            select(TASK_TEXTS.c.task_id)
-            .where(_PG_TITLE_HAS_WORDS)
-            .cte("hits")
-            .prefix_with("MATERIALIZED")
-        )
-        # Ordered by an expression, not by the key: the planner, estimating thousands of
-        # hits, would otherwise walk the primary key backwards probing each task.
-        newest_first = (
-            _rows().order_by((Task.id + 0).desc()).where(Task.id.in_(select(hits.c.task_id)))
-        )
-    elif plan == "pg-one":
-        jira = TASK_TEXTS.c.jira_id == bindparam("jira_id")
-        newest_first = newest_first.where(
-            or_(_PG_TITLE_HAS_WORDS, jira) if jira_id else _PG_TITLE_HAS_WORDS
-        )
-    elif plan == "fts-ids":
-        ids = select(TASK_TEXTS.c.task_id).where(TASK_TEXTS.c.jira_id == bindparam("jira_id"))
-        ids = ids.union_all(select(_WORDS_INDEX.c.rowid).where(_MATCHES))
-        newest_first = newest_first.where(TASKS.c.id.in_(ids))
-    elif plan == "fts-probe":
-        probe = select(literal_column("1")).where(_MATCHES, _WORDS_INDEX.c.rowid == TASKS.c.id)
-        newest_first = newest_first.where(exists(probe.select_from(_WORDS_INDEX)))
-    elif plan == "fts-newest":
-        newest_first = (
-            _rows()
-            .select_from(_WORDS_INDEX.join(Task, Task.id == _WORDS_INDEX.c.rowid))
-            .where(_MATCHES)
-            .order_by(_WORDS_INDEX.c.rowid.desc())
-        )
-    return paged(_filtered(newest_first, filter_))
+    return paged(_filtered(search_plans.newest_first(plan, _rows, jira_id), filter_))
 
 
 # The board pages through the newest BOARD_PAGES pages of a filter (SEARCH_PAGES of a
@@ -231,8 +141,8 @@ SEARCH_PAGES = 20  # a search's newest matches
 
 def board(filter_: str, actor, page: int, per_page: int, search: Search | None = None) -> Page:
     """A page of the Tasks board, newest first, of the filter and the search if any (see
-    _search_plan): one query, two for some searches on PostgreSQL, and no total (an exact
-    count costs more than the page itself; docs/performance.md, "Figures behind rules").
+    search_plans.plan_for): one query, two for some searches on PostgreSQL, and no total (an
+    exact count costs more than the page itself; docs/performance.md, "Figures behind rules").
     A page past BOARD_PAGES (SEARCH_PAGES for a search) is the last one, marked `capped`
     when older tasks exist."""
     last = SEARCH_PAGES if search else BOARD_PAGES
@@ -248,8 +158,9 @@ def _board(filter_: str, actor, page: int, per_page: int, search: Search | None)
     plan = None
     if search:
         postgres = is_postgres()
-        plan = _search_plan(filter_, search, postgres)
-        params.update(words=_words_query(search.words, postgres), jira_id=search.jira_id)
+        plan = search_plans.plan_for(filter_, search, postgres)
+        words = search_plans.words_query(search.words, postgres)
+        params.update(words=words, jira_id=search.jira_id)
     if plan == "pg-window":
         newest = db.session.scalar(select(func.max(TASKS.c.id))) or 0
         for window in _windows(filter_, newest, page * per_page + 1, params):

@@ -8,7 +8,7 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from app import clock
-from app.blueprints.accounting import service as accounting
+from app.blueprints.accounting import closing
 from app.blueprints.auth import service as auth
 from app.blueprints.auth.models import Popug
 from app.blueprints.tasks import service as tasks_service
@@ -70,7 +70,7 @@ def seed_demo() -> bool:
         clock.freeze(yesterday.replace(hour=10, minute=0))
         _tasks(popugs, YESTERDAYS_TASKS)
         clock.freeze(yesterday.replace(hour=18, minute=0))
-        accounting.close_day(clock.business_day(), actor=popugs["accountant"])
+        closing.close_day(clock.business_day(), actor=popugs["accountant"])
     finally:
         clock.freeze(None)
     _tasks(popugs, TODAYS_TASKS)

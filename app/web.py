@@ -84,9 +84,9 @@ def my_balance() -> int:
     loaded = getattr(current_user, "loaded_balance", None)
     if loaded is not None and request.method in SAFE_METHODS:
         return loaded
-    from app.blueprints.accounting import service as accounting
+    from app.blueprints.accounting import posting
 
-    return accounting.balance_of(current_user.id)
+    return posting.balance_of(current_user.id)
 
 
 def init_web(app: Flask) -> None:

@@ -122,14 +122,14 @@ def _indexes(engine) -> set[str]:
 def check(url: str) -> None:
     """The seeded books are consistent: every balance equals its ledger sum, and
     `accounting verify` (closed days' totals, payouts, closing balances) finds nothing."""
-    from app.blueprints.accounting import service
+    from app.blueprints.accounting.verify import verify
     from app.extensions import db
 
     app = create_app(analytics_config(url))
     with app.app_context():
         with db.engine.connect() as conn:
             assert_ledger_consistent(conn)
-        problems = service.verify()
+        problems = verify()
         db.session.remove()
         db.engine.dispose()
     if problems:

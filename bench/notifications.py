@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, func, select  # noqa: E402
 from app.blueprints.auth import sessions  # noqa: E402
 from app.blueprints.auth.models import Popug  # noqa: E402
 from app.blueprints.notifications.models import Notification  # noqa: E402
-from app.blueprints.tasks import service as tasks  # noqa: E402
+from app.blueprints.tasks import shuffles  # noqa: E402
 from app.config import database_url  # noqa: E402
 from app.db import write_intent  # noqa: E402
 from app.extensions import db  # noqa: E402
@@ -47,13 +47,13 @@ CHECKS = 300
 def shuffle(log: StatementLog) -> dict:
     manager = db.session.scalar(select(Popug).where(Popug.role == "manager").limit(1))
     with write_intent():
-        tasks.request_shuffle(actor=manager, form_token=secrets.token_urlsafe(24))
+        shuffles.request_shuffle(actor=manager, form_token=secrets.token_urlsafe(24))
         db.session.commit()
-        shuffle_id = tasks.claim_next_shuffle().id
+        shuffle_id = shuffles.claim_next_shuffle().id
         db.session.commit()
         log.reset()
         started = time.perf_counter()
-        done = tasks.run_shuffle(shuffle_id)
+        done = shuffles.run_shuffle(shuffle_id)
         db.session.commit()
         seconds = time.perf_counter() - started
     notify = sum(s for statement, s in log.entries if "INSERT INTO notifications" in statement)

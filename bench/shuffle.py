@@ -61,9 +61,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, make_url, select, text, update  # noqa: E402
 
 from app import clock  # noqa: E402
-from app.blueprints.accounting import service as accounting  # noqa: E402
+from app.blueprints.accounting import posting  # noqa: E402
 from app.blueprints.auth.models import Popug  # noqa: E402
 from app.blueprints.tasks import service as tasks_service  # noqa: E402
+from app.blueprints.tasks import shuffles  # noqa: E402
 from app.blueprints.tasks.models import OPEN, TASKS  # noqa: E402
 from app.config import database_url  # noqa: E402
 from app.db import write_intent  # noqa: E402
@@ -253,7 +254,7 @@ def _verify(conn, before: dict, shuffle_id: int | None, lean: bool = False) -> d
 def _shuffle_by_service(actor, service) -> int:
     """What a press and the job worker do, timed together: the press records a queued
     shuffle and commits; the worker claims it and commits, then runs it in one transaction
-    and commits (app/blueprints/tasks/jobs.py, with `service` as the tasks service)."""
+    and commits (app/blueprints/tasks/jobs.py, with `service` as tasks.shuffles)."""
     service.request_shuffle(actor=actor, form_token=secrets.token_urlsafe(24))
     db.session.commit()
     shuffle_id = service.claim_next_shuffle().id
@@ -403,7 +404,7 @@ def _per_task_loop(actor) -> None:
             .values(assignee_id=popug_id)
             .execution_options(synchronize_session=False)
         )
-        accounting.charge_assign_fee(popug_id, fee, task_id=task_id)
+        posting.charge_assign_fee(popug_id, fee, task_id=task_id)
 
 
 def _backend_pid(conn, pg: bool) -> int | None:
@@ -428,7 +429,7 @@ def run_one(kind: str, url: str, candidate: str | None = None, priority: int = 0
         checkpoint(engine)
         with engine.connect() as conn:
             before = _fingerprint(conn)
-        day = accounting.open_business_day()  # the hand run takes the same business day
+        day = posting.open_business_day()  # the hand run takes the same business day
         db.session.remove()
         engine.dispose()  # the timed run opens its connection like a request would
         log = StatementLog(engine)
@@ -441,7 +442,7 @@ def run_one(kind: str, url: str, candidate: str | None = None, priority: int = 0
                 )
             else:
                 actor = db.session.get(Popug, MANAGER_ID)  # the route's current_user
-                service = _load_candidate(candidate) if kind == "candidate" else tasks_service
+                service = _load_candidate(candidate) if kind == "candidate" else shuffles
                 backend = _backend_pid(db.session.connection(), pg)
                 server_started = _server_cpu(backend)
                 started, cpu_started = time.perf_counter(), time.process_time()

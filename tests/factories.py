@@ -5,7 +5,7 @@ import itertools
 import pytest
 
 from app.blueprints.auth import service as auth
-from app.blueprints.tasks import jobs
+from app.blueprints.tasks import jobs, shuffles
 from app.blueprints.tasks import service as tasks
 from app.extensions import db
 
@@ -53,10 +53,10 @@ def make_task(
 def shuffle_now(*, actor, form_token: str | None = None):
     """Press "Shuffle open tasks" and run that shuffle as the job worker does, all in the
     caller's transaction (not committed). Returns the shuffle, done."""
-    press = tasks.request_shuffle(actor=actor, form_token=form_token)
-    claimed = tasks.claim_next_shuffle()
+    press = shuffles.request_shuffle(actor=actor, form_token=form_token)
+    claimed = shuffles.claim_next_shuffle()
     assert claimed is not None and claimed.id == press.shuffle.id, "another shuffle was waiting"
-    return tasks.run_shuffle(claimed.id)
+    return shuffles.run_shuffle(claimed.id)
 
 
 def run_queued_shuffles() -> list:

@@ -7,7 +7,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
-from app.blueprints.accounting import service as accounting
+from app.blueprints.accounting import posting
 from app.blueprints.accounting.models import Account
 from app.blueprints.auth import service
 from app.blueprints.auth.models import Popug
@@ -47,7 +47,7 @@ def test_popugs_create_with_the_beak_shape_option(runner):
         True,
     )
     assert PasswordHasher().verify(popug.beak_hash, BEAK)
-    assert accounting.balance_of(popug.id) == 0
+    assert posting.balance_of(popug.id) == 0
     assert service.authenticate("kiwi", BEAK) is popug
 
 
@@ -113,7 +113,7 @@ def test_popugs_create_is_atomic(runner, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("accounting is down")
 
-    monkeypatch.setattr(accounting, "open_account", broken)
+    monkeypatch.setattr(posting, "open_account", broken)
     result = runner.invoke(args=create_args())
     assert result.exit_code != 0
     assert popugs() == 0

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Integer, cast, select
 
 from app import clock, create_app
-from app.blueprints.accounting import service as accounting
+from app.blueprints.accounting import closing, verify
 from app.blueprints.accounting.models import (
     Account,
     BillingDay,
@@ -104,7 +104,7 @@ def _play() -> None:
             break
 
     clock.freeze(DAY_ONE.replace(hour=20))
-    accounting.close_day(clock.business_day(), actor=acc)
+    closing.close_day(clock.business_day(), actor=acc)
     db.session.commit()
 
     _at(DAY_TWO, 0)
@@ -187,7 +187,7 @@ def _books() -> dict:
             )
         ),
         "history": history,
-        "verify": accounting.verify(),
+        "verify": verify.verify(),
     }
 
 

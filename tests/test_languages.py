@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from app.blueprints.accounting import service as accounting
+from app.blueprints.accounting import closing
 from app.blueprints.auth.models import Popug
 from app.extensions import db
 from tests.accounting.helpers import complete, freeze, make_task_for, outbox
@@ -324,7 +324,7 @@ def test_the_payout_email_goes_out_in_each_recipients_language(app):
     for popug, reward in ((kesha, 312500), (gosha, 3000), (popka, 2500)):
         complete(make_task_for(popug, fee=1000, reward=reward), popug)
     freeze("2026-03-02 23:00")
-    accounting.close_day(date(2026, 3, 2))
+    closing.close_day(date(2026, 3, 2))
     db.session.commit()
     mails = {message.recipient.split("@")[0]: message for message in outbox()}
     russian = mails["kesha"]

@@ -7,7 +7,7 @@ from flask import g
 from sqlalchemy import select, text
 
 from app.blueprints.auth.models import Popug
-from app.blueprints.tasks import queries, service
+from app.blueprints.tasks import queries, shuffles
 from app.blueprints.tasks.models import Task
 from app.db import _wants_write, is_postgres
 from app.errors import ServiceError
@@ -62,7 +62,7 @@ def test_a_refused_action_commits_nothing_even_when_its_view_answers_success(
         db.session.flush()
         raise ServiceError("Refused after a change.")
 
-    monkeypatch.setattr(service, "request_shuffle", flush_then_refuse)
+    monkeypatch.setattr(shuffles, "request_shuffle", flush_then_refuse)
     response = manager_client.post("/tasks/shuffle", data={"form_token": "one-press"})
     assert response.status_code == 303  # the view shows the message on the board
     db.session.rollback()

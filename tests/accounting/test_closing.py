@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 
 from app import clock
-from app.blueprints.accounting import closing, queries, service
+from app.blueprints.accounting import closing, queries, verify
 from app.blueprints.accounting.models import PAYOUT, BillingDay, LedgerEntry, Payout
 from app.errors import ServiceError
 from app.extensions import db
@@ -58,17 +58,17 @@ def test_day_figures_to_the_cent(kesha, gosha):
     assert queries.management_earnings(D1) == 1700
     assert queries.account_summary(kesha.id, D1, D1).earnings_today == 300
     assert queries.account_summary(gosha.id, D1, D1).earnings_today == -2000
-    assert service.preview_close(D1) == service.ClosePreview(D1, 1, 300, 1)
+    assert closing.preview_close(D1) == closing.ClosePreview(D1, 1, 300, 1)
 
 
 def test_close_pays_positive_balances_and_carries_negative_ones(kesha, gosha):
     hand_built_day(kesha, gosha)
     freeze("2026-03-02 18:00")
 
-    result = service.close_day(D1)
+    result = closing.close_day(D1)
     db.session.commit()
 
-    assert result == service.CloseResult(D1, True, 1, 300, 1, 1)
+    assert result == closing.CloseResult(D1, True, 1, 300, 1, 1)
     assert (balance(kesha), balance(gosha)) == (0, -2000)
     assert payouts() == {("kesha", "2026-03-02"): 300}
     payout_entry = entries_of(kesha)[-1]
@@ -99,13 +99,13 @@ def test_close_pays_positive_balances_and_carries_negative_ones(kesha, gosha):
     assert "Rewards:    $30.00" in message.body
     assert "Fees:       \u2212$27.00" in message.body
     assert "Earnings:   +$3.00" in message.body
-    assert service.verify() == []
+    assert verify.verify() == []
 
 
 def test_negative_balance_carries_over_and_is_paid_off_the_next_day(kesha, gosha):
     _, b, c = hand_built_day(kesha, gosha)
     freeze("2026-03-02 23:00")
-    service.close_day(D1)
+    closing.close_day(D1)
     db.session.commit()
 
     freeze("2026-03-03 09:00")
@@ -113,7 +113,7 @@ def test_negative_balance_carries_over_and_is_paid_off_the_next_day(kesha, gosha
     complete(b, kesha)  # kesha: $0 + $25
     assert (balance(kesha), balance(gosha)) == (2500, 2000)
     freeze("2026-03-03 20:00")
-    result = service.close_day(D2)
+    result = closing.close_day(D2)
     db.session.commit()
 
     assert (result.popugs_paid, result.total_paid, result.popugs_in_red) == (2, 4500, 0)
@@ -130,17 +130,17 @@ def test_negative_balance_carries_over_and_is_paid_off_the_next_day(kesha, gosha
     assert "Paid out: $20.00" in gosha_mail[0].body
     assert "Rewards:    $40.00" in gosha_mail[0].body
     assert "Fees:       $0.00" in gosha_mail[0].body
-    assert service.verify() == []
+    assert verify.verify() == []
 
 
 def test_closing_twice_changes_nothing(kesha, gosha):
     hand_built_day(kesha, gosha)
     freeze("2026-03-02 18:00")
-    first = service.close_day(D1)
+    first = closing.close_day(D1)
     db.session.commit()
     freeze("2026-03-02 18:05")
 
-    again = service.close_day(D1)
+    again = closing.close_day(D1)
     db.session.commit()
 
     assert first.closed_now and not again.closed_now
@@ -160,7 +160,7 @@ def test_closing_twice_changes_nothing(kesha, gosha):
 def test_entries_after_the_close_belong_to_the_next_day(kesha, gosha):
     hand_built_day(kesha, gosha)
     freeze("2026-03-02 18:00")
-    service.close_day(D1)
+    closing.close_day(D1)
     db.session.commit()
 
     freeze("2026-03-02 19:00")  # still the 2nd on the clock, but the 2nd is closed
@@ -175,7 +175,7 @@ def test_entries_after_the_close_belong_to_the_next_day(kesha, gosha):
     assert queries.day_totals(D1).fees == 4700  # the closed day did not change
     assert queries.day_totals(D2).management_earnings == 1100 - 2100
     assert balance(kesha) == 1000
-    assert service.verify() == []
+    assert verify.verify() == []
 
 
 def test_crash_inside_the_close_rolls_back_and_a_rerun_pays_once(kesha, gosha, monkeypatch):
@@ -190,16 +190,16 @@ def test_crash_inside_the_close_rolls_back_and_a_rerun_pays_once(kesha, gosha, m
     with monkeypatch.context() as patch:
         patch.setattr(closing, "_queue_payout_mail", crash)  # where close_day calls it
         with pytest.raises(RuntimeError):
-            service.close_day(D1)
+            closing.close_day(D1)
         db.session.rollback()
 
     assert count(Payout) == 0 and count(BillingDay) == 0 and outbox() == []
     assert balance(kesha) == 300
-    service.close_day(D1)
+    closing.close_day(D1)
     db.session.commit()
     assert payouts() == {("kesha", "2026-03-02"): 300}
     assert len(outbox()) == 1
-    assert service.verify() == []
+    assert verify.verify() == []
 
 
 def test_payout_key_is_unique_per_account_and_day(kesha, gosha):
@@ -208,7 +208,7 @@ def test_payout_key_is_unique_per_account_and_day(kesha, gosha):
 
     hand_built_day(kesha, gosha)
     freeze("2026-03-02 18:00")
-    service.close_day(D1)
+    closing.close_day(D1)
     db.session.commit()
     account_id = queries.account_of(kesha.id).id
     db.session.add(Payout(account_id=account_id, day=D1, amount=1, created_at=clock.now()))
@@ -225,16 +225,16 @@ def test_late_close_after_midnight_pays_the_balance_at_the_end_of_the_day(kesha,
     complete(early, kesha)  # +$13.00 overall, but $3.00 at the end of the 2nd
     freeze("2026-03-03 00:05")
 
-    assert service.day_to_close() == D1
-    result = service.close_day(D1)
+    assert closing.day_to_close() == D1
+    result = closing.close_day(D1)
     db.session.commit()
 
     assert payouts() == {("kesha", "2026-03-02"): 300}
     assert balance(kesha) == 1000  # today's +$10.00 stays
     assert result.popugs_in_red == 1
     assert queries.day_totals(D2).management_earnings == 1000 - 2000
-    assert service.day_to_close() is None
-    assert service.verify() == []
+    assert closing.day_to_close() is None
+    assert verify.verify() == []
 
 
 @pytest.mark.parametrize(
@@ -259,51 +259,51 @@ def test_entries_across_midnight_in_a_non_utc_timezone(app, monkeypatch, tz, bef
     assert queries.day_totals(D1).management_earnings == 1000 - 3000
     assert queries.day_totals(D2).management_earnings == 1500
 
-    assert service.day_to_close() == D1
-    result = service.close_day(D1)
+    assert closing.day_to_close() == D1
+    result = closing.close_day(D1)
     db.session.commit()
     assert (result.popugs_paid, result.total_paid) == (1, 2000)
     assert balance(kesha) == -1500
     complete(second, kesha)
     assert queries.account_summary(kesha.id, D2, D2).earnings_today == 500
-    assert service.verify() == []
+    assert verify.verify() == []
 
 
 def test_days_that_cannot_be_closed(kesha, gosha):
     hand_built_day(kesha, gosha)
     freeze("2026-03-02 18:00")
     with pytest.raises(ServiceError, match="has not begun"):
-        service.close_day(D2)
+        closing.close_day(D2)
     db.session.rollback()
 
     freeze("2026-03-05 09:00")
-    service.close_day(date(2026, 3, 4))  # folds the 2nd and 3rd in: nobody closed them
+    closing.close_day(date(2026, 3, 4))  # folds the 2nd and 3rd in: nobody closed them
     db.session.commit()
     assert payouts() == {("kesha", "2026-03-04"): 300}
     with pytest.raises(ServiceError, match="cannot be closed any more"):
-        service.close_day(D1)
+        closing.close_day(D1)
     db.session.rollback()
     [message] = outbox()
     assert "Your summary for 2026-03-02 to 2026-03-04:" in message.body
-    assert service.verify() == []
+    assert verify.verify() == []
 
 
 def test_day_to_close_is_yesterday_until_it_is_closed(kesha):
     freeze("2026-03-03 00:10")
-    assert service.day_to_close() == D1
-    service.close_day(D1)
+    assert closing.day_to_close() == D1
+    closing.close_day(D1)
     db.session.commit()
-    assert service.day_to_close() is None
-    service.close_day(D2)  # today, from the overview
+    assert closing.day_to_close() is None
+    closing.close_day(D2)  # today, from the overview
     db.session.commit()
     freeze("2026-03-04 00:10")
-    assert service.day_to_close() is None  # the 3rd closed early
+    assert closing.day_to_close() is None  # the 3rd closed early
 
 
 def test_close_with_nobody_paid(kesha, gosha):
     freeze("2026-03-02 09:00")
     make_task_for(kesha, fee=1000, reward=2000)
-    result = service.close_day(D1)
+    result = closing.close_day(D1)
     db.session.commit()
     assert (result.popugs_paid, result.total_paid, result.popugs_in_red, result.messages) == (
         0,
@@ -327,6 +327,6 @@ def test_shuffle_fees_count_on_the_day_they_are_charged(kesha, gosha):
     assert balance(kesha) == -3000
     assert queries.day_totals(D1).fees == 3000
     freeze("2026-03-02 23:59")
-    assert service.close_day(D1).popugs_in_red == 1
+    assert closing.close_day(D1).popugs_in_red == 1
     db.session.commit()
-    assert service.verify() == []
+    assert verify.verify() == []

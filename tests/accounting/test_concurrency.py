@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from app import clock
-from app.blueprints.accounting import mail, service
+from app.blueprints.accounting import closing, mail, verify
 from app.blueprints.accounting.models import Payout
 from app.blueprints.auth.models import Popug
 from app.blueprints.tasks import service as tasks
@@ -60,11 +60,11 @@ def kesha(app):
 
 
 def test_two_closes_at_once_pay_once(app, kesha):
-    results = run_together(app, *[lambda: service.close_day(D1)] * 4)
+    results = run_together(app, *[lambda: closing.close_day(D1)] * 4)
     assert sorted(r.closed_now for r in results) == [False, False, False, True]
     assert payouts() == {("kesha", "2026-03-02"): 2000, ("gosha", "2026-03-02"): 500}
     assert len(outbox()) == 2
-    assert service.verify() == []
+    assert verify.verify() == []
 
 
 def test_money_written_during_a_close_lands_on_one_side_of_it(app, kesha):
@@ -76,15 +76,15 @@ def test_money_written_during_a_close_lands_on_one_side_of_it(app, kesha):
     def finish():
         return tasks.complete_task(late.public_id, actor=db.session.get(Popug, kesha_id)).id
 
-    run_together(app, lambda: service.close_day(D1), finish)
-    assert service.verify() == []
+    run_together(app, lambda: closing.close_day(D1), finish)
+    assert verify.verify() == []
     paid = payouts()[("kesha", "2026-03-02")]
     assert paid in (2000 - 1200, 2000 - 1200 + 2400)
     assert balance(kesha) == (0 if paid == 3200 else 2400)
 
 
 def test_two_senders_never_send_one_message_twice(app, kesha):
-    service.close_day(D1)
+    closing.close_day(D1)
     db.session.commit()
     sent = run_together(app, mail.send_pending, mail.send_pending, mail.send_pending)
     assert sum(report.logged for report in sent) == 2

@@ -10,7 +10,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from app import clock
-from app.blueprints.accounting import mail, service
+from app.blueprints.accounting import closing, mail
 from app.extensions import db
 from tests.accounting.helpers import complete, free_port, freeze, make_task_for, outbox
 from tests.factories import make_popug
@@ -70,7 +70,7 @@ def paid_day(app):
     complete(make_task_for(kesha, fee=1500, reward=3000), kesha)
     complete(make_task_for(gosha, fee=1500, reward=2000), gosha)
     freeze("2026-03-02 23:00")
-    service.close_day(D1)
+    closing.close_day(D1)
     db.session.commit()
     return kesha, gosha
 
@@ -150,7 +150,7 @@ def test_a_refused_recipient_does_not_hold_back_the_others(app, smtp):
     freeze("2026-03-02 09:00")
     complete(make_task_for(kesha, fee=1000, reward=2000), kesha)
     complete(make_task_for(refused, fee=1000, reward=2000), refused)
-    service.close_day(D1)
+    closing.close_day(D1)
     db.session.commit()
     smtp.start()
 

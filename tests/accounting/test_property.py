@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 
 from app import clock
-from app.blueprints.accounting import queries, service
+from app.blueprints.accounting import closing, posting, queries, verify
 from app.blueprints.accounting.models import Account, Payout
 from app.blueprints.tasks import service as tasks
 from app.blueprints.tasks.models import OPEN, Task
@@ -113,19 +113,19 @@ def run(ops) -> None:
         elif kind == "close":
             today = clock.business_day()
             if today not in model.closed and (not model.closed or today > max(model.closed)):
-                assert service.close_day(today).closed_now
+                assert closing.close_day(today).closed_now
                 db.session.commit()
                 model.closed.add(today)
         elif kind == "cron":
-            day = service.day_to_close()
+            day = closing.day_to_close()
             if day is not None:
-                assert service.close_day(day).closed_now
+                assert closing.close_day(day).closed_now
                 db.session.commit()
                 model.closed.add(day)
         else:
             clock.freeze(clock.now() + timedelta(hours=op[1]))
 
-    assert service.verify() == []
+    assert verify.verify() == []
 
     today = clock.business_day()
     first = START.date()
@@ -146,7 +146,7 @@ def run(ops) -> None:
 def _balances_since_close():
     """(balance, whether money moved after the last close) per account: after a close and
     no later entries, nobody may be left with a positive balance."""
-    last = service.last_closed_day()
+    last = posting.last_closed_day()
     rows = db.session.execute(select(Account.id, Account.balance)).all()
     if last is None:
         return [(balance, True) for _, balance in rows]

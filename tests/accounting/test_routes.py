@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from app.blueprints.accounting import mail, service
+from app.blueprints.accounting import closing, mail
 from app.blueprints.accounting.models import BillingDay, Payout
 from app.extensions import db
 from tests.accounting.helpers import (
@@ -65,7 +65,7 @@ def test_my_account_shows_balance_earnings_and_the_audit_log(worker_client, day)
 
 def test_my_account_after_the_close_shows_the_payout_and_zero(worker_client, worker, day):
     freeze("2026-03-02 18:00")
-    service.close_day(date(2026, 3, 2))
+    closing.close_day(date(2026, 3, 2))
     db.session.commit()
     closed = worker_client.get("/account?day=2026-03-02").data.decode()
     assert "2026-03-02 18:00 Payout — — \u2212$3.00" in text_of(closed)
@@ -76,7 +76,7 @@ def test_money_after_todays_close_shows_under_the_open_day(worker_client, worker
     """Today closed at 18:00; a reward at 18:30 belongs to the next business day, which
     My account's card and log show by default, saying so, with a link to today's log."""
     freeze("2026-03-02 18:00")
-    service.close_day(date(2026, 3, 2))
+    closing.close_day(date(2026, 3, 2))
     db.session.commit()
     freeze("2026-03-02 18:30")
     make_task_for(worker, fee=1100, reward=2000, title="Late errand")
@@ -214,7 +214,7 @@ def test_all_balances_and_the_payouts_of_a_day_link_to_each_account(
     link = f'<a href="/accounting/popugs/{worker.public_id}">worker-one</a>'
     assert link in accountant_client.get("/accounting").text
     freeze("2026-03-02 18:00")
-    service.close_day(date(2026, 3, 2))
+    closing.close_day(date(2026, 3, 2))
     db.session.commit()
     assert link in accountant_client.get("/accounting/payouts/2026-03-02").text
 
@@ -240,7 +240,7 @@ def test_overview_figures_to_the_cent(accountant_client, worker, accountant, day
 
 def test_closed_days_show_payouts_and_popugs_in_the_red(accountant_client, day):
     freeze("2026-03-02 20:00")
-    service.close_day(date(2026, 3, 2))
+    closing.close_day(date(2026, 3, 2))
     db.session.commit()
     freeze("2026-03-03 08:00")
     html = accountant_client.get("/accounting").data.decode()
@@ -499,7 +499,7 @@ def test_mail_failure_after_the_close_keeps_the_close(accountant_client, worker,
 
 def test_payout_pages(accountant_client, day):
     freeze("2026-03-02 20:00")
-    service.close_day(date(2026, 3, 2))
+    closing.close_day(date(2026, 3, 2))
     db.session.commit()
     listing = accountant_client.get("/accounting/payouts").data.decode()
     assert row_with(listing, 'data-day="2026-03-02"') == (
@@ -513,7 +513,7 @@ def test_payout_pages(accountant_client, day):
 
 def test_outbox_page_and_send_button(accountant_client, day):
     freeze("2026-03-02 20:00")
-    service.close_day(date(2026, 3, 2))
+    closing.close_day(date(2026, 3, 2))
     db.session.commit()
     page = accountant_client.get("/accounting/outbox").data.decode()
     assert "aTES payout for 2026-03-02: $3.00" in page
@@ -538,7 +538,7 @@ def test_outbox_page_and_send_button(accountant_client, day):
 
 def test_an_already_closed_day_says_popug_in_the_singular(accountant_client, day):
     freeze("2026-03-02 20:00")
-    service.close_day(date(2026, 3, 2))
+    closing.close_day(date(2026, 3, 2))
     db.session.commit()
     page = text_of(accountant_client.get("/accounting/close-day").data.decode())
     assert "paid to 1 popug." in page and "1 popugs" not in page
@@ -561,7 +561,7 @@ def _grow(worker, accountant, start, days):
         freeze(f"2026-02-{10 + n:02d} 10:00")
         for popug in (worker, accountant, make_popug("worker")):
             complete(make_task_for(popug, fee=1000, reward=3000, jira_id=f"UBERPOP-{n}"), popug)
-        service.close_day(date(2026, 2, 10 + n))
+        closing.close_day(date(2026, 2, 10 + n))
         db.session.commit()
         freeze("2026-03-01 09:00")
         make_task_for(worker, fee=1000, reward=2000, title=f"Today {n}", jira_id=f"TODAY-{n}")

@@ -4,7 +4,7 @@ made with raw SQL on books that pass, is named, and the command exits 1."""
 import pytest
 from sqlalchemy import text
 
-from app.blueprints.accounting import service
+from app.blueprints.accounting import verify
 from app.blueprints.auth import service as auth
 from app.extensions import db
 from tests.accounting.helpers import complete, freeze, make_task_for
@@ -68,7 +68,7 @@ def corrupt(statement: str, **params) -> None:
 
 def verify_names(runner, problem: str) -> None:
     """verify finds exactly this one problem, and the command prints it and exits 1."""
-    assert service.verify() == [problem]
+    assert verify.verify() == [problem]
     db.session.rollback()
     result = runner.invoke(args=["accounting", "verify"])
     assert result.exit_code == 1, result.output
@@ -84,7 +84,7 @@ def entry_of(task_id: int, kind: str) -> int:
 
 
 def test_clean_books_pass(books, runner):
-    assert service.verify() == []
+    assert verify.verify() == []
     db.session.rollback()
     result = runner.invoke(args=["accounting", "verify"])
     assert result.exit_code == 0, result.output
@@ -192,7 +192,7 @@ def test_open_tasks_on_a_popug_who_cannot_take_them(books, runner):
     """A database from before deactivating handed tasks over: the deactivation alone."""
     gosha = books["gosha"]
     corrupt("UPDATE popugs SET active = false WHERE id = :g", g=gosha.id)
-    problems = service.verify()
+    problems = verify.verify()
     stuck = sorted(books[name] for name in ("shuffled", "moved", "handed", "plain"))
     assert problems == [
         f"Task #{task}: open on gosha (#{gosha.id}), who cannot take tasks {HAND_OVER_STUCK}."
@@ -217,7 +217,7 @@ def test_a_manager_holding_open_tasks_is_found_too(books, runner):
         k=kesha.id,
         t=books["plain"],
     )
-    assert service.verify() == []  # a hand-over to kesha, charged: all is well
+    assert verify.verify() == []  # a hand-over to kesha, charged: all is well
     corrupt("UPDATE popugs SET role = 'manager' WHERE id = :k", k=kesha.id)
     verify_names(
         runner,

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app import clock
-from app.blueprints.accounting import service as accounting
+from app.blueprints.accounting import closing, verify
 from app.blueprints.analytics import report as analytics_report
 from app.extensions import db
 from tests.factories import make_popug
@@ -251,7 +251,7 @@ def test_entries_after_a_close_count_for_the_next_business_day(build, worker, se
     morning = build.create(wall(tz, 2026, 3, 3, 9), fee=1100, reward=2900, title="Morning")
     build.complete(morning, wall(tz, 2026, 3, 3, 10), worker)
     clock.freeze(wall(tz, 2026, 3, 3, 11))
-    accounting.close_day(date(2026, 3, 3))  # today, closed early: pays the worker out
+    closing.close_day(date(2026, 3, 3))  # today, closed early: pays the worker out
     db.session.commit()
     # Made on 03.03 but counted for 04.03, the first open business day.
     build.done(
@@ -285,7 +285,7 @@ def test_closed_days_show_the_same_earnings_as_their_ledger(build, worker):
     before = earnings(analytics_report.range_report(date(2026, 3, 1), date(2026, 3, 5)))
 
     for day in (2, 3):  # 04.03 stays open: the range mixes closed and open days
-        accounting.close_day(date(2026, 3, day))
+        closing.close_day(date(2026, 3, day))
         db.session.commit()
     after = earnings(analytics_report.range_report(date(2026, 3, 1), date(2026, 3, 5)))
 
@@ -300,7 +300,7 @@ def test_closed_days_show_the_same_earnings_as_their_ledger(build, worker):
             date(2026, 3, 5): 0,
         }
     )
-    assert accounting.verify() == []
+    assert verify.verify() == []
 
 
 def test_popugs_in_the_red_counts_negative_balances_now(build, worker):

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from app import clock
-from app.blueprints.accounting import service as accounting
+from app.blueprints.accounting import closing, posting
 from app.blueprints.accounting.models import ASSIGN_FEE, REWARD, Account, LedgerEntry
 from app.blueprints.analytics import report as analytics_report
 from app.blueprints.tasks import service as task_service
@@ -66,9 +66,9 @@ def run(event, admin, popugs) -> None:
         elif kind == "wait":
             clock.freeze(clock.now() + timedelta(minutes=event[1]))
         elif kind == "close":
-            day = clock.business_day() if event[1] == "today" else accounting.day_to_close()
+            day = clock.business_day() if event[1] == "today" else closing.day_to_close()
             if day is not None:
-                accounting.close_day(day)
+                closing.close_day(day)
         db.session.commit()
     except ServiceError:  # e.g. nothing to shuffle, or a day a later close already settled
         db.session.rollback()
@@ -158,7 +158,7 @@ def test_dashboard_equals_brute_force(app, set_timezone, zone, start, script):
     assert [(row.day, row.cents) for row in report.earnings] == [
         (day, earnings[day]) for day in days
     ]
-    today, open_day = analytics_report.today_cards(), accounting.open_business_day()
+    today, open_day = analytics_report.today_cards(), posting.open_business_day()
     assert (today.day, today.earnings, today.popugs_in_red) == (
         open_day,
         earnings.get(open_day, 0),

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from werkzeug.urls import iri_to_uri
 
-from app.blueprints.accounting import service as accounting
+from app.blueprints.accounting import posting
 from app.blueprints.accounting.models import Account
 from app.blueprints.auth import service
 from app.blueprints.auth.models import Popug
@@ -425,7 +425,7 @@ def test_create_popug_via_form(admin_client):
     assert ">kiwi</a></td>" in page and "kiwi@uberpopug.inc" in page
     kiwi = db.session.scalar(select(Popug).where(Popug.username == "kiwi"))
     assert kiwi.role == "accountant" and kiwi.active
-    assert accounting.balance_of(kiwi.id) == 0
+    assert posting.balance_of(kiwi.id) == 0
     assert NEW_BEAK not in page
     # The new popug can sign in.
     assert sign_in(admin_client.application.test_client(), "kiwi", NEW_BEAK).status_code == 302
@@ -515,7 +515,7 @@ def test_create_popug_route_is_atomic_when_the_account_cannot_be_opened(admin_cl
     def refuse(*args, **kwargs):
         raise ServiceError("Accounting refused to open the account.")
 
-    monkeypatch.setattr(accounting, "open_account", refuse)
+    monkeypatch.setattr(posting, "open_account", refuse)
     response = post_popug(admin_client)
     assert response.status_code == 422
     assert "Accounting refused to open the account." in response.get_data(as_text=True)

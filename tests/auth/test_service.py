@@ -7,7 +7,7 @@ from argon2 import PasswordHasher, extract_parameters
 from argon2.exceptions import VerifyMismatchError
 from sqlalchemy import select
 
-from app.blueprints.accounting import service as accounting
+from app.blueprints.accounting import posting
 from app.blueprints.accounting.models import Account
 from app.blueprints.auth import service
 from app.blueprints.auth.models import Popug
@@ -66,7 +66,7 @@ def test_create_popug_opens_a_money_account_with_balance_zero(db):
     assert account.balance == 0
     assert account.owner_public_id == popug.public_id
     assert (account.username, account.email) == ("kesha", "kesha@uberpopug.inc")
-    assert accounting.balance_of(popug.id) == 0
+    assert posting.balance_of(popug.id) == 0
     assert count(Account) == 1
 
 
@@ -179,7 +179,7 @@ def test_create_popug_is_atomic_when_opening_the_account_fails(db, monkeypatch):
     def broken_open_account(*args, **kwargs):
         raise RuntimeError("accounting is down")
 
-    monkeypatch.setattr(accounting, "open_account", broken_open_account)
+    monkeypatch.setattr(posting, "open_account", broken_open_account)
     with pytest.raises(RuntimeError, match="accounting is down"):
         create()
     db.session.rollback()
@@ -197,13 +197,13 @@ def test_create_popug_is_atomic_when_the_account_insert_fails(db):
     """A real database failure in the account step (a clashing owner id) leaves nothing."""
     first = create()
     db.session.commit()
-    original = accounting.open_account
+    original = posting.open_account
 
     def open_with_clashing_owner(popug_id, owner_public_id, username, email):
         return original(popug_id, first.public_id, username, email)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(accounting, "open_account", open_with_clashing_owner)
+        patch.setattr(posting, "open_account", open_with_clashing_owner)
         with pytest.raises(Exception) as error:
             create(username="gosha", email="gosha@uberpopug.inc")
     assert "unique" in str(error.value).lower() or "duplicate" in str(error.value).lower()

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app import clock
-from app.blueprints.accounting import service as accounting
+from app.blueprints.accounting import closing, posting
 from app.blueprints.auth import service as auth
 from app.blueprints.notifications import service
 from app.blueprints.notifications.models import (
@@ -42,7 +42,7 @@ def test_the_assignee_of_a_new_task_is_told_once_with_creator_and_fee(db, worker
     (told,) = notifications()
     assert (told.popug_id, told.kind, told.task_id) == (worker.id, TASK_ASSIGNED, task.id)
     assert (told.actor_id, told.amount, told.read_at) == (manager.id, -1500, None)
-    assert told.day == accounting.open_business_day()
+    assert told.day == posting.open_business_day()
 
 
 def test_a_task_created_onto_oneself_is_told_money_moved(db, worker):
@@ -80,7 +80,7 @@ def test_a_shuffle_tells_each_popug_once_what_it_gave_them(db, manager):
     assert {n.popug_id: n.count for n in told} == dict(given)
     assert {n.popug_id: -n.amount for n in told} == dict(fees)
     assert {n.shuffle_id for n in told} == {shuffle.id}
-    assert {n.day for n in told} == {accounting.open_business_day()}
+    assert {n.day for n in told} == {posting.open_business_day()}
     assert manager.id not in {n.popug_id for n in told}
     assert set(given) <= {p.id for p in popugs}
 
@@ -156,7 +156,7 @@ def test_a_closed_day_tells_each_paid_popug_the_amount(db, worker, manager):
     tasks.complete_task(task.public_id, actor=worker)
     db.session.commit()
     day = clock.business_day()
-    result = accounting.close_day(day)
+    result = closing.close_day(day)
     db.session.commit()
     (told,) = notifications(PAID_OUT)
     assert (told.popug_id, told.amount, told.day) == (worker.id, 2000, day)
@@ -167,7 +167,7 @@ def test_a_close_rolled_back_tells_nobody(db, worker, manager):
     task = make_task(manager, assignee=worker, prices=(1000, 3000))
     tasks.complete_task(task.public_id, actor=worker)
     db.session.commit()
-    accounting.close_day(clock.business_day())
+    closing.close_day(clock.business_day())
     db.session.flush()
     assert len(notifications(PAID_OUT)) == 1
     db.session.rollback()
@@ -177,8 +177,8 @@ def test_a_close_rolled_back_tells_nobody(db, worker, manager):
 def test_closing_a_closed_day_again_tells_nobody_again(db, worker, manager):
     task = make_task(manager, assignee=worker, prices=(1000, 3000))
     tasks.complete_task(task.public_id, actor=worker)
-    accounting.close_day(clock.business_day())
-    accounting.close_day(clock.business_day())
+    closing.close_day(clock.business_day())
+    closing.close_day(clock.business_day())
     db.session.commit()
     assert len(notifications(PAID_OUT)) == 1
 
@@ -253,7 +253,7 @@ def test_the_worker_sends_the_outbox_and_forgets_old_notifications(app, manager,
     clock.freeze(None)
     task = make_task(manager, title="Today", assignee=worker, prices=(1000, 4000))
     tasks.complete_task(task.public_id, actor=db.session.get(type(worker), task.assignee_id))
-    accounting.close_day(clock.business_day())
+    closing.close_day(clock.business_day())
     db.session.commit()
     assert db.session.scalars(select(OutboxMessage.status)).all() == ["pending"]
     today = task.id

@@ -63,13 +63,13 @@ def main(argv: list[str]) -> int:
             pause_after(db.engine, args.pause_after)
         if args.action in ("shuffle", "work"):
             from app.blueprints.auth.models import Popug
-            from app.blueprints.tasks import service
+            from app.blueprints.tasks import shuffles
             from app.worker import work
 
             if args.action == "shuffle":
                 with write_intent():
                     manager = db.session.get(Popug, 2)
-                    service.request_shuffle(actor=manager, form_token=args.token)
+                    shuffles.request_shuffle(actor=manager, form_token=args.token)
                     db.session.commit()
             print("STARTED", flush=True)
             work(threading.Event(), poll=0.05, once=True)

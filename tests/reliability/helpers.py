@@ -238,10 +238,10 @@ def balance_mismatches() -> list[tuple[int, int, int]]:
 
 
 def verify_problems() -> list[str]:
-    """accounting.service.verify() (the `accounting verify` command's check)."""
-    from app.blueprints.accounting import service as accounting
+    """accounting.verify.verify() (the `accounting verify` command's check)."""
+    from app.blueprints.accounting.verify import verify
 
-    return accounting.verify()
+    return verify()
 
 
 def assert_books(context: str = "") -> None:

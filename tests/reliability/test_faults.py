@@ -42,7 +42,7 @@ from app.blueprints.accounting.models import (
 )
 from app.blueprints.auth import sessions
 from app.blueprints.tasks.models import Shuffle, ShuffleFailure, ShuffleStatus, Task
-from app.blueprints.tasks.service import SHUFFLE_ATTEMPTS, SHUFFLE_QUEUE_LOCK
+from app.blueprints.tasks.shuffles import SHUFFLE_ATTEMPTS, SHUFFLE_QUEUE_LOCK
 from app.config import database_url
 from app.db import lock_key
 from app.extensions import db

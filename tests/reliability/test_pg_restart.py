@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 
 from app import create_app
 from app.blueprints.tasks.models import Shuffle
-from app.blueprints.tasks.service import SHUFFLE_QUEUE_LOCK
+from app.blueprints.tasks.shuffles import SHUFFLE_QUEUE_LOCK
 from app.db import lock_key
 from app.extensions import db
 from tests import factories

@@ -20,7 +20,7 @@ from sqlalchemy.pool import NullPool
 
 from app import clock
 from app.blueprints.auth.models import Popug
-from app.blueprints.tasks import service
+from app.blueprints.tasks import shuffles
 from app.blueprints.tasks.models import Shuffle, ShuffleStatus
 from app.config import database_url
 from app.db import lock_key, write_intent
@@ -98,7 +98,7 @@ def press(url: str, token: str) -> int:
     """A manager presses "Shuffle open tasks" (as the route does: queue it, commit)."""
     with app_on(url), write_intent():
         manager = db.session.scalars(select(Popug).where(Popug.role == "manager")).first()
-        shuffle = service.request_shuffle(actor=manager, form_token=token).shuffle
+        shuffle = shuffles.request_shuffle(actor=manager, form_token=token).shuffle
         db.session.commit()
         return shuffle.id
 

@@ -13,7 +13,7 @@ from sqlalchemy import event, select
 
 from app.blueprints.accounting.models import ASSIGN_FEE, REWARD, LedgerEntry
 from app.blueprints.auth import service as auth
-from app.blueprints.tasks import jobs, service
+from app.blueprints.tasks import jobs, service, shuffles
 from app.blueprints.tasks.models import DONE, OPEN, Shuffle, ShuffleStatus, Task
 from app.errors import NotAllowed, ServiceError
 from app.extensions import db
@@ -184,7 +184,7 @@ def test_mark_done_during_a_shuffle_is_refused_at_once_and_pays_nothing(app, wor
     task = make_task(manager)
     assert task.assignee_id == worker.id  # the only popug who can take tasks
     task_id, reward = task.id, task.reward
-    service.request_shuffle(actor=manager)
+    shuffles.request_shuffle(actor=manager)
     db.session.commit()
     shuffle_running = threading.Event()
     shuffle_may_end = threading.Event()
@@ -253,7 +253,7 @@ def test_two_shuffles_with_the_same_form_token_shuffle_once(app, admin, manager)
                 public_id = result.public_id
                 db.session.commit()
                 outcomes.add(("shuffled", public_id))
-            except service.AlreadyShuffled as duplicate:
+            except shuffles.AlreadyShuffled as duplicate:
                 public_id = duplicate.shuffle.public_id
                 db.session.rollback()
                 outcomes.add(("duplicate", public_id))

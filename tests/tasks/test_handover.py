@@ -7,7 +7,7 @@ from sqlalchemy import select, text
 
 from app import audit
 from app.blueprints.accounting import queries as accounting_queries
-from app.blueprints.accounting import service as accounting
+from app.blueprints.accounting import verify
 from app.blueprints.accounting.models import LedgerEntry
 from app.blueprints.auth import service as auth
 from app.blueprints.tasks import service
@@ -79,7 +79,7 @@ def test_their_open_tasks_go_to_others_each_charged_its_fee(team, change):
     charged = sum(db.session.get(Task, task_id).fee for task_id in moving)
     assert sum(before.values()) - sum(after.values()) == charged
     assert_fee_trail_consistent()
-    assert accounting.verify() == []
+    assert verify.verify() == []
 
 
 def test_a_role_that_still_takes_tasks_keeps_them(team):
@@ -170,7 +170,7 @@ def test_stuck_tasks_are_reported_then_handed_over_each_charged_its_fee(app, tea
     stuck = {kesha.id: open_tasks_of(kesha.id), former.id: open_tasks_of(former.id)}
     assert [len(tasks) for tasks in stuck.values()] == [4, 1]
     names = {kesha.id: "kesha", former.id: former.username}
-    assert accounting.verify() == [
+    assert verify.verify() == [
         f"Task #{task}: open on {names[popug]} (#{popug}), who cannot take tasks "
         f"{HAND_OVER_STUCK}."
         for popug, tasks in stuck.items()
@@ -200,7 +200,7 @@ def test_stuck_tasks_are_reported_then_handed_over_each_charged_its_fee(app, tea
     moved = [task_id for tasks in stuck.values() for task_id in tasks]
     charged = sum(db.session.get(Task, task_id).fee for task_id in moved)
     assert sum(before.values()) - sum(balances().values()) == charged
-    assert accounting.verify() == []
+    assert verify.verify() == []
     assert_fee_trail_consistent()
     event = audit.page_of_events(1).items[0]
     assert (event.action, event.address) == ("tasks.hand_over_stuck", "command line")
@@ -223,4 +223,4 @@ def test_hand_over_stuck_refuses_when_nobody_can_take_them(app, team):
         "no active worker or accountant. Add or activate one first; nothing was moved."
     ) in result.output
     assert (assignees(), balances(), len(fee_charges())) == before
-    assert len(accounting.verify()) == 4  # still stuck, still reported
+    assert len(verify.verify()) == 4  # still stuck, still reported

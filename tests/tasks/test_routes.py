@@ -253,7 +253,7 @@ def test_empty_title_message(worker_client, worker):
 def test_create_with_nobody_eligible_is_a_form_error(manager_client, manager):
     response = manager_client.post("/tasks", data={"title": "Lonely", "form_token": "t"})
     assert response.status_code == 422
-    assert service.NOBODY_ELIGIBLE in text(response)
+    assert shuffles.NOBODY_ELIGIBLE in text(response)
     assert count(Task) == 0 and count(LedgerEntry) == 0
 
 
@@ -498,7 +498,7 @@ def test_shuffle_confirmation_says_when_there_is_nothing_to_do(manager_client, m
     worker.active = False
     db.session.commit()
     page = text(manager_client.get("/tasks/shuffle"))
-    assert service.NOBODY_ELIGIBLE in page
+    assert shuffles.NOBODY_ELIGIBLE in page
     assert 'method="post"' not in page.split("<main", 1)[1]
 
 
@@ -514,7 +514,7 @@ def test_shuffle_confirmation_counts_open_tasks_up_to_a_cap(
     make_task(manager)
     page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text(manager_client.get("/tasks/shuffle"))))
     assert "Open tasks more than 2 Popugs who can get them 1" in page
-    assert service.preview_shuffle() == service.ShufflePreview(2, 1, more_open_tasks=True)
+    assert shuffles.preview_shuffle() == shuffles.ShufflePreview(2, 1, more_open_tasks=True)
 
 
 @pytest.mark.parametrize("role", ["worker", "accountant"])

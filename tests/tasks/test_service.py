@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app import clock
-from app.blueprints.accounting import service as accounting
+from app.blueprints.accounting import posting
 from app.blueprints.accounting.models import ASSIGN_FEE, REWARD, LedgerEntry
-from app.blueprints.tasks import service
+from app.blueprints.tasks import service, shuffles
 from app.blueprints.tasks.models import DONE, OPEN, Task
 from app.errors import NotAllowed, NotFound, ServiceError
 from tests.factories import make_popug, make_task
@@ -100,7 +100,7 @@ def test_nobody_eligible_is_a_clear_error_and_saves_nothing(db, admin, manager):
     make_popug(role="accountant", active=False)
     with pytest.raises(ServiceError) as raised:
         create(manager, form_token="tok-nobody")
-    assert raised.value.message == service.NOBODY_ELIGIBLE
+    assert raised.value.message == shuffles.NOBODY_ELIGIBLE
     db.session.rollback()
     assert count(Task) == 0
     assert count(LedgerEntry) == 0
@@ -180,14 +180,14 @@ def test_failing_ledger_step_leaves_nothing_of_the_task(
     make_task(manager, title="Existing")
     before_balances = balances()
     before_entries = count(LedgerEntry)
-    real = accounting.charge_assign_fee
+    real = posting.charge_assign_fee
 
     def broken(popug_id, fee, *, task_id):
         if after_real_charge:
             real(popug_id, fee, task_id=task_id)
         raise RuntimeError("ledger is down")
 
-    monkeypatch.setattr("app.blueprints.tasks.service.accounting.charge_assign_fee", broken)
+    monkeypatch.setattr("app.blueprints.tasks.service.posting.charge_assign_fee", broken)
     with pytest.raises(RuntimeError, match="ledger is down"):
         create(manager, title="Doomed task", form_token="tok-doomed")
     db.session.rollback()

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import event, select, update
 
 from app import clock
-from app.blueprints.accounting import service as accounting
+from app.blueprints.accounting import bulk_fees
 from app.blueprints.accounting.models import ASSIGN_FEE, LedgerEntry
 from app.blueprints.auth.models import Popug
 from app.blueprints.tasks import service, shuffles
@@ -30,8 +30,8 @@ from tests.tasks.helpers import (
 )
 
 T0 = datetime(2024, 3, 3, 12, 0, tzinfo=UTC)
-# accounting as tasks.shuffles sees it: the failure is injected where the shuffle calls it.
-BULK_CHARGE = "app.blueprints.tasks.shuffle_move.accounting.charge_assign_fees_in_bulk"
+# accounting as tasks.shuffle_move sees it: the failure is injected where the shuffle calls it.
+BULK_CHARGE = "app.blueprints.tasks.shuffle_move.bulk_fees.charge_assign_fees_in_bulk"
 
 
 @pytest.fixture
@@ -174,7 +174,7 @@ def test_failure_part_way_moves_no_task_and_no_money(db, monkeypatch, staff, aft
     before_assignees = assignees()
     before_balances = balances()
     before_entries = count(LedgerEntry)
-    real = accounting.charge_assign_fees_in_bulk
+    real = bulk_fees.charge_assign_fees_in_bulk
     calls = []
 
     def broken(assignments, *, shuffle_id, **options):
@@ -206,7 +206,7 @@ def test_tasks_really_moved_before_the_injected_failure(db, monkeypatch, staff):
     seed_tasks(staff["manager"], open_count=40)
     before = assignees()
     seen = {}
-    real = accounting.charge_assign_fees_in_bulk
+    real = bulk_fees.charge_assign_fees_in_bulk
 
     def spy(assignments, *, shuffle_id, **options):
         assert real(assignments, shuffle_id=shuffle_id, **options)["entries"] == 40
@@ -243,7 +243,7 @@ def test_nobody_eligible_is_a_clear_message_and_changes_nothing(db, staff):
     before = (assignees(), balances(), count(LedgerEntry))
     with pytest.raises(ServiceError) as raised:
         shuffle_now(actor=staff["admin"])
-    assert raised.value.message == service.NOBODY_ELIGIBLE
+    assert raised.value.message == shuffles.NOBODY_ELIGIBLE
     db.session.rollback()
     assert (assignees(), balances(), count(LedgerEntry)) == before
     assert count(Shuffle) == 0
@@ -254,7 +254,7 @@ def test_same_form_token_shuffles_once(db, staff):
     first = shuffle(staff["manager"], form_token="tok-shuffle")
     first_id, first_public = first.id, first.public_id
     after_first = (assignees(), balances(), count(LedgerEntry))
-    with pytest.raises(service.AlreadyShuffled) as raised:
+    with pytest.raises(shuffles.AlreadyShuffled) as raised:
         shuffle_now(actor=staff["admin"], form_token="tok-shuffle")
     assert raised.value.shuffle.id == first_id
     assert raised.value.shuffle.public_id == first_public

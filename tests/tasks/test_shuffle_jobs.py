@@ -10,7 +10,7 @@ from sqlalchemy.exc import OperationalError
 
 from app import clock
 from app.blueprints.accounting.models import LedgerEntry
-from app.blueprints.tasks import jobs, service, shuffle_move
+from app.blueprints.tasks import jobs, service, shuffle_move, shuffles
 from app.blueprints.tasks.models import DONE, Shuffle, ShuffleStatus, Task
 from app.extensions import db
 from app.worker import runner_lock
@@ -67,7 +67,7 @@ def test_a_press_while_one_is_queued_joins_it(manager_client, admin_client, mana
 def test_a_press_while_one_runs_queues_exactly_one_more(manager_client, manager, worker):
     make_task(manager)
     press(manager_client, "tok-a")
-    running = service.claim_next_shuffle()
+    running = shuffles.claim_next_shuffle()
     db.session.commit()
     assert running.status == ShuffleStatus.RUNNING
     second = press(manager_client, "tok-b")
@@ -87,7 +87,7 @@ def test_running_page_shows_time_against_the_last_shuffle(manager_client, manage
     db.session.scalars(select(Shuffle)).one().duration_ms = 20_000
     db.session.commit()
     response = press(manager_client, "tok-2")
-    service.claim_next_shuffle()
+    shuffles.claim_next_shuffle()
     db.session.commit()
     clock.freeze(T0 + timedelta(seconds=5))
 
@@ -106,7 +106,7 @@ def test_running_page_without_an_earlier_shuffle_shows_elapsed_time(
     make_task(manager)
     clock.freeze(T0)
     response = press(manager_client, "tok-1")
-    service.claim_next_shuffle()
+    shuffles.claim_next_shuffle()
     db.session.commit()
     clock.freeze(T0 + timedelta(seconds=3))
     body = page(manager_client, response.headers["Location"])
@@ -123,7 +123,7 @@ def test_nothing_left_to_shuffle_when_the_worker_starts_fails_with_the_reason(
     [shuffle] = run_queued_shuffles()
     assert (shuffle.status, shuffle.error) == (ShuffleStatus.FAILED, "no_open_tasks")
     body = page(manager_client, response.headers["Location"])
-    assert "Failed" in body and service.NO_OPEN_TASKS in body
+    assert "Failed" in body and shuffles.NO_OPEN_TASKS in body
     russian = page(manager_client, response.headers["Location"], headers={"Accept-Language": "ru"})
     assert "Открытых задач для перетасовки нет." in russian
     assert "hx-trigger" not in body.split("<main", 1)[1], "a failed shuffle stops polling"
@@ -139,7 +139,7 @@ def test_an_unexpected_error_fails_the_shuffle_and_changes_nothing(
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(shuffle_move.accounting, "charge_assign_fees_in_bulk", broken)
+    monkeypatch.setattr(shuffle_move.bulk_fees, "charge_assign_fees_in_bulk", broken)
     [shuffle] = run_queued_shuffles()
     assert (shuffle.status, shuffle.error) == (ShuffleStatus.FAILED, "unexpected")
     assert assignees() == before
@@ -162,7 +162,7 @@ def test_a_shuffle_cut_off_by_a_lost_connection_stays_running_and_is_begun_again
         )
 
     with monkeypatch.context() as patch:
-        patch.setattr(shuffle_move.accounting, "charge_assign_fees_in_bulk", connection_lost)
+        patch.setattr(shuffle_move.bulk_fees, "charge_assign_fees_in_bulk", connection_lost)
         with pytest.raises(OperationalError):
             jobs.run_next_shuffle()
     db.session.rollback()
@@ -178,16 +178,16 @@ def test_a_shuffle_left_running_is_begun_again_then_failed(manager_client, manag
     off with its worker (its transaction rolled back): it is begun again, SHUFFLE_ATTEMPTS
     times in all, then failed."""
     make_task(manager)
-    service.request_shuffle(actor=manager, form_token="tok")
+    shuffles.request_shuffle(actor=manager, form_token="tok")
     db.session.commit()
-    for attempt in range(1, service.SHUFFLE_ATTEMPTS + 1):
-        claimed = service.claim_next_shuffle()
+    for attempt in range(1, shuffles.SHUFFLE_ATTEMPTS + 1):
+        claimed = shuffles.claim_next_shuffle()
         db.session.commit()  # ... and its worker dies before the shuffle commits
         assert (claimed.status, claimed.attempts) == (ShuffleStatus.RUNNING, attempt)
-    assert service.claim_next_shuffle() is None
+    assert shuffles.claim_next_shuffle() is None
     db.session.commit()
     shuffle = db.session.scalars(select(Shuffle)).one()
-    assert (shuffle.status, shuffle.attempts) == (ShuffleStatus.FAILED, service.SHUFFLE_ATTEMPTS)
+    assert (shuffle.status, shuffle.attempts) == (ShuffleStatus.FAILED, shuffles.SHUFFLE_ATTEMPTS)
     assert shuffle.error == "worker_stopped"
     shown = page(manager_client, f"/shuffles/{shuffle.public_id}")
     assert "A worker stopped while running it, 3 times" in shown
@@ -195,12 +195,12 @@ def test_a_shuffle_left_running_is_begun_again_then_failed(manager_client, manag
 
 def test_a_shuffle_done_meanwhile_is_not_run_again(manager, worker):
     make_task(manager)
-    service.request_shuffle(actor=manager)
-    claimed = service.claim_next_shuffle()
-    service.run_shuffle(claimed.id)
+    shuffles.request_shuffle(actor=manager)
+    claimed = shuffles.claim_next_shuffle()
+    shuffles.run_shuffle(claimed.id)
     db.session.commit()
     entries = count(LedgerEntry)
-    again = service.run_shuffle(claimed.id)  # a second worker that claimed it before
+    again = shuffles.run_shuffle(claimed.id)  # a second worker that claimed it before
     db.session.commit()
     assert again.status == ShuffleStatus.DONE and count(LedgerEntry) == entries
 
@@ -208,9 +208,9 @@ def test_a_shuffle_done_meanwhile_is_not_run_again(manager, worker):
 @pytest.mark.parametrize("status", [ShuffleStatus.QUEUED, ShuffleStatus.RUNNING])
 def test_board_and_my_tasks_say_a_shuffle_is_under_way(app, manager, worker, status):
     make_task(manager)
-    service.request_shuffle(actor=manager)
+    shuffles.request_shuffle(actor=manager)
     if status == ShuffleStatus.RUNNING:
-        service.claim_next_shuffle()
+        shuffles.claim_next_shuffle()
     db.session.commit()
     expected = {
         ShuffleStatus.QUEUED: "A shuffle of the open tasks is about to start",
@@ -265,7 +265,7 @@ def test_done_tasks_stay_done_and_the_shuffle_moves_only_open_ones(manager, work
     done_task, open_task = make_task(manager), make_task(manager)
     service.complete_task(done_task.public_id, actor=worker)
     db.session.commit()
-    service.request_shuffle(actor=manager)
+    shuffles.request_shuffle(actor=manager)
     db.session.commit()
     [shuffle] = run_queued_shuffles()
     assert shuffle.tasks_count == 1
@@ -277,7 +277,7 @@ def test_done_tasks_stay_done_and_the_shuffle_moves_only_open_ones(manager, work
 def test_my_account_explains_a_shuffles_summed_fee_task_by_task(app, manager, worker):
     first = make_task(manager, title="Feed <the> parrot", jira_id="UBERPOP-7")
     second = make_task(manager, title="Clean the cage")
-    service.request_shuffle(actor=manager)
+    shuffles.request_shuffle(actor=manager)
     db.session.commit()
     run_queued_shuffles()
     [entry] = db.session.scalars(select(LedgerEntry).where(LedgerEntry.shuffle_id.is_not(None)))

@@ -8,7 +8,8 @@ from app.db import is_postgres, write_intent
 from app.errors import ServiceError
 from app.extensions import db
 
-from . import mail, service
+from . import closing, mail, posting
+from .verify import verify as check_books
 
 billing_cli = AppGroup("billing", help="Close business days and send payout e-mails.")
 accounting_cli = AppGroup("accounting", help="Check the books.")
@@ -27,16 +28,16 @@ def close_day(day) -> None:
     """Pay out every positive balance as of the end of the day, record the day as closed,
     then send the payout e-mails. Safe to run again: a closed day is left as it is."""
     with write_intent():
-        target = day.date() if day else service.day_to_close()
+        target = day.date() if day else closing.day_to_close()
         if target is None:
-            last = service.last_closed_day()
+            last = posting.last_closed_day()
             click.echo(
                 "Nothing to close: the last day that has ended"
                 + (f" ({last.isoformat()}) is already closed." if last else " is already closed.")
             )
         else:
             try:
-                result = service.close_day(target)
+                result = closing.close_day(target)
             except ServiceError as error:
                 db.session.rollback()
                 raise click.ClickException(error.message) from None
@@ -90,7 +91,7 @@ def verify() -> None:
     reward exactly when it is done, and no open task sits on a popug who cannot take it."""
     if is_postgres():  # every check reads the same snapshot
         db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-    problems = service.verify()
+    problems = check_books()
     db.session.rollback()
     if problems:
         count = f"{len(problems)} problem" + ("" if len(problems) == 1 else "s")

@@ -16,7 +16,7 @@ from app.money import format_cents, format_money
 from app.paging import page_number
 from app.transaction import own_transactions
 
-from . import bp, mail, queries, service
+from . import bp, closing, mail, posting, queries, service
 from .forms import CloseDayForm, DayForm, RangeForm, SendMailForm
 from .models import MAIL_STATUSES
 
@@ -47,13 +47,13 @@ def _account_page(popug_id: int, *, heading: str, endpoint: str, **params):
     """A popug's account: balance, earnings of the open business day (today, or the next
     day once today is closed: where new money goes), and the audit log of a chosen day,
     paged. `endpoint` and `params` make this very page's URL (the day picker and pager)."""
-    today = service.open_business_day()
+    today = posting.open_business_day()
     form = DayForm(request.args)
     valid = form.validate()
     day = form.day.data if valid and form.day.data else today
     if valid:
         form.day.data = day
-    account = found(queries.account_summary(popug_id, today, day), service.NO_ACCOUNT)
+    account = found(queries.account_summary(popug_id, today, day), posting.NO_ACCOUNT)
     entries = queries.audit_log(account.id, day, page_number(request.args), AUDIT_LOG_PER_PAGE)
     lines = queries.lines_of(entry.id for entry in entries.items if entry.task_id is None)
     task_ids = [entry.task_id for entry in entries.items]
@@ -144,7 +144,7 @@ def overview():
     today = clock.business_day()
     # The cards show the open business day: today, or the next day once today is closed
     # (new money goes there). Its figures come with the range when it includes that day.
-    open_day = service.open_business_day()
+    open_day = posting.open_business_day()
     open_totals = next((d for d in stats["days"] if d.day == open_day), None)
     if open_totals is None:
         open_totals = queries.day_totals(open_day)
@@ -223,7 +223,7 @@ def confirm_close_day():
         "accounting/close_day.html",
         today=today,
         closed=queries.closed_day(today),
-        preview=service.preview_close(today),
+        preview=closing.preview_close(today),
         form=CloseDayForm(day=today.isoformat()),
     )
 
@@ -253,7 +253,7 @@ def close_day():
         )
         return redirect_after_post(url_for("accounting.overview"))
     try:
-        result = service.close_day(day, actor=current_user)
+        result = closing.close_day(day, actor=current_user)
     except ServiceError as error:
         flash(error.translated(), "error")
         return redirect_after_post(url_for("accounting.overview"))

@@ -1,34 +1,13 @@
-"""Accounting's public face, the functions other blueprints call, each inside the caller's
-transaction (nothing here commits). They live in modules named for their jobs: posting.py
-(accounts, the ledger, fees, rewards, business days), bulk_fees.py (a shuffle's charge),
-closing.py (closing a day, payouts, their e-mails) and verify.py (the `accounting verify`
-checks).
+"""Accounting's questions to the blueprints above it: the labels of the tasks its ledger
+names (accounting imports no other blueprint: it asks, through a signal). Its work lives in
+modules named for their jobs, which other blueprints import directly: posting.py (accounts,
+the ledger, fees, rewards, business days), bulk_fees.py (a shuffle's charge), closing.py
+(closing a day, payouts, their e-mails), verify.py (the `accounting verify` checks) and
+queries.py (reads).
 """
 
 from app import signals
 from app.signals import ask
-
-from .bulk_fees import charge_assign_fees_in_bulk  # noqa: F401
-from .closing import (  # noqa: F401
-    ClosePreview,
-    CloseResult,
-    check_closable,
-    close_day,
-    day_to_close,
-    preview_close,
-)
-from .posting import (  # noqa: F401
-    LEDGER_LOCK,
-    NO_ACCOUNT,
-    balance_of,
-    charge_assign_fee,
-    charge_handed_over_fees,
-    last_closed_day,
-    open_account,
-    open_business_day,
-    pay_reward,
-)
-from .verify import PROBLEMS_PER_CHECK, verify  # noqa: F401
 
 
 def task_labels(task_ids) -> dict[int, tuple[str | None, str, str]]:

@@ -13,8 +13,8 @@ from datetime import date, timedelta
 from flask_babel import gettext
 
 from app import clock
+from app.blueprints.accounting import posting
 from app.blueprints.accounting import queries as accounting_queries
-from app.blueprints.accounting import service as accounting
 from app.blueprints.tasks import report_queries as task_queries
 from app.blueprints.tasks.report_queries import TopTask
 from app.i18n import format_day_month, format_local_time, format_month
@@ -228,7 +228,7 @@ def today_cards(report: RangeReport | None = None) -> Today:
 
     A `report` whose range includes that day already has its earnings (same snapshot).
     """
-    today = accounting.open_business_day()
+    today = posting.open_business_day()
     if report is not None and report.first <= today <= report.last:
         earnings = report.earnings[(today - report.first).days].cents
     else:

@@ -4,6 +4,7 @@ admins), closed days and closing a day. Thin like the pages: one service call or
 from datetime import date
 
 from app.access import ACCESS
+from app.blueprints.accounting import closing, posting
 from app.blueprints.accounting import queries as accounting_queries
 from app.blueprints.accounting import service as accounting
 from app.blueprints.auth import service as auth
@@ -33,14 +34,14 @@ def get_me(actor):
         "public_id": actor.public_id,
         "email": actor.email,
         "role": actor.role,
-        "balance": money(accounting.balance_of(actor.id)),
+        "balance": money(posting.balance_of(actor.id)),
     }
 
 
 def _ledger(popug_id: int, username: str, query: dict):
     """A page of an account's ledger entries of one day, newest first."""
     the_day, page = query_day(query), decode_cursor(query.get("cursor"))
-    account = found(accounting_queries.account_of(popug_id), accounting.NO_ACCOUNT)
+    account = found(accounting_queries.account_of(popug_id), posting.NO_ACCOUNT)
     entries = accounting_queries.audit_log(account.id, the_day, page, LEDGER_PER_PAGE)
     lines = accounting_queries.lines_of(e.id for e in entries.items if e.task_id is None)
     task_ids = [e.task_id for e in entries.items]
@@ -169,7 +170,7 @@ def close_billing_day(actor, day):
         the_day = date.fromisoformat(day)
     except ValueError:
         raise NotFound(N_("No such day: write it as 2026-03-03.")) from None
-    result = accounting.close_day(the_day, actor=actor)
+    result = closing.close_day(the_day, actor=actor)
     return {
         "day": iso_day(result.day),
         "closed_now": result.closed_now,

@@ -7,6 +7,7 @@ from flask import current_app, url_for
 from app.access import ACCESS
 from app.blueprints.tasks import queries as task_queries
 from app.blueprints.tasks import service as tasks
+from app.blueprints.tasks import shuffles
 from app.errors import ServiceError, found
 from app.i18n import N_
 
@@ -171,9 +172,9 @@ def _shuffle(shuffle, joined: bool | None = None) -> dict:
 def create_shuffle(actor):
     """Answers at once with the queued shuffle; a press while one waits joins it."""
     try:
-        press = tasks.request_shuffle(actor=actor, form_token=idempotency_key(actor))
+        press = shuffles.request_shuffle(actor=actor, form_token=idempotency_key(actor))
         shuffle, joined = press.shuffle, press.joined
-    except tasks.AlreadyShuffled as repeated:
+    except shuffles.AlreadyShuffled as repeated:
         shuffle, joined = repeated.shuffle, False
     location = url_for("api.get_shuffle", public_id=shuffle.public_id)
     return _shuffle(shuffle, joined), 202, {"Location": location}
@@ -188,4 +189,4 @@ def create_shuffle(actor):
     responses={200: s.Shuffle},
 )
 def get_shuffle(actor, public_id):
-    return _shuffle(tasks.get_shuffle(public_id))
+    return _shuffle(shuffles.get_shuffle(public_id))

@@ -14,7 +14,7 @@ from flask_login import current_user, login_required, login_url, login_user, log
 
 from app import audit, clock
 from app.access import ACCESS, role_required
-from app.blueprints.accounting import service as accounting
+from app.blueprints.accounting import posting
 from app.errors import FORM_EXPIRED, SIGNED_OUT, ServiceError
 from app.extensions import db, login_manager
 from app.htmx import (
@@ -279,7 +279,7 @@ def show_popug(public_id: str):
         "auth/popug.html",
         popug=popug,
         facts=service.facts_about(popug.id),
-        balance=accounting.balance_of(popug.id),
+        balance=posting.balance_of(popug.id),
         events=audit.page_of_events(page_number(request.args), about=popug.id),
         tokens=service.tokens_of(popug.id),
         now=clock.now(),

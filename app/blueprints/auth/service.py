@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 
 from app import audit, signals
 from app.access import ACCESS, ASSIGNABLE_ROLES, ROLES
+from app.blueprints.accounting import posting
 from app.blueprints.accounting import queries as accounting_queries
-from app.blueprints.accounting import service as accounting
 from app.db import advisory_lock
 from app.errors import NotAllowed, ServiceError, found, validated
 from app.extensions import db
@@ -128,7 +128,7 @@ def create_popug(
         db.session.flush()
     except IntegrityError:  # a concurrent create won the race for the same name or e-mail
         raise ServiceError(N_("This username or e-mail is taken."), field="username") from None
-    accounting.open_account(popug.id, popug.public_id, popug.username, popug.email)
+    posting.open_account(popug.id, popug.public_id, popug.username, popug.email)
     audit.record(actor, "popug.create", f"{popug.username} as {popug.role}", subject=popug)
     return popug
 

@@ -12,8 +12,8 @@ from datetime import date, timedelta
 from sqlalchemy import Integer, delete, func, insert, literal, select, update
 
 from app import clock
+from app.blueprints.accounting import posting
 from app.blueprints.accounting import queries as accounting_queries
-from app.blueprints.accounting import service as accounting
 from app.errors import NotFound
 from app.extensions import db
 from app.i18n import N_
@@ -41,7 +41,7 @@ def on_task_created(_sender, *, task_id: int, creator_id: int, assignee_id: int,
         task_id=task_id,
         actor_id=creator_id,
         amount=-fee,
-        day=accounting.open_business_day(),  # the day of its fee entry, in My account
+        day=posting.open_business_day(),  # the day of its fee entry, in My account
     )
 
 
@@ -65,7 +65,7 @@ def on_shuffle_done(_sender, *, shuffle_id: int):
 def on_tasks_handed_over(_sender, *, from_popug_id: int, received):
     """Each popug who received some of another's open tasks is told once: how many, whose,
     and what their fees cost."""
-    now, day = clock.now(), accounting.open_business_day()
+    now, day = clock.now(), posting.open_business_day()
     rows = [
         {
             "popug_id": popug_id,

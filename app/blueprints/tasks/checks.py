@@ -11,7 +11,7 @@ found like one it has wrong; or an anti-join.
 from sqlalchemy import and_, case, func, or_, select
 
 from app.blueprints.accounting import queries as accounting_queries
-from app.blueprints.accounting import service as accounting
+from app.blueprints.accounting import verify
 from app.blueprints.auth import service as auth
 from app.extensions import db
 from app.money import format_cents
@@ -24,7 +24,7 @@ HAND_OVER_STUCK = "flask --app wsgi tasks hand-over-stuck"
 def _sample(statement) -> list:
     """The first rows of a check's query: one more than verify shows, so that it can say
     there are more."""
-    return db.session.execute(statement.limit(accounting.PROBLEMS_PER_CHECK + 1)).all()
+    return db.session.execute(statement.limit(verify.PROBLEMS_PER_CHECK + 1)).all()
 
 
 def _money(cents) -> str:

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from app.db import write_intent
 from app.extensions import db
 
-from . import service
+from . import shuffles
 from .models import ShuffleFailure
 
 log = logging.getLogger(__name__)
@@ -22,17 +22,17 @@ def run_next_shuffle():
     """Claim the oldest shuffle still to run and run it. Returns the shuffle as it ended
     (done or failed), or None when none was waiting. The caller holds the runner lock."""
     with write_intent():
-        claimed = service.claim_next_shuffle()
+        claimed = shuffles.claim_next_shuffle()
         claimed_id = claimed.id if claimed is not None else None
         db.session.commit()
     if claimed_id is None:
         return None
     try:
         with write_intent():
-            shuffle = service.run_shuffle(claimed_id)
+            shuffle = shuffles.run_shuffle(claimed_id)
             db.session.commit()
         return _logged(shuffle)
-    except service.ShuffleRefused as refused:  # nothing to shuffle any more, nobody eligible
+    except shuffles.ShuffleRefused as refused:  # nothing to shuffle any more, nobody eligible
         failure = refused.failure
     except Exception as error:
         if isinstance(error, DBAPIError) and error.connection_invalidated:
@@ -43,7 +43,7 @@ def run_next_shuffle():
         failure = ShuffleFailure.UNEXPECTED
     db.session.rollback()
     with write_intent():
-        shuffle = service.fail_shuffle(claimed_id, failure)
+        shuffle = shuffles.fail_shuffle(claimed_id, failure)
         db.session.commit()
     return _logged(shuffle)
 

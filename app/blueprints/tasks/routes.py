@@ -13,7 +13,7 @@ from app.money import format_money
 from app.paging import page_number
 from app.transaction import finish_writes
 
-from . import bp, queries, service
+from . import bp, queries, service, shuffles
 from .forms import CompleteForm, ShuffleForm, TaskForm
 from .models import ShuffleStatus
 
@@ -222,8 +222,8 @@ def confirm_shuffle():
     return render(
         "tasks/confirm_shuffle.html",
         "tasks/confirm_shuffle.html",
-        preview=service.preview_shuffle(),
-        nobody_eligible=gettext(service.NOBODY_ELIGIBLE),
+        preview=shuffles.preview_shuffle(),
+        nobody_eligible=gettext(shuffles.NOBODY_ELIGIBLE),
         form=ShuffleForm(),
     )
 
@@ -237,8 +237,8 @@ def shuffle():
         flash(gettext(FORM_EXPIRED), "error")
         return redirect(url_for("tasks.index"))
     try:
-        press = service.request_shuffle(actor=current_user, form_token=form.form_token.data)
-    except service.AlreadyShuffled as duplicate:
+        press = shuffles.request_shuffle(actor=current_user, form_token=form.form_token.data)
+    except shuffles.AlreadyShuffled as duplicate:
         shuffle = duplicate.shuffle
     except ServiceError as error:
         flash(error.translated(), "error")
@@ -256,7 +256,7 @@ def shuffle():
 @role_required(*ACCESS["shuffle"])
 def show_shuffle(public_id: str):
     """A shuffle's state; while it waits or runs, htmx re-fetches the state every second."""
-    shuffle = service.get_shuffle(public_id)
+    shuffle = shuffles.get_shuffle(public_id)
     return render(
         "tasks/shuffle.html",
         "tasks/_shuffle_state.html",
@@ -273,7 +273,7 @@ def _failure(shuffle) -> str | None:
     failed before codes were stored kept its English reason)."""
     if shuffle.status != ShuffleStatus.FAILED or not shuffle.error:
         return None
-    if shuffle.error not in service.FAILURE_REASONS:
+    if shuffle.error not in shuffles.FAILURE_REASONS:
         return gettext(shuffle.error)
-    singular, plural = service.FAILURE_REASONS[shuffle.error]
+    singular, plural = shuffles.FAILURE_REASONS[shuffle.error]
     return gettext(singular) if plural is None else ngettext(singular, plural, shuffle.attempts)

@@ -1,6 +1,6 @@
 """Tasks' public face: create, complete and shuffle tasks; every money move goes through
-accounting's service inside the caller's transaction (nothing here commits). The shuffle
-lives in shuffles.py; its public names are reached from here like the rest.
+accounting's posting inside the caller's transaction (nothing here commits). The shuffle
+lives in shuffles.py, which callers import directly.
 """
 
 import random
@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import audit, clock, signals
-from app.blueprints.accounting import service as accounting
+from app.blueprints.accounting import posting
 from app.blueprints.auth import service as auth
 from app.db import advisory_lock, try_advisory_lock
 from app.errors import NotAllowed, ServiceError, found
@@ -19,24 +19,7 @@ from app.extensions import db
 from app.i18n import N_, Nn_
 
 from .models import DONE, JIRA_RE, OPEN, TASK_TEXTS, TASKS, Task, check_form_token
-from .shuffles import (  # noqa: F401
-    FAILURE_REASONS,
-    NO_OPEN_TASKS,
-    NOBODY_ELIGIBLE,
-    SHUFFLE_ATTEMPTS,
-    SHUFFLE_QUEUE_LOCK,
-    TASKS_LOCK,
-    AlreadyShuffled,
-    ShufflePress,
-    ShufflePreview,
-    ShuffleRefused,
-    claim_next_shuffle,
-    fail_shuffle,
-    get_shuffle,
-    preview_shuffle,
-    request_shuffle,
-    run_shuffle,
-)
+from .shuffles import NOBODY_ELIGIBLE, TASKS_LOCK
 
 TITLE_MAX = 200
 JIRA_MAX = 32
@@ -163,7 +146,7 @@ def hand_over_open_tasks(popug_id: int) -> int:
         .execution_options(synchronize_session=False),
         [{"task": task_id, "popug": new_popug} for task_id, new_popug, _ in moves],
     )
-    charged = accounting.charge_handed_over_fees(moves, handed_over_from=popug_id)
+    charged = posting.charge_handed_over_fees(moves, handed_over_from=popug_id)
     received: dict[int, tuple[int, int]] = {}
     for _, new_popug, fee in moves:
         count, fees = received.get(new_popug, (0, 0))
@@ -260,7 +243,7 @@ def create_task(
         if existing is None:
             raise
         raise AlreadySubmitted(existing) from None
-    accounting.charge_assign_fee(assignee_id, fee, task_id=task.id)
+    posting.charge_assign_fee(assignee_id, fee, task_id=task.id)
     signals.tell(
         signals.task_created,
         task_id=task.id,
@@ -319,6 +302,6 @@ def complete_task(public_id: str, *, actor) -> Task:
                 )
             )
         raise ServiceError(N_("This task is already done; its reward was paid once."))
-    accounting.pay_reward(actor.id, reward, task_id=task.id)
+    posting.pay_reward(actor.id, reward, task_id=task.id)
     db.session.refresh(task)
     return task

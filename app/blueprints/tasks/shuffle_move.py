@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
-from app.blueprints.accounting import service as accounting
+from app.blueprints.accounting import bulk_fees
 from app.db import is_postgres
 from app.extensions import db
 
@@ -68,7 +68,7 @@ def _move_on_postgresql(pool, pool_size: int, shuffle_id: int) -> tuple[int, int
     # re-roled by a transaction that committed after the caller counted cannot leave a task
     # without a popug.
     new_assignee = ids[_random_slot(func.cardinality(ids)) + 1]
-    charged = accounting.charge_assign_fees_in_bulk(
+    charged = bulk_fees.charge_assign_fees_in_bulk(
         update(TASKS)
         .where(TASKS.c.status == OPEN)
         .values(assignee_id=new_assignee)
@@ -132,6 +132,6 @@ def _move_on_sqlite(pool, shuffle_id: int) -> tuple[int, int, dict]:
         .execution_options(synchronize_session=False)
     ).rowcount
     _OPEN_ASSIGNEE_INDEX.create(connection)
-    charged = accounting.charge_assign_fees_in_bulk(_MOVED.where(open_tasks), shuffle_id=shuffle_id)
+    charged = bulk_fees.charge_assign_fees_in_bulk(_MOVED.where(open_tasks), shuffle_id=shuffle_id)
     _SLOTS.drop(connection)  # SQLite keeps temporary tables for the connection's lifetime
     return moved, pool_size, charged

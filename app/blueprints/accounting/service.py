@@ -19,6 +19,7 @@ from .posting import (  # noqa: F401
     LEDGER_LOCK,
     NO_ACCOUNT,
     balance_of,
+    change_account_email,
     charge_assign_fee,
     charge_assign_fees_in_bulk,
     charge_handed_over_fees,

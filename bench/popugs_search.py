@@ -77,7 +77,7 @@ def measure(url: str, popugs: int, runs: int) -> tuple[list[list], str]:
 
 
 def _plan(db, call) -> str:
-    """EXPLAIN of the last statement `call()` runs (the page; the count comes first)."""
+    """EXPLAIN of the page's statement (its LIMIT) among those `call()` runs."""
     seen = []
 
     def capture(conn, cursor, statement, parameters, context, executemany):
@@ -88,7 +88,7 @@ def _plan(db, call) -> str:
         call()
     finally:
         event.remove(db.engine, "before_cursor_execute", capture)
-    statement, parameters = seen[-1]
+    statement, parameters = next((s, p) for s, p in seen if "LIMIT" in s.upper())
     prefix = "EXPLAIN" if db.engine.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN"
     result = db.session.connection().exec_driver_sql(f"{prefix} {statement}", parameters)
     return "\n".join(" ".join(str(v) for v in row) for row in result.all())

@@ -300,3 +300,11 @@ def test_search_keeps_its_query_in_the_pages_and_after_a_row_action(app, admin_c
     )
     assert done.status_code in (302, 303)
     assert parse_qs(urlsplit(done.headers["Location"]).query) == {"page": ["2"], "q": ["kesha"]}
+
+
+def test_a_page_past_the_end_says_so_not_that_there_are_no_popugs(admin_client):
+    page = admin_client.get("/popugs?page=999").text
+    assert 'There is no page 999. <a href="/popugs">Back to the first page</a>.' in page
+    assert "No popugs yet" not in page
+    ru = admin_client.get("/popugs?page=999", headers=RU).text
+    assert "Страницы 999 нет." in ru

@@ -22,6 +22,8 @@ ACTIONS = {
     "popug.role": N_("Changed role"),
     "popug.deactivate": N_("Deactivated popug"),
     "popug.activate": N_("Reactivated popug"),
+    "popug.email": N_("Changed e-mail"),
+    "popug.beak_shape": N_("Set a new beak shape"),
     "tasks.shuffle": N_("Shuffled open tasks"),
     "press.joined": N_("Joined a queued shuffle"),
     "tasks.hand_over_stuck": N_("Handed over stuck tasks"),

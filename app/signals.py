@@ -59,6 +59,10 @@ day_closed = _signals.signal("day-closed")
 # auth tells: a popug's role was changed. kwargs popug_id, actor_id (None: the command
 # line), before, after.
 role_changed = _signals.signal("role-changed")
+# auth tells: an admin changed a popug's sign-in details. kwargs popug_id, actor_id, fields
+# (what changed: a tuple of "email" and/or "beak_shape"), previous_email (the old address
+# when the e-mail changed, else None). Never the beak shape itself.
+credentials_changed = _signals.signal("credentials-changed")
 
 
 def ask(signal, **kwargs) -> list:

@@ -45,6 +45,9 @@ EXPECTED: dict[str, frozenset[str]] = {
     "auth.deactivate_popug": ADMIN,
     "auth.confirm_deactivate": ADMIN,
     "auth.activate_popug": ADMIN,
+    "auth.change_email": ADMIN,
+    "auth.new_beak_shape": ADMIN,
+    "auth.set_beak_shape": ADMIN,
     "auth.audit_trail": ADMIN,
     "tasks.index": EVERYONE,
     "tasks.show_task": EVERYONE,
@@ -175,6 +178,9 @@ class World:
             "auth.deactivate_popug": {"public_id": self.target.public_id},
             "auth.confirm_deactivate": {"public_id": self.target.public_id},
             "auth.activate_popug": {"public_id": self.target.public_id},
+            "auth.change_email": {"public_id": self.target.public_id},
+            "auth.new_beak_shape": {"public_id": self.target.public_id},
+            "auth.set_beak_shape": {"public_id": self.target.public_id},
             "tasks.complete_task": {"public_id": self.task.public_id},
             "tasks.show_shuffle": {"public_id": self.shuffle.public_id},
         }.get(endpoint, {})
@@ -203,6 +209,8 @@ class World:
                 "beak_shape": "a brand new beak",
             },
             "auth.change_role": {"role": "manager"},
+            "auth.change_email": {"email": "renamed@uberpopug.inc"},
+            "auth.set_beak_shape": {"beak_shape": "a brand new beak"},
             "tasks.create_task": {"title": "Another task", "form_token": uuid.uuid4().hex},
             "tasks.shuffle": {"form_token": uuid.uuid4().hex},
         }.get(endpoint, {})

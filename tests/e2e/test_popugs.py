@@ -165,3 +165,64 @@ def test_admin_staffs_a_team_and_reads_analytics(visit, logins, js):
         earnings + task.fee,
         in_red + (1 if before >= 0 > after else 0),
     )
+
+
+@pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
+def test_admin_changes_an_email_sets_a_beak_shape_and_searches(visit, logins, js):
+    """The admin finds a worker by the beginning of their name, changes their e-mail, and
+    sets a new beak shape, shown once: the worker's open session ends, the old beak shape
+    no longer signs in, the new one does."""
+    admin = visit(js=js, as_popug="admin")
+    page = admin.page
+    admin.open_nav("Popugs")
+    username = create_popug(admin, logins, "worker")
+    worker = visit(js=js, as_popug=username)
+
+    # Search: the beginning of the username finds them; nonsense finds nobody, and says so.
+    search = page.get_by_role("search")
+    search.get_by_label("Search").fill(username[:6].upper())
+    search.get_by_role("button", name="Search").click()
+    expect(popug_row(page, username)).to_have_count(1)
+    expect(page.get_by_label("Search")).to_have_value(username[:6])
+    page.get_by_role("search").get_by_label("Search").fill(f"zz{username}")
+    page.get_by_role("search").get_by_role("button", name="Search").click()
+    expect(page.locator("main")).to_contain_text(f"No popug matches “zz{username}”.")
+    page.get_by_role("search").get_by_label("Search").fill(f"{username}@uberpopug")
+    page.get_by_role("search").get_by_role("button", name="Search").click()
+    popug_row(page, username).get_by_role("link", name=username).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(username)
+
+    # A new e-mail: a wrong one is refused next to the field, the right one taken.
+    form = page.locator("#email-form")
+    form.get_by_label("New e-mail").fill("not an address")
+    admin.allowed_statuses.add(422)
+    form.get_by_role("button", name="Change e-mail").click()
+    expect(page.locator("#email-error")).to_contain_text("Enter a valid e-mail address")
+    new_email = f"{username}.renamed@uberpopug.inc"
+    page.locator("#email-form").get_by_label("New e-mail").fill(new_email)
+    page.locator("#email-form").get_by_role("button", name="Change e-mail").click()
+    expect(admin.flash()).to_contain_text(f"{username}'s e-mail is now {new_email}.")
+    expect(page.locator("dl.facts")).to_contain_text(new_email)
+    expect(page.locator("#popug-events")).to_contain_text("Changed e-mail")
+
+    # A new beak shape: asked first, then shown once.
+    page.get_by_role("link", name="Set a new beak shape").click()
+    expect(page.locator("main")).to_contain_text("every session of theirs ends now")
+    new_beak = f"reset by the admin {username}"
+    page.get_by_label("New beak shape").fill(new_beak)
+    page.get_by_role("button", name="Set the new beak shape").click()
+    expect(page.locator("#new-beak-shape")).to_have_text(new_beak)
+    logins[username] = new_beak
+    page.get_by_role("link", name=f"Back to {username}").click()
+    expect(page.locator("#popug-events")).to_contain_text("Set a new beak shape")
+    expect(page.locator("body")).not_to_contain_text(new_beak)
+
+    # The worker's open session has ended; only the new beak shape signs in.
+    worker.goto("/my-tasks")
+    expect(worker.page.get_by_role("button", name="Sign in")).to_be_visible()
+    worker.allowed_statuses.add(401)
+    worker.page.get_by_label("Username").fill(username)
+    worker.page.get_by_label("Beak shape").fill(E2E_BEAK)
+    worker.page.get_by_role("button", name="Sign in").click()
+    expect(worker.page.locator("body")).to_contain_text("Unknown username or wrong beak shape.")
+    worker.sign_in(username, new_beak)

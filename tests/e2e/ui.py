@@ -214,7 +214,10 @@ SHUFFLERS = {"manager", "admin"}
 FOLLOWED = {
     "Tasks": [("task page", ".title-cell a"), ("search without a match", "/?q=no+such+words")],
     "Accounting": [("popug's account", "#balances-table a")],
-    "Popugs": [("popug page", "td a[href^='/popugs/']")],
+    "Popugs": [
+        ("popug page", "td a[href^='/popugs/']"),
+        ("popug search without a match", "/popugs?q=no-such-popug"),
+    ],
 }
 
 

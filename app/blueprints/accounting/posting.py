@@ -50,6 +50,11 @@ def open_account(popug_id: int, owner_public_id: str, username: str, email: str)
     return account
 
 
+def change_account_email(popug_id: int, email: str) -> None:
+    """Keep accounting's copy of the owner's e-mail in step (payout e-mails go to it)."""
+    db.session.execute(update(Account).where(Account.popug_id == popug_id).values(email=email))
+
+
 def balance_of(popug_id: int) -> int:
     balance = db.session.scalar(select(Account.balance).where(Account.popug_id == popug_id))
     return found(balance, NO_ACCOUNT)

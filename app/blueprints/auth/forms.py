@@ -38,6 +38,26 @@ class PopugForm(FlaskForm):
     submit = SubmitField(_l("Create popug"))
 
 
+class EmailForm(FlaskForm):
+    """A popug's new e-mail (rules in auth.service, as for a new popug)."""
+
+    email = StringField(
+        _l("New e-mail"), validators=[DataRequired()], render_kw={"type": "email"}
+    )
+    submit = SubmitField(_l("Change e-mail"))
+
+
+class BeakShapeForm(FlaskForm):
+    """A popug's new beak shape (rules in auth.service, as for a new popug)."""
+
+    beak_shape = PasswordField(
+        _l("New beak shape"),
+        validators=[DataRequired()],
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField(_l("Set the new beak shape"))
+
+
 class RoleForm(FlaskForm):
     role = SelectField(_l("Role"), choices=ROLE_CHOICES)
     submit = SubmitField(_l("Change role"))

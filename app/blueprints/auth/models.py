@@ -2,7 +2,7 @@ from datetime import datetime
 from uuid import uuid4
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app import clock
@@ -14,6 +14,19 @@ class Popug(UserMixin, db.Model):
     """An employee account. The beak shape itself is never stored, only its argon2id hash."""
 
     __tablename__ = "popugs"
+    __table_args__ = (
+        # The Popugs list's search by the beginning of a username or e-mail (a LIKE 'x%'):
+        # PostgreSQL's plain indexes serve it only under the C collation, these under any.
+        # SQLite searches by a range of the unique indexes instead.
+        *(
+            Index(
+                f"ix_popugs_{column}_pattern",
+                column,
+                postgresql_ops={column: "varchar_pattern_ops"},
+            ).ddl_if(dialect="postgresql")
+            for column in ("username", "email")
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     public_id: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid4()))

@@ -3,6 +3,7 @@ from flask import (
     current_app,
     flash,
     g,
+    make_response,
     redirect,
     render_template,
     request,
@@ -30,7 +31,16 @@ from app.paging import page_number
 from app.transaction import finish_writes
 
 from . import bp, guesses, service, sessions
-from .forms import EmptyForm, LocaleForm, PopugForm, RoleForm, SignInForm, TokenForm
+from .forms import (
+    BeakShapeForm,
+    EmailForm,
+    EmptyForm,
+    LocaleForm,
+    PopugForm,
+    RoleForm,
+    SignInForm,
+    TokenForm,
+)
 
 SIGN_IN_FAILED = N_("Unknown username or wrong beak shape.")
 
@@ -113,13 +123,17 @@ def sign_out():
 
 def _popugs_page(form: PopugForm, status: int = 200):
     finish_writes()  # after an action, the list shows what it committed
-    popugs = service.list_popugs(page_number(request.args), current_app.config["POPUGS_PER_PAGE"])
+    search = service.parse_popug_search(request.args.get("q"))
+    popugs = service.list_popugs(
+        page_number(request.args), current_app.config["POPUGS_PER_PAGE"], search=search
+    )
     return (
         render(
             "auth/popugs.html",
             "auth/_popug_form.html",
             form=form,
             popugs=popugs,
+            q=search,
             role_form=RoleForm(),
             action_form=EmptyForm(),
         ),
@@ -217,7 +231,13 @@ def _row_action(public_id: str, change=None, done=None):
             role_form=RoleForm(),
             action_form=EmptyForm(),
         )
-    return redirect(url_for("auth.list_popugs", page=request.args.get("page", type=int)))
+    return redirect(
+        url_for(
+            "auth.list_popugs",
+            page=request.args.get("page", type=int),
+            q=service.parse_popug_search(request.args.get("q")) or None,
+        )
+    )
 
 
 @bp.post("/popugs/<public_id>/role")
@@ -270,21 +290,101 @@ def _set_active(public_id: str, active: bool):
     )
 
 
+def _popug_page(public_id: str, email_form: EmailForm | None = None, status: int = 200):
+    finish_writes()  # a refused change rolls back before the page is read
+    popug = service.get_popug(public_id)
+    return (
+        render_template(
+            "auth/popug.html",
+            popug=popug,
+            facts=service.facts_about(popug.id),
+            balance=posting.balance_of(popug.id),
+            events=audit.page_of_events(page_number(request.args), about=popug.id),
+            tokens=service.tokens_of(popug.id),
+            now=clock.now(),
+            revoke_form=EmptyForm(),
+            email_form=email_form or EmailForm(formdata=None),
+        ),
+        status,
+    )
+
+
 @bp.get("/popugs/<public_id>")
 @role_required(*ACCESS["popugs"])
 def show_popug(public_id: str):
-    """One popug for admins: who they are, their tasks and money, the audit trail about them."""
-    popug = service.get_popug(public_id)
-    return render_template(
-        "auth/popug.html",
-        popug=popug,
-        facts=service.facts_about(popug.id),
-        balance=posting.balance_of(popug.id),
-        events=audit.page_of_events(page_number(request.args), about=popug.id),
-        tokens=service.tokens_of(popug.id),
-        now=clock.now(),
-        revoke_form=EmptyForm(),
+    """One popug for admins: who they are, their tasks and money, the audit trail about them,
+    and the forms that change their e-mail and beak shape."""
+    return _popug_page(public_id)
+
+
+@bp.post("/popugs/<public_id>/email")
+@role_required(*ACCESS["popugs"])
+def change_email(public_id: str):
+    """A popug's new e-mail, from their page; a refusal shows the page again with it."""
+    form = EmailForm()
+    if form.validate_on_submit():
+        try:
+            change = service.change_email(public_id, form.email.data, actor=current_user)
+        except ServiceError as error:
+            error.show_on(form, "email")
+        else:
+            popug = change.popug
+            flash(
+                gettext(
+                    "%(username)s's e-mail is now %(email)s.",
+                    username=popug.username,
+                    email=popug.email,
+                ),
+                "success",
+            )
+            return redirect(url_for("auth.show_popug", public_id=public_id), code=303)
+    return _popug_page(public_id, form, 422)
+
+
+def _beak_page(public_id: str, form: BeakShapeForm, status: int = 200, new_beak=None):
+    finish_writes()  # a refused change rolls back before the page is read
+    response = make_response(
+        render_template(
+            "auth/beak_shape.html",
+            popug=service.get_popug(public_id),
+            form=form,
+            new_beak=new_beak,
+        ),
+        status,
     )
+    response.headers["Cache-Control"] = "no-store"  # the new beak shape is shown this once
+    return response
+
+
+@bp.get("/popugs/<public_id>/beak-shape")
+@role_required(*ACCESS["popugs"])
+def new_beak_shape(public_id: str):
+    """What setting a new beak shape does (their sessions end, their tokens stay), with the
+    form that does it: the confirmation, with or without JavaScript."""
+    return _beak_page(public_id, BeakShapeForm(formdata=None))
+
+
+@bp.post("/popugs/<public_id>/beak-shape")
+@role_required(*ACCESS["popugs"])
+def set_beak_shape(public_id: str):
+    """Set the beak shape and show it this once, in this response only (never in the
+    session, a flash or a redirect). An admin who sets their own stays signed in here."""
+    form = BeakShapeForm()
+    if form.validate_on_submit():
+        actor = current_user._get_current_object()
+        try:
+            change = service.set_beak_shape(public_id, form.beak_shape.data, actor=actor)
+        except ServiceError as error:
+            error.show_on(form, "beak_shape")
+        else:
+            if change.popug.id == actor.id:  # their other sessions end, this one goes on
+                session.clear()
+                login_user(actor)
+                sessions.begin(session)
+            return _beak_page(
+                public_id, BeakShapeForm(formdata=None), new_beak=form.beak_shape.data
+            )
+    return _beak_page(public_id, form, 422)
 
 
 @bp.get("/audit")

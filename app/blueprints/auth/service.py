@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app import audit, signals
@@ -237,15 +237,38 @@ def get_popug_by_id(popug_id: int) -> Popug:
     return found(db.session.get(Popug, popug_id), N_("No such popug."))
 
 
-def list_popugs(page: int, per_page: int):
-    return counted_page(
-        db.session,
-        select(Popug).order_by(Popug.username),
-        page,
-        per_page,
-        count=select(func.count(Popug.id)),
-        entities=True,
-    )
+SEARCH_MAX = 254  # characters of a popugs search kept (the longest e-mail); more is cut
+
+
+def parse_popug_search(value: str | None) -> str:
+    """The Popugs list's search as it is matched: trimmed, lower-case (usernames and e-mails
+    are stored so), at most SEARCH_MAX characters, without NUL; "" for no search."""
+    return (value or "").replace("\x00", "").strip().lower()[:SEARCH_MAX]
+
+
+def _starts_with(column, prefix: str):
+    """`column` begins with `prefix`, as an index can answer it: on PostgreSQL a LIKE with
+    its wildcards escaped (the *_pattern indexes of Popug serve it under any collation);
+    on SQLite, whose LIKE ignores an index of plain text, the range [prefix, prefix + the
+    highest character), exact under its binary ordering."""
+    if db.engine.dialect.name == "postgresql":
+        return column.startswith(prefix, autoescape=True)
+    return and_(column >= prefix, column < prefix + "\U0010ffff")
+
+
+def list_popugs(page: int, per_page: int, search: str = ""):
+    """A page of popugs by username; with a `search`, only those whose username or e-mail
+    begins with it (two index range scans, however many popugs there are)."""
+    query = select(Popug).order_by(Popug.username)
+    if not search:
+        return counted_page(
+            db.session, query, page, per_page, count=select(func.count(Popug.id)), entities=True
+        )
+        query = query.where(
+            or_(_starts_with(Popug.username, search), _starts_with(Popug.email, search))
+        )
+    count = select(func.count()).select_from(query.order_by(None).subquery())
+    return counted_page(db.session, query, page, per_page, count=count, entities=True)
 
 
 def _require_admin(actor: Popug) -> None:
@@ -350,6 +373,76 @@ def set_active(public_id: str, active: bool, *, actor: Popug) -> PopugChange:
     action = "popug.activate" if active else "popug.deactivate"
     _record(actor, action, change, popug.username)
     return change
+
+
+@dataclass(frozen=True)
+class CredentialsChange:
+    """What an admin changed of a popug's sign-in details: the popug, and which fields
+    ("email", "beak_shape")."""
+
+    popug: Popug
+    fields: tuple[str, ...]
+
+
+def change_email(public_id: str, email: str, *, actor: Popug) -> CredentialsChange:
+    """Give a popug a new e-mail address, checked and unique (ignoring case) as when a popug
+    is created; accounting's copy (where payout e-mails go) follows in the same
+    transaction. An admin may change their own. The address they already have is refused,
+    so every change recorded and told is a real one."""
+    _require_admin(actor)
+    email = validate_popug_email(email)
+    popug = get_popug(public_id)
+    previous = popug.email
+    if email == previous:
+        raise ServiceError(N_("This is already their e-mail."), field="email")
+    taken = select(Popug.id).where(Popug.email == email, Popug.id != popug.id)
+    if db.session.scalar(taken):
+        raise ServiceError(N_("A popug with this e-mail already exists."), field="email")
+    popug.email = email
+    try:
+        with db.session.begin_nested():  # a concurrent change won the race for the address
+            db.session.flush()
+    except IntegrityError:
+        raise ServiceError(N_("A popug with this e-mail already exists."), field="email") from None
+    posting.change_account_email(popug.id, email)
+    change = CredentialsChange(popug, ("email",))
+    _credentials_changed(actor, change, previous_email=previous)
+    audit.record(actor, "popug.email", f"{popug.username}: {previous} → {email}", subject=popug)
+    return change
+
+
+def set_beak_shape(public_id: str, beak_shape: str, *, actor: Popug) -> CredentialsChange:
+    """Give a popug a new beak shape, checked as when a popug is created and kept only as
+    its hash. Every session of the popug ends (their API tokens stay: revoking them is
+    its own action). Their current beak shape is refused: a reset must change it.
+    An admin may set their own; keeping this browser signed in is the caller's choice."""
+    _require_admin(actor)
+    beak_shape = validate_beak_shape(beak_shape)
+    popug = get_popug(public_id)
+    try:
+        same = _hasher().verify(popug.beak_hash, beak_shape)
+    except (VerificationError, InvalidHashError):
+        same = False
+    if same:
+        raise ServiceError(
+            N_("This is already their beak shape. Choose a new one."), field="beak_shape"
+        )
+    popug.beak_hash = hash_beak(beak_shape)
+    end_sessions(popug)
+    change = CredentialsChange(popug, ("beak_shape",))
+    _credentials_changed(actor, change, previous_email=None)
+    audit.record(actor, "popug.beak_shape", popug.username, subject=popug)
+    return change
+
+
+def _credentials_changed(actor: Popug, change: CredentialsChange, previous_email) -> None:
+    signals.tell(
+        signals.credentials_changed,
+        popug_id=change.popug.id,
+        actor_id=actor.id,
+        fields=change.fields,
+        previous_email=previous_email,
+    )
 
 
 def _record(actor, action: str, change: PopugChange, details: str) -> None:

@@ -264,9 +264,9 @@ def list_popugs(page: int, per_page: int, search: str = ""):
         return counted_page(
             db.session, query, page, per_page, count=select(func.count(Popug.id)), entities=True
         )
-        query = query.where(
-            or_(_starts_with(Popug.username, search), _starts_with(Popug.email, search))
-        )
+    query = query.where(
+        or_(_starts_with(Popug.username, search), _starts_with(Popug.email, search))
+    )
     count = select(func.count()).select_from(query.order_by(None).subquery())
     return counted_page(db.session, query, page, per_page, count=count, entities=True)
 

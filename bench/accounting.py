@@ -19,7 +19,7 @@ computed from the per-day sums of every account). Every balance equals its ledge
 
 Part 2, closing a day. Another new database (NAME_close) gets 10,000 popugs, each
 assignable one with about two tasks (one done) on each of 6 days; the first 5 days are
-closed through accounting.service.close_day. The 6th is closed in a fresh child process and
+closed through accounting.closing.close_day. The 6th is closed in a fresh child process and
 timed (wall clock; set-based SQL, one transaction, commit included), with that process's
 peak RSS; then closed again on a copy of the database, in another child, under tracemalloc
 for the peak Python memory. Sending the queued e-mails afterwards (log mode) is timed too.
@@ -53,7 +53,7 @@ from jinja2 import DictLoader  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from app import clock  # noqa: E402
-from app.blueprints.accounting import mail, service, verify  # noqa: E402
+from app.blueprints.accounting import closing, mail, verify  # noqa: E402
 from app.blueprints.accounting.models import BillingDay, Payout  # noqa: E402
 from app.blueprints.auth import sessions  # noqa: E402
 from app.db import is_postgres, write_intent  # noqa: E402
@@ -285,7 +285,7 @@ def seed_close(url: str, accounts: int) -> None:
             day = first_day + timedelta(days=offset)
             clock.freeze(datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=23))
             with write_intent():
-                service.close_day(day)
+                closing.close_day(day)
                 db.session.commit()
                 mail.send_pending()  # log mode: the outbox starts the timed close empty
         clock.freeze(None)
@@ -304,7 +304,7 @@ def timed_close(url: str, *, trace: bool) -> dict:
             tracemalloc.start()
         started = time.perf_counter()
         with write_intent():
-            result = service.close_day(day)
+            result = closing.close_day(day)
             db.session.commit()
         seconds = time.perf_counter() - started
         peak = tracemalloc.get_traced_memory()[1] / 1024 / 1024 if trace else None
@@ -321,7 +321,7 @@ def timed_close(url: str, *, trace: bool) -> dict:
                 raise AssertionError(f"logged {report.logged} of {result.messages} e-mails")
         paid = db.session.query(Payout).filter(Payout.day == day).count()
         closed = db.session.get(BillingDay, day)
-        problems = service.verify()
+        problems = verify.verify()
         db.session.remove()
         db.engine.dispose()
     clock.freeze(None)

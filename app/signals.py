@@ -30,6 +30,11 @@ signed_in_extras_wanted = _signals.signal("signed-in-extras-wanted")
 # auth asks (an admin's popug page): kwargs popug_id; each receiver returns {label: number}.
 popug_facts_wanted = _signals.signal("popug-facts-wanted")
 
+# accounting asks (sending the outbox): kwargs messages, [(outbox id, topic, ref)] of the
+# pending messages whose text the blueprint that queued them writes when they are sent;
+# each receiver returns {outbox id: (subject, body)} for the topics it owns.
+mail_texts_wanted = _signals.signal("mail-texts-wanted")
+
 # auth asks (the confirmation of a deactivation): kwargs popug_id; each receiver returns
 # (how many open tasks would be handed over, the fees that would be charged, in cents).
 handover_wanted = _signals.signal("handover-wanted")
@@ -59,6 +64,10 @@ day_closed = _signals.signal("day-closed")
 # auth tells: a popug's role was changed. kwargs popug_id, actor_id (None: the command
 # line), before, after.
 role_changed = _signals.signal("role-changed")
+# auth tells: an admin changed a popug's e-mail or reset their beak shape. kwargs popug_id,
+# actor_id, fields (a tuple, a subset of ("email", "beak_shape")), previous_email (the old
+# address when the e-mail changed, else None).
+credentials_changed = _signals.signal("credentials-changed")
 
 
 def ask(signal, **kwargs) -> list:

@@ -1,7 +1,8 @@
 """Accounting's public face, the functions other blueprints call, each inside the caller's
 transaction (nothing here commits). They live in modules named for their jobs: posting.py
 (accounts, the ledger, fees, rewards, a shuffle's bulk charge, business days), closing.py
-(closing a day, payouts, their e-mails) and verify.py (the `accounting verify` checks).
+(closing a day, payouts, their e-mails), mail.py (the outbox, where others queue e-mails
+too) and verify.py (the `accounting verify` checks).
 """
 
 from app import signals
@@ -15,6 +16,7 @@ from .closing import (  # noqa: F401
     day_to_close,
     preview_close,
 )
+from .mail import queue_mail_from  # noqa: F401
 from .posting import (  # noqa: F401
     LEDGER_LOCK,
     NO_ACCOUNT,

@@ -3,6 +3,7 @@ shuffle), the daily digest (one per popug and day, never twice, none when there 
 nothing), never, and the security changes that are e-mailed whatever the popug chose. Each
 in the recipient's language, through the outbox."""
 
+import threading
 from datetime import date, timedelta
 
 import pytest
@@ -29,7 +30,7 @@ from app.extensions import db
 from app.worker import Chores
 from tests.accounting.helpers import freeze
 from tests.factories import make_popug, make_task, shuffle_now
-from tests.helpers import statements
+from tests.helpers import run_in_threads, statements
 
 D1 = date(2026, 3, 2)
 
@@ -359,3 +360,24 @@ def test_a_message_whose_notification_is_gone_is_logged_not_sent(db, manager, wo
     db.session.commit()
     (message,) = send()
     assert message.status == MAIL_LOGGED and message.last_error
+
+
+@pytest.mark.postgres
+def test_workers_digesting_at_once_queue_each_digest_once(app, db, manager):
+    """Real threads on PostgreSQL, each a worker's chores at the same moment: the unique
+    record lets one queue the day's digests; the others queue none and carry on."""
+    popugs = [make_popug(role="worker") for _ in range(4)]
+    notified_on(D1, manager, *popugs, *popugs)
+    freeze(f"{(D1 + timedelta(days=1)).isoformat()} 00:10")
+    barrier = threading.Barrier(4, timeout=30)
+
+    def worker_chores():
+        chores = Chores(every=3600)
+        barrier.wait()
+        chores._digest_when_due()
+        assert chores.digested == D1
+
+    assert run_in_threads(app, [worker_chores] * 4) == []
+    mailed = queued("digest")
+    assert sorted(m.recipient for m in mailed) == sorted(p.email for p in popugs)
+    assert db.session.query(Digest).count() == 4

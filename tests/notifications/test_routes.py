@@ -348,3 +348,12 @@ def test_security_changes_show_on_the_page(app, admin, worker):
     html = signed_in_client(app, worker).get("/notifications").get_data(as_text=True)
     assert f"{admin.username} changed your e-mail address." in html
     assert f"{admin.username} reset your beak shape." in html
+
+
+def test_with_htmx_a_refused_choice_swaps_the_form_in_with_its_message(app, worker):
+    answer = signed_in_client(app, worker).post(
+        "/notifications/email", data={"choice": "weekly"}, headers=HTMX
+    )
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422 and html.lstrip().startswith('<form id="email"')
+    assert "Choose right away, once a day or never." in html and "<html" not in html

@@ -198,18 +198,24 @@ def texts_for(_sender, *, messages) -> dict[int, tuple[str, str]]:
     words = queries.words_for(every)
     names = auth.usernames(popugs)
     locales = auth.locales_of(popugs)
-    texts = {}
+    # Each message is written by a function of no arguments, in its popug's language; one
+    # switch of language per language in the batch, not per message.
+    writers: dict[str, dict] = {}
     for message_id, ref in singles.items():
         if (n := found.get(ref)) is not None:
-            with force_locale(locales.get(n.popug_id) or DEFAULT_LOCALE):
-                texts[message_id] = one_notification(n, names.get(n.popug_id, ""), words)
+            writers.setdefault(locales.get(n.popug_id) or DEFAULT_LOCALE, {})[message_id] = (
+                lambda n=n: one_notification(n, names.get(n.popug_id, ""), words)
+            )
     for message_id, ref in digests.items():
-        if (d := found_digests.get(ref)) is not None:
-            rows, total = listed[d.id]
-            if not rows:
-                continue  # its notifications were removed since: nothing to say
-            with force_locale(locales.get(d.popug_id) or DEFAULT_LOCALE):
-                texts[message_id] = digest(d.day, rows, total, names.get(d.popug_id, ""), words)
+        if (d := found_digests.get(ref)) is not None and listed[d.id][0]:
+            # (none when its notifications were removed since: nothing to say)
+            writers.setdefault(locales.get(d.popug_id) or DEFAULT_LOCALE, {})[message_id] = (
+                lambda d=d: digest(d.day, *listed[d.id], names.get(d.popug_id, ""), words)
+            )
+    texts = {}
+    for locale, written in writers.items():
+        with force_locale(locale):
+            texts.update({message_id: write() for message_id, write in written.items()})
     return texts
 
 

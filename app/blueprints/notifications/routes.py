@@ -46,12 +46,15 @@ def index():
 
 
 def _index(form: EmailChoiceForm | None = None, status: int = 200):
+    """The page; htmx gets the list, or the form when it is the form being answered."""
     choice = service.email_choice(current_user.id)
     if form is None:
         form = EmailChoiceForm(choice=choice)
     page = render(
         "notifications/index.html",
-        "notifications/_list.html",
+        "notifications/_list.html"
+        if request.method == "GET"
+        else "notifications/_email_choice.html",
         email_form=form,
         email_choice=choice,
         **_page_context(page_number(request.args)),

@@ -381,3 +381,15 @@ def test_workers_digesting_at_once_queue_each_digest_once(app, db, manager):
     mailed = queued("digest")
     assert sorted(m.recipient for m in mailed) == sorted(p.email for p in popugs)
     assert db.session.query(Digest).count() == 4
+
+
+def test_old_digests_are_forgotten_with_old_notifications(db, manager, worker):
+    notified_on(D1, manager, worker)
+    service.queue_digests(D1)
+    db.session.commit()
+    freeze(f"{(D1 + timedelta(days=10)).isoformat()} 12:00")
+    service.forget_older_than(30)
+    assert db.session.query(Digest).count() == 1
+    service.forget_older_than(5)
+    assert db.session.query(Digest).count() == 0
+    assert db.session.query(Notification).count() == 0

@@ -209,8 +209,10 @@ def mark_all_read(*, actor, up_to: int | None = None) -> int:
 
 def forget_older_than(days: int) -> int:
     """Remove the notifications older than `days` days, read or not (the table stays
-    bounded); how many went. The job worker calls it."""
+    bounded), and the records of the digests of days as old; how many notifications went.
+    The job worker calls it."""
     cutoff = clock.now() - timedelta(days=days)
+    db.session.execute(delete(DIGESTS).where(DIGESTS.c.day < clock.business_day(cutoff)))
     return db.session.execute(
         delete(NOTIFICATIONS).where(NOTIFICATIONS.c.created_at < cutoff)
     ).rowcount
@@ -242,13 +244,15 @@ def set_email_choice(choice: str, *, actor) -> str:
     return choice
 
 
+# The digest of a day waits this long after midnight (a transaction begun before has
+# committed its notifications).
+DIGEST_GRACE = timedelta(minutes=5)
+
+
 def digest_day_due() -> date:
     """The day the daily digest covers now: the calendar day in ATES_TIMEZONE before today,
-    once today is a few minutes old (a transaction begun before midnight has committed)."""
+    once today is DIGEST_GRACE old."""
     return clock.business_day(clock.now() - DIGEST_GRACE) - timedelta(days=1)
-
-
-DIGEST_GRACE = timedelta(minutes=5)
 
 
 def queue_digests(day: date) -> int:

@@ -393,3 +393,15 @@ def test_old_digests_are_forgotten_with_old_notifications(db, manager, worker):
     service.forget_older_than(5)
     assert db.session.query(Digest).count() == 0
     assert db.session.query(Notification).count() == 0
+
+
+def test_the_outbox_page_shows_a_message_not_yet_written(app, db, accountant, manager, worker):
+    from tests.helpers import signed_in_client
+
+    choose(worker, RIGHT_AWAY)
+    make_task(manager, assignee=worker)
+    html = signed_in_client(app, accountant).get("/accounting/outbox").get_data(as_text=True)
+    assert worker.email in html and "Written when it is sent" in html
+    send()
+    html = signed_in_client(app, accountant).get("/accounting/outbox").get_data(as_text=True)
+    assert "aTES: a task was assigned to you" in html

@@ -166,6 +166,8 @@ def on_credentials_changed(
     even of one's own change, for the same reason."""
     kinds = {"email": EMAIL_CHANGED, "beak_shape": BEAK_CHANGED}
     for field in fields:
+        if field not in kinds:
+            continue  # not a credential (the signal names only these two)
         written = _write(popug_id=popug_id, kind=kinds[field], actor_id=actor_id)
         to = [auth.email_of(literal(popug_id))]
         if field == "email" and previous_email:

@@ -57,6 +57,8 @@ LABELS = {
     "entry": {"assign_fee": N_("Assign fee"), "reward": N_("Reward"), "payout": N_("Payout")},
     "filter": {"all": N_("All"), "open": N_("Open"), "done": N_("Done"), "mine": N_("Mine")},
     "mail": {"pending": N_("Pending"), "sent": N_("Sent"), "logged": N_("Logged")},
+    # How a popug is e-mailed their notifications (notifications.models.EmailChoice).
+    "email": {"right_away": N_("Right away"), "daily": N_("Once a day"), "never": N_("Never")},
 }
 
 

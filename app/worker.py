@@ -28,7 +28,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app.db import lock_key, write_intent
 from app.extensions import db
@@ -155,12 +155,15 @@ FORGET_EVERY_SECONDS = 3600  # notifications have no index by age: a scan, once 
 
 
 class Chores:
-    """What the worker does between shuffles: send the e-mail outbox (payouts) at most every
-    `every` seconds, and remove notifications older than NOTIFICATIONS_KEEP_DAYS at most
-    every FORGET_EVERY_SECONDS."""
+    """What the worker does between shuffles: queue the daily digest of notifications once
+    its day is over (once per day and process; the digests' unique records make a restarted
+    or second worker queue none again), send the e-mail outbox at most every `every`
+    seconds, and remove notifications older than NOTIFICATIONS_KEEP_DAYS at most every
+    FORGET_EVERY_SECONDS."""
 
     def __init__(self, every: float):
         self.every, self.sent_at, self.forgot_at = every, None, None
+        self.digested = None  # the last day whose digests this process queued (or found)
 
     @staticmethod
     def _due(last: float | None, every: float, now: float) -> bool:
@@ -170,6 +173,7 @@ class Chores:
         from app.blueprints.accounting.mail import send_pending
         from app.blueprints.notifications.service import forget_older_than
 
+        self._digest_when_due()
         now = time.monotonic()
         if self._due(self.sent_at, self.every, now):
             self.sent_at = now
@@ -184,6 +188,24 @@ class Chores:
                 db.session.commit()
             if forgotten:
                 log.info("removed %s old notifications", forgotten)
+
+
+    def _digest_when_due(self) -> None:
+        from app.blueprints.notifications.service import digest_day_due, queue_digests
+
+        day = digest_day_due()
+        if day == self.digested:
+            return
+        try:
+            with write_intent():
+                queued = queue_digests(day)
+                db.session.commit()
+        except IntegrityError:  # another worker (or the command line) queued them meanwhile
+            db.session.rollback()
+            queued = 0
+        self.digested = day
+        if queued:
+            log.info("queued %s daily digests of %s", queued, day.isoformat())
 
 
 @jobs_cli.command("work")

@@ -1,6 +1,8 @@
 """Benchmark of a shuffle's notifications: at 1,000,000 open tasks among 10,000 popugs, the
 shuffle (press, claim, run, as the job worker does) with its one INSERT … SELECT of one
-notification per popug, and that statement's own share; then the top bar's count check
+notification per popug, and that statement's own share; the same with every popug choosing
+e-mails right away (one more INSERT … SELECT, one e-mail per popug), and the sender's
+writing of those e-mails' words; then the top bar's count check
 (`GET /notifications/count`) answered 304, against the Tasks board, in server CPU per
 request (in-process test client: CPU of this process, which runs the app).
 
@@ -20,11 +22,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, func, select  # noqa: E402
+from sqlalchemy import create_engine, func, insert, literal, select  # noqa: E402
 
+from app.blueprints.accounting import mail as outbox_mail  # noqa: E402
+from app.blueprints.accounting.models import OutboxMessage  # noqa: E402
 from app.blueprints.auth import sessions  # noqa: E402
 from app.blueprints.auth.models import Popug  # noqa: E402
-from app.blueprints.notifications.models import Notification  # noqa: E402
+from app.blueprints.notifications.models import (  # noqa: E402
+    RIGHT_AWAY,
+    EmailPreference,
+    Notification,
+)
 from app.blueprints.tasks import shuffles  # noqa: E402
 from app.config import database_url  # noqa: E402
 from app.db import write_intent  # noqa: E402
@@ -44,6 +52,28 @@ from bench.common import (  # noqa: E402
 CHECKS = 300
 
 
+def choose_right_away() -> int:
+    """Every popug chooses to be e-mailed right away (the worst case for a shuffle)."""
+    db.session.execute(
+        insert(EmailPreference.__table__).from_select(
+            ["popug_id", "choice"], select(Popug.id, literal(RIGHT_AWAY))
+        )
+    )
+    db.session.commit()
+    return db.session.scalar(select(func.count()).select_from(EmailPreference))
+
+
+def write_texts() -> dict:
+    """The outbox's sender writes the queued e-mails' words (as it does before sending
+    them), BATCH at a time, until none is left."""
+    started = time.perf_counter()
+    written = 0
+    with write_intent():
+        while done := outbox_mail._write_texts(outbox_mail.BATCH):
+            written += done
+    return {"written": written, "seconds": time.perf_counter() - started}
+
+
 def shuffle(log: StatementLog) -> dict:
     manager = db.session.scalar(select(Popug).where(Popug.role == "manager").limit(1))
     with write_intent():
@@ -57,6 +87,14 @@ def shuffle(log: StatementLog) -> dict:
         db.session.commit()
         seconds = time.perf_counter() - started
     notify = sum(s for statement, s in log.entries if "INSERT INTO notifications" in statement)
+    mail = sum(
+        s
+        for statement, s in log.entries
+        if "INSERT INTO mail_outbox" in statement or "max(notifications.id)" in statement
+    )
+    mailed = db.session.scalar(
+        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.body.is_(None))
+    )
     rows, popugs = db.session.execute(
         select(func.count(), func.count(func.distinct(Notification.popug_id))).where(
             Notification.shuffle_id == shuffle_id
@@ -67,8 +105,19 @@ def shuffle(log: StatementLog) -> dict:
         "moved": done.tasks_count,
         "shuffle_s": seconds,
         "notify_s": notify,
+        "mail_s": mail,
+        "mailed": mailed,
         "rows": rows,
     }
+
+
+def report(result: dict) -> None:
+    print(
+        f"shuffle of {result['moved']:,} open tasks: {result['shuffle_s']:.2f} s, of which "
+        f"the notifications' INSERT … SELECT {result['notify_s'] * 1000:.0f} ms "
+        f"({result['rows']:,} rows, one per popug) and their right-away e-mails "
+        f"{result['mail_s'] * 1000:.0f} ms ({result['mailed']:,} queued)"
+    )
 
 
 def cpu_per_request(client, url: str, headers: dict, expected: int) -> float:
@@ -118,12 +167,13 @@ def main() -> None:
         print(f"seeded in {seeded['seconds']:.1f} s: {population}")
         with app.app_context():
             log = StatementLog(db.engine)
-            result = shuffle(log)
+            report(shuffle(log))  # nobody chose right away: the default
+            print(f"{choose_right_away():,} popugs choose e-mails right away")
+            report(shuffle(log))
             log.close()
+            texts = write_texts()
             print(
-                f"shuffle of {result['moved']:,} open tasks: {result['shuffle_s']:.2f} s, of which "
-                f"the notifications' INSERT … SELECT {result['notify_s'] * 1000:.0f} ms "
-                f"({result['rows']:,} rows, one per popug)"
+                f"the sender wrote {texts['written']:,} e-mails' words in {texts['seconds']:.2f} s"
             )
             worker = population.popugs  # the last popug: a worker
             figures = checks(app, worker)

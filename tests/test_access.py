@@ -73,6 +73,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "notifications.count": EVERYONE,
     "notifications.mark_read": EVERYONE,
     "notifications.mark_all_read": EVERYONE,
+    "notifications.set_email_choice": EVERYONE,
     "auth.list_tokens": EVERYONE,
     "auth.create_token": EVERYONE,
     "auth.revoke_token": EVERYONE,  # their own tokens; an admin's, anyone's (tests/api)

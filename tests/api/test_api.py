@@ -326,3 +326,26 @@ def test_notifications_list_and_mark_read(app, client):
     assert client.post("/api/v1/notifications/read", json={}, headers=headers).get_json() == {
         "marked": 1
     }
+
+
+def test_notifications_of_an_admins_change_of_credentials(app, client, admin, worker):
+    """The two security kinds are listed with the admin who made the change, and are among
+    the kinds the API's reference declares."""
+    from app import signals
+
+    signals.tell(
+        signals.credentials_changed,
+        popug_id=worker.id,
+        actor_id=admin.id,
+        fields=("email", "beak_shape"),
+        previous_email="old@uberpopug.inc",
+    )
+    headers = bearer(make_token(worker))
+    db.session.commit()
+    items = client.get("/api/v1/notifications", headers=headers).get_json()["items"]
+    assert [(item["kind"], item["by"]) for item in items] == [
+        ("beak_changed", admin.username),
+        ("email_changed", admin.username),
+    ]
+    declared = document()["components"]["schemas"]["Notification"]["properties"]["kind"]["enum"]
+    assert {"email_changed", "beak_changed"} <= set(declared)

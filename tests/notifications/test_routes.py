@@ -6,7 +6,7 @@ import re
 from sqlalchemy import select
 
 from app import clock
-from app.blueprints.notifications import queries
+from app.blueprints.notifications import queries, service
 from app.blueprints.notifications.models import Notification
 from app.extensions import db
 from tests.factories import make_popug, make_task, shuffle_now
@@ -254,3 +254,104 @@ def test_ones_own_task_says_so_and_titles_are_escaped(app, worker):
     html = signed_in_client(app, worker).get("/notifications").get_data(as_text=True)
     assert "You created “<a href=" in html
     assert "Feed &lt;b&gt;the&lt;/b&gt; parrot</a>”" in html and "<b>the</b>" not in html
+
+
+# --- the choice of e-mails ----------------------------------------------------------------
+
+
+def checked_choice(html: str) -> str | None:
+    found = re.search(r'<input[^>]*name="choice"[^>]*value="(\w+)"[^>]*checked', html) or re.search(
+        r'<input[^>]*checked[^>]*name="choice"[^>]*value="(\w+)"', html
+    )
+    return found.group(1) if found else None
+
+
+def test_the_page_shows_the_choice_of_emails_once_a_day_by_default(app, worker):
+    html = signed_in_client(app, worker).get("/notifications").get_data(as_text=True)
+    assert 'action="/notifications/email"' in html and 'href="#email"' in html
+    assert "E-mails: Once a day." in html
+    for words in ("E-mail me", "Right away", "Once a day", "Never", ">Save<"):
+        assert words in html
+    assert checked_choice(html) == "daily"
+
+
+def test_choosing_right_away_saves_it_and_shows_it(app, worker):
+    client = signed_in_client(app, worker)
+    answer = client.post("/notifications/email", data={"choice": "right_away"})
+    assert answer.status_code == 303
+    assert answer.headers["Location"].endswith("/notifications#email")
+    assert service.email_choice(worker.id) == "right_away"
+    html = client.get("/notifications").get_data(as_text=True)
+    assert "E-mails: Right away." in html and checked_choice(html) == "right_away"
+    client.post("/notifications/email", data={"choice": "never"})
+    assert service.email_choice(worker.id) == "never"
+
+
+def test_with_htmx_the_choice_redirects_the_page(app, worker):
+    answer = signed_in_client(app, worker).post(
+        "/notifications/email", data={"choice": "never"}, headers=HTMX
+    )
+    assert answer.status_code == 200 and answer.headers["HX-Redirect"].endswith("#email")
+    assert service.email_choice(worker.id) == "never"
+
+
+def test_a_choice_that_is_not_one_is_refused_next_to_the_field(app, worker):
+    client = signed_in_client(app, worker)
+    for data in ({"choice": "weekly"}, {}, {"choice": "x" * 10_000}):
+        answer = client.post("/notifications/email", data=data)
+        html = answer.get_data(as_text=True)
+        assert answer.status_code == 422
+        assert 'id="choice-error"' in html and "Choose right away, once a day or never." in html
+    assert service.email_choice(worker.id) == "daily"
+
+
+def test_the_choice_of_emails_in_russian(app, worker):
+    worker.locale = "ru"
+    db.session.commit()
+    client = signed_in_client(app, worker)
+    html = client.get("/notifications").get_data(as_text=True)
+    for words in ("Присылать мне e-mail", "Сразу", "Раз в день", "Никогда", "Сохранить"):
+        assert words in html
+    html = client.post("/notifications/email", data={"choice": "sometimes"}).get_data(as_text=True)
+    assert "Выберите: сразу, раз в день или никогда." in html
+
+
+def test_the_choice_needs_the_csrf_token(app, worker):
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        client = signed_in_client(app, worker)
+        assert client.post("/notifications/email", data={"choice": "never"}).status_code == 400
+        assert service.email_choice(worker.id) == "daily"
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+
+
+def test_a_popug_sets_only_their_own_choice(app, worker, manager):
+    signed_in_client(app, worker).post("/notifications/email", data={"choice": "never"})
+    assert service.email_choice(worker.id) == "never"
+    assert service.email_choice(manager.id) == "daily"
+
+
+def test_security_changes_show_on_the_page(app, admin, worker):
+    from app import signals
+
+    signals.tell(
+        signals.credentials_changed,
+        popug_id=worker.id,
+        actor_id=admin.id,
+        fields=("email", "beak_shape"),
+        previous_email="old@uberpopug.inc",
+    )
+    db.session.commit()
+    html = signed_in_client(app, worker).get("/notifications").get_data(as_text=True)
+    assert f"{admin.username} changed your e-mail address." in html
+    assert f"{admin.username} reset your beak shape." in html
+
+
+def test_with_htmx_a_refused_choice_swaps_the_form_in_with_its_message(app, worker):
+    answer = signed_in_client(app, worker).post(
+        "/notifications/email", data={"choice": "weekly"}, headers=HTMX
+    )
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422 and html.lstrip().startswith('<form id="email"')
+    assert "Choose right away, once a day or never." in html and "<html" not in html

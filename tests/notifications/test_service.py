@@ -106,14 +106,17 @@ def test_a_shuffle_rolled_back_tells_nobody(db, worker, manager):
     assert notifications(SHUFFLED) == []
 
 
-def test_the_shuffle_notification_is_one_statement(db, worker, manager):
+def test_the_shuffle_notification_is_one_statement_and_its_emails_one_more(db, worker, manager):
     make_task(manager)
     make_task(manager)
     shuffle = shuffle_now(actor=manager)
     db.session.execute(Notification.__table__.delete())
     with statements() as run:
         service.on_shuffle_done(None, shuffle_id=shuffle.id)
-    assert len(run) == 1 and run[0].startswith("INSERT INTO notifications")
+    # the newest id before (where the new rows start), the notifications, their e-mails
+    assert len(run) == 3 and run[0].startswith("SELECT")
+    assert run[1].startswith("INSERT INTO notifications")
+    assert run[2].startswith("INSERT INTO mail_outbox")
     assert len(notifications(SHUFFLED)) == 1
 
 

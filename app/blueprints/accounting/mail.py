@@ -20,6 +20,13 @@ A sender that stalls for longer than a lease (a paused process, a lost database)
 overlap with the sender that took over; the Message-ID is stable per row, so a receiving
 system can tell the two copies apart.
 
+Other blueprints queue e-mails with `queue_mail_from` (an INSERT … SELECT of recipient,
+topic and ref, in their event's transaction) and write their words when asked
+(signals.mail_texts_wanted): before each claim the sender has due unwritten messages
+written and stored, and claims only written ones. Writing twice (two senders) stores the
+first words only; a message nobody can write (what it was about is gone) is logged, not
+sent.
+
 Without MAIL_SERVER (development) a message is written to the log and marked "logged"; it
 stays viewable in the accounting overview.
 """
@@ -37,7 +44,7 @@ from email.utils import format_datetime
 
 from flask import current_app
 from flask_babel import force_locale, gettext
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, literal, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import clock, signals
@@ -139,6 +146,22 @@ class PayoutMail:
         )
 
 
+def queue_mail_from(rows) -> None:
+    """Queue one e-mail for each row of the SELECT `rows` (recipient, topic, ref): due now,
+    its words written when it is sent. One INSERT … SELECT, in the caller's transaction."""
+    now, when = clock.now(), OutboxMessage.created_at.type
+    queued = rows.subquery("queued")
+    recipient = list(queued.c)[0]
+    db.session.execute(
+        insert(OutboxMessage.__table__).from_select(
+            ["recipient", "topic", "ref", "status", "attempts", "next_attempt_at", "created_at"],
+            select(
+                *queued.c, literal(MAIL_PENDING), literal(0), literal(now, when), literal(now, when)
+            ).where(recipient.is_not(None)),
+        )
+    )
+
+
 @dataclass
 class SendReport:
     sent: int = 0
@@ -178,7 +201,9 @@ def send_pending(limit: int | None = None) -> SendReport:
     logging_only = not current_app.config.get("MAIL_SERVER")
     done = 0
     while limit is None or done < limit:
-        claim = _claim(BATCH if limit is None else min(BATCH, limit - done))
+        size = BATCH if limit is None else min(BATCH, limit - done)
+        _write_texts(size)
+        claim = _claim(size)
         if not claim.messages:
             break
         done += len(claim.messages)
@@ -197,6 +222,58 @@ def send_pending(limit: int | None = None) -> SendReport:
     return report
 
 
+def _write_texts(size: int) -> int:
+    """Have up to `size` due unwritten messages written by the blueprints that queued them
+    and store the words (committed); one nobody writes is logged with the reason. How many
+    were handled."""
+    now = clock.now()
+    due = db.session.execute(
+        select(OutboxMessage.id, OutboxMessage.topic, OutboxMessage.ref)
+        .where(
+            OutboxMessage.status == MAIL_PENDING,
+            OutboxMessage.next_attempt_at <= now,
+            OutboxMessage.body.is_(None),
+        )
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(size)
+    ).all()
+    if not due:
+        db.session.commit()  # the claim's UPDATE begins a transaction of its own (SQLite)
+        return 0
+    texts: dict[int, tuple[str, str]] = {}
+    for answer in ask(signals.mail_texts_wanted, messages=[tuple(row) for row in due]):
+        texts.update(answer)
+    unwritten = OutboxMessage.__table__
+    written = [
+        {"message_id": id_, "new_subject": subject[:200], "new_body": body}
+        for id_, (subject, body) in texts.items()
+    ]
+    if written:
+        db.session.execute(
+            update(unwritten)
+            .where(unwritten.c.id == bindparam("message_id"), unwritten.c.body.is_(None))
+            .values(subject=bindparam("new_subject"), body=bindparam("new_body")),
+            written,
+        )
+    lost = [row.id for row in due if row.id not in texts]
+    if lost:
+        log.warning("outbox: nothing to write for messages %s; logged, not sent", lost)
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(lost), OutboxMessage.body.is_(None))
+            .values(
+                status=MAIL_LOGGED,
+                subject="",
+                body="",
+                sent_at=now,
+                last_error="Nothing to write: what it was about is gone.",
+            )
+            .execution_options(synchronize_session=False)
+        )
+    db.session.commit()
+    return len(due)
+
+
 @dataclass(frozen=True)
 class Claim:
     """Outbox rows one sender holds under `token` (in id order), until its lease runs out
@@ -211,7 +288,11 @@ def _claim(size: int) -> Claim:
     token = secrets.token_hex(16)
     due = (
         select(OutboxMessage.id)
-        .where(OutboxMessage.status == MAIL_PENDING, OutboxMessage.next_attempt_at <= now)
+        .where(
+            OutboxMessage.status == MAIL_PENDING,
+            OutboxMessage.next_attempt_at <= now,
+            OutboxMessage.body.is_not(None),  # written (_write_texts)
+        )
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(size)
     )

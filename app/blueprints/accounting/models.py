@@ -175,7 +175,14 @@ MAIL_STATUSES = (MAIL_PENDING, MAIL_SENT, MAIL_LOGGED)
 
 
 class OutboxMessage(db.Model):
-    """An e-mail written in the same transaction as its payout and sent afterwards.
+    """An e-mail written in the same transaction as its event (a payout, a notification)
+    and sent afterwards.
+
+    A payout's message is written whole. Another blueprint's message may name only its
+    `topic` and `ref` (what it is about, in that blueprint's own terms) and leave `subject`
+    and `body` empty: the sender asks that blueprint for the words just before sending
+    (signals.mail_texts_wanted) and stores them, so a bulk event queues its e-mails with
+    one INSERT … SELECT.
 
     A pending message is due when `next_attempt_at` has come; a sender claims it by moving
     `next_attempt_at` into the future (a lease), writing a fresh `claim_token` and counting
@@ -193,8 +200,11 @@ class OutboxMessage(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     payout_id: Mapped[int | None] = mapped_column(ForeignKey("payouts.id"), unique=True)
     recipient: Mapped[str] = mapped_column(String(254))
-    subject: Mapped[str] = mapped_column(String(200))
-    body: Mapped[str] = mapped_column(Text)
+    # None until written (a message with a topic); always set once sent or logged.
+    subject: Mapped[str | None] = mapped_column(String(200))
+    body: Mapped[str | None] = mapped_column(Text)
+    topic: Mapped[str | None] = mapped_column(String(16))  # None: a payout's
+    ref: Mapped[int | None] = mapped_column(BigInteger)  # what the topic's owner writes from
     status: Mapped[str] = mapped_column(String(16), default=MAIL_PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)

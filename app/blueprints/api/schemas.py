@@ -267,7 +267,15 @@ Notification = define(
         {
             "id": integer(),
             "kind": string(
-                enum=["task_assigned", "shuffled", "handed_over", "paid_out", "role_changed"]
+                enum=[
+                    "task_assigned",
+                    "shuffled",
+                    "handed_over",
+                    "paid_out",
+                    "role_changed",
+                    "email_changed",
+                    "beak_changed",
+                ]
             ),
             "created_at": string(format="date-time"),
             "read": boolean(),

@@ -471,6 +471,12 @@ def username_of(popug_id_column):
     return select(Popug.username).where(Popug.id == popug_id_column).scalar_subquery()
 
 
+def email_of(popug_id_column):
+    """The e-mail address of the popug in `popug_id_column`, as a correlated scalar subquery
+    (notifications queue e-mails set-based, one INSERT … SELECT)."""
+    return select(Popug.email).where(Popug.id == popug_id_column).scalar_subquery()
+
+
 def usernames(popug_ids) -> dict[int, str]:
     """{popug id: username} for a page's worth of ids, in one query."""
     ids = set(popug_ids)

@@ -1,5 +1,5 @@
 """notifications: what aTES did to a popug's work and money, told to them (a page, the
-top bar's unread count). Written by receivers of the events other blueprints tell."""
+top bar's unread count, e-mails). Written by receivers of the events other blueprints tell."""
 
 from flask import Blueprint
 
@@ -7,7 +7,10 @@ from app import signals
 
 bp = Blueprint("notifications", __name__)
 
-from . import queries, routes, service  # noqa: E402,F401
+from . import mail, queries, routes, service  # noqa: E402,F401
+from .cli import notifications_cli  # noqa: E402
+
+CLI_GROUPS = (notifications_cli,)
 
 # The events notifications writes a notification for (connected by create_app).
 RECEIVERS = [
@@ -16,6 +19,9 @@ RECEIVERS = [
     (signals.tasks_handed_over, service.on_tasks_handed_over),
     (signals.day_closed, service.on_day_closed),
     (signals.role_changed, service.on_role_changed),
+    (signals.credentials_changed, service.on_credentials_changed),
+    # The words of its e-mails, asked for by the outbox's sender.
+    (signals.mail_texts_wanted, mail.texts_for),
     # The top bar's unread count and its version, loaded with the signed-in popug (one
     # statement a page, and none of its own for the count's poll).
     (

@@ -1,7 +1,16 @@
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app import clock
@@ -18,10 +27,27 @@ class NotificationKind(StrEnum):
     HANDED_OVER = "handed_over"  # actor_id (whose tasks), count, amount (negative)
     PAID_OUT = "paid_out"  # amount (positive), day
     ROLE_CHANGED = "role_changed"  # actor_id (the admin), role (the new one)
+    # Security-relevant: e-mailed whatever the popug chose (service.on_credentials_changed).
+    EMAIL_CHANGED = "email_changed"  # actor_id (the admin)
+    BEAK_CHANGED = "beak_changed"  # actor_id (the admin)
 
 
-TASK_ASSIGNED, SHUFFLED, HANDED_OVER, PAID_OUT, ROLE_CHANGED = NotificationKind
+TASK_ASSIGNED, SHUFFLED, HANDED_OVER, PAID_OUT, ROLE_CHANGED, EMAIL_CHANGED, BEAK_CHANGED = (
+    NotificationKind
+)
 KINDS = tuple(NotificationKind)
+
+
+class EmailChoice(StrEnum):
+    """Whether a popug is also e-mailed their notifications (labelled in app.i18n.LABELS)."""
+
+    RIGHT_AWAY = "right_away"  # one e-mail per notification, queued with it
+    DAILY = "daily"  # one digest of the day's, the day after (the default)
+    NEVER = "never"
+
+
+RIGHT_AWAY, DAILY, NEVER = EmailChoice
+EMAIL_CHOICES = tuple(EmailChoice)
 
 
 class Notification(db.Model):
@@ -54,3 +80,34 @@ class Notification(db.Model):
     role: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EmailPreference(db.Model):
+    """A popug's choice of e-mails; a popug without a row gets the default, DAILY."""
+
+    __tablename__ = "notification_email_choices"
+    __table_args__ = (
+        CheckConstraint(
+            f"choice IN ({', '.join(repr(c.value) for c in EMAIL_CHOICES)})", name="choice"
+        ),
+    )
+
+    popug_id: Mapped[int] = mapped_column(ForeignKey("popugs.id"), primary_key=True)
+    choice: Mapped[str] = mapped_column(String(16))
+
+
+class Digest(db.Model):
+    """The daily digest of one popug's notifications of one day, queued once: the unique
+    (popug, day) is what makes a second run (a restarted worker, two workers, the command
+    line) queue nothing again."""
+
+    __tablename__ = "notification_digests"
+    __table_args__ = (
+        UniqueConstraint("popug_id", "day", name="uq_notification_digests_popug_day"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    popug_id: Mapped[int] = mapped_column(ForeignKey("popugs.id"))
+    day: Mapped[date] = mapped_column(Date)  # a calendar day in ATES_TIMEZONE
+    count: Mapped[int] = mapped_column(Integer)  # how many notifications it lists
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)

@@ -1,14 +1,16 @@
-from flask import make_response, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from app.access import ACCESS, role_required
 from app.db import SAFE_METHODS
-from app.errors import found
-from app.htmx import render, wants_fragment
-from app.i18n import locale_code
+from app.errors import ServiceError, found
+from app.htmx import redirect_after_post, render, wants_fragment
+from app.i18n import label, locale_code
 from app.paging import page_number
 
 from . import bp, queries, service
+from .forms import EmailChoiceForm
 
 PER_PAGE = 30
 # The largest id a notification can have (BIGINT): a larger number in a URL or form names none.
@@ -38,12 +40,42 @@ def _page_context(page: int) -> dict:
 @bp.get("/notifications")
 @role_required(*ACCESS["notifications"])
 def index():
-    """The popug's own notifications, newest first; reading the page marks nothing read."""
-    return render(
+    """The popug's own notifications, newest first; reading the page marks nothing read.
+    Above them, the popug's choice of e-mails."""
+    return _index()
+
+
+def _index(form: EmailChoiceForm | None = None, status: int = 200):
+    """The page; htmx gets the list, or the form when it is the form being answered."""
+    choice = service.email_choice(current_user.id)
+    if form is None:
+        form = EmailChoiceForm(choice=choice)
+    page = render(
         "notifications/index.html",
-        "notifications/_list.html",
+        "notifications/_list.html"
+        if request.method == "GET"
+        else "notifications/_email_choice.html",
+        email_form=form,
+        email_choice=choice,
         **_page_context(page_number(request.args)),
     )
+    return page, status
+
+
+@bp.post("/notifications/email")
+@role_required(*ACCESS["notifications"])
+def set_email_choice():
+    """The popug's own choice of notification e-mails: right away, once a day or never."""
+    form = EmailChoiceForm()
+    if form.validate_on_submit():
+        try:
+            choice = service.set_email_choice(form.choice.data, actor=current_user)
+        except ServiceError as error:
+            error.show_on(form, "choice")
+        else:
+            flash(gettext("E-mails: %(choice)s.", choice=label(choice, "email")), "success")
+            return redirect_after_post(url_for("notifications.index") + "#email")
+    return _index(form, 422)
 
 
 def _back():

@@ -30,6 +30,11 @@ signed_in_extras_wanted = _signals.signal("signed-in-extras-wanted")
 # auth asks (an admin's popug page): kwargs popug_id; each receiver returns {label: number}.
 popug_facts_wanted = _signals.signal("popug-facts-wanted")
 
+# accounting asks (sending the outbox): kwargs messages, [(outbox id, topic, ref)] of the
+# pending messages whose text the blueprint that queued them writes when they are sent;
+# each receiver returns {outbox id: (subject, body)} for the topics it owns.
+mail_texts_wanted = _signals.signal("mail-texts-wanted")
+
 # auth asks (the confirmation of a deactivation): kwargs popug_id; each receiver returns
 # (how many open tasks would be handed over, the fees that would be charged, in cents).
 handover_wanted = _signals.signal("handover-wanted")

@@ -8,7 +8,7 @@ words are written when they are sent (`topic`, `ref`; `subject` and `body` empty
 then).
 
 Revision ID: 9e4c2a7f1b63
-Revises: b8d2f4a6c0e1
+Revises: a9c1e3f5b7d0
 Create Date: 2026-12-05 16:30:00
 
 """
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "9e4c2a7f1b63"
-down_revision = "b8d2f4a6c0e1"
+down_revision = "a9c1e3f5b7d0"
 branch_labels = None
 depends_on = None
 

@@ -230,6 +230,25 @@ def test_a_beak_reset_is_emailed_once_to_the_current_address_in_their_language(d
     assert f"{admin.username} сбросил форму вашего клюва." in sent.body
 
 
+def test_an_admins_change_of_email_and_beak_reaches_the_popug(db, admin, worker):
+    """Through auth's own services, not a hand-told signal: both changes notify the popug
+    and e-mail them, the e-mail change at the old address too."""
+    old = worker.email
+    choose(worker, NEVER)
+    auth.change_email(worker.public_id, "new-address@uberpopug.inc", actor=admin)
+    auth.set_beak_shape(worker.public_id, "a brand-new hooked beak", actor=admin)
+    db.session.commit()
+    kinds = [n.kind for n in db.session.scalars(select(Notification).order_by(Notification.id))]
+    assert kinds == [EMAIL_CHANGED, BEAK_CHANGED]
+    assert sorted((m.recipient, m.subject) for m in send()) == sorted(
+        [
+            ("new-address@uberpopug.inc", "aTES: your e-mail address was changed"),
+            (old, "aTES: your e-mail address was changed"),
+            ("new-address@uberpopug.inc", "aTES: your beak shape was reset"),
+        ]
+    )
+
+
 def test_a_credentials_change_rolled_back_emails_nobody(db, admin, worker):
     signals.tell(
         signals.credentials_changed,

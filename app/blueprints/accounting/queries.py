@@ -7,8 +7,20 @@ paid, payouts made) unless the name says otherwise.
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 
-from sqlalchemy import BigInteger, Date, and_, case, cast, func, literal, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    union_all,
+)
 
 from app import clock
 from app.extensions import db
@@ -613,19 +625,24 @@ def accounts_version():
     return select(func.max(Account.id)).scalar_subquery()
 
 
+@cache
+def _account_version():
+    return select(entries_of_popug_version(bindparam("popug_id")), closed_days_version())
+
+
+@cache
+def _overview_version():
+    return select(entries_version(), closed_days_version(), accounts_version())
+
+
 def account_version(popug_id: int) -> str:
     """My account (or a popug's account page): its entries, the last closed day and the
-    calendar day (what "today" is)."""
-    row = db.session.execute(
-        select(entries_of_popug_version(popug_id), closed_days_version())
-    ).one()
+    calendar day (what "today" is). One statement, built once."""
+    row = db.session.execute(_account_version(), {"popug_id": popug_id}).one()
     return version_of((*row, clock.business_day()))
 
 
 def overview_version() -> str:
     """The accounting overview: every entry (today's figures, balances), closed days
     (payout history), new accounts (all balances) and the calendar day."""
-    row = db.session.execute(
-        select(entries_version(), closed_days_version(), accounts_version())
-    ).one()
-    return version_of((*row, clock.business_day()))
+    return version_of((*db.session.execute(_overview_version()).one(), clock.business_day()))

@@ -43,6 +43,17 @@ def _shown_again(visitor: Visitor, check: str) -> None:
         visitor.page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
 
 
+def _land_on(manager: Visitor, watchers: dict[str, Visitor], what: str) -> tuple[Visitor, str]:
+    """The manager creates tasks until one lands on a watcher: (that watcher, its title)."""
+    for _ in range(20):  # other tests' popugs may take tasks too
+        title = unique(what)
+        manager.create_task(title)
+        them = watchers.get(_assignee(manager.flash().inner_text()))
+        if them is not None:
+            return them, title
+    raise AssertionError("no task landed on a demo popug in 20 tries")
+
+
 def test_a_task_that_lands_on_a_popug_shows_on_their_open_pages(visit, demo_roles):
     names = [name for name, role in demo_roles.items() if role in ELIGIBLE]
     watchers = {name: visit(as_popug=name, start="/my-tasks") for name in names}
@@ -54,13 +65,7 @@ def test_a_task_that_lands_on_a_popug_shows_on_their_open_pages(visit, demo_role
     expect(notice).to_be_hidden()
 
     manager = visit(as_popug=next(n for n, r in demo_roles.items() if r == "manager"))
-    for _ in range(20):  # other tests' popugs may take tasks too: until one lands on a watcher
-        title = unique("Water the ferns")
-        manager.create_task(title)
-        them = watchers.get(_assignee(manager.flash().inner_text()))
-        if them is not None:
-            break
-    assert them is not None, "no task landed on a demo popug in 20 tries"
+    them, title = _land_on(manager, watchers, "Water the ferns")
 
     # Their My tasks puts the task in place (they typed nothing), and the count rises.
     _shown_again(them, "/my-tasks/version")
@@ -119,3 +124,27 @@ def test_a_shuffle_shows_on_open_pages_in_russian_too(visit, demo_roles):
     notice.get_by_role("link", name="показать").click()
     expect(notice).to_be_hidden()
     assert _stayed(reader)
+
+
+def test_a_page_the_reader_typed_into_says_so_and_keeps_what_was_typed(visit, demo_roles):
+    """My account updates itself, but not under a day the reader is typing: it says
+    "Updated — show", and showing keeps the typed day."""
+    names = [name for name, role in demo_roles.items() if role in ELIGIBLE]
+    watchers = {name: visit(as_popug=name, start="/account") for name in names}
+    for watcher in watchers.values():
+        watcher.page.get_by_label("Day").fill("2026-01-02")
+        _stay(watcher)
+    manager = visit(as_popug=next(n for n, r in demo_roles.items() if r == "manager"))
+    them, title = _land_on(manager, watchers, "Sweep the perch")
+    balance = them.page.locator("#account-balance").inner_text()
+
+    _shown_again(them, "/account/version")
+    notice = them.page.locator("#live-notice")
+    expect(notice).to_have_text("Updated — show")
+    expect(them.page.locator("#account-balance")).to_have_text(balance)  # not under the reader
+    notice.get_by_role("link", name="show").click()
+    expect(notice).to_be_hidden()
+    expect(them.page.locator("#account-balance")).not_to_have_text(balance)
+    expect(them.page.locator("#audit-entries")).to_contain_text(title)
+    assert them.page.get_by_label("Day").input_value() == "2026-01-02"
+    assert _stayed(them)

@@ -43,7 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import create_engine, make_url, text  # noqa: E402
 
 from app.blueprints.auth import sessions  # noqa: E402
 from app.config import database_url  # noqa: E402
@@ -66,7 +66,7 @@ from bench.common import (  # noqa: E402
 )
 from bench.deploy_search import prepare  # noqa: E402
 from bench.deploy_shuffle import HOST_PORT, procfile, start_deployment, stop  # noqa: E402
-from bench.load import Client, CpuMeter, children_of  # noqa: E402
+from bench.load import Client, CpuMeter, Renicer, children_of  # noqa: E402
 
 BACKGROUND = {"X-Background": "1"}
 COUNT_HEADERS = {"HX-Request": "true", "X-Background": "1"}  # as the top bar's htmx poll
@@ -233,6 +233,7 @@ class Tabs:
         self.statuses: Counter = Counter()
         self.late: list[float] = []
         self.visits = 0
+        self.due = 0  # visits due before the end
 
     def _ask(self, tab: Tab, kind: str, path: str, headers: dict) -> tuple[int, str]:
         started = time.perf_counter()
@@ -276,13 +277,15 @@ class Tabs:
             while True:
                 with self.lock:
                     at, i = heapq.heappop(due)
-                    if at >= end:
-                        heapq.heappush(due, (at, i))
-                        return
                     heapq.heappush(due, (at + self.every, i))
+                    if at >= end:
+                        return
+                    self.due += 1
                 wait = at - time.monotonic()
                 if wait > 0:
                     time.sleep(wait)
+                if time.monotonic() >= end:  # not started in time: the rate says so
+                    return
                 with self.lock:
                     self.late.append(max(0.0, -wait))
                     self.visits += 1
@@ -408,6 +411,9 @@ def tabs_part(url, population, args) -> str:
         else:
             env_url, database, seeded, _, _ = prepare(url, population)
         logs = Path(tmp)
+        if args.priority:  # inherited by gunicorn and the job worker
+            os.setpriority(os.PRIO_PROCESS, 0, args.priority)
+        renicer = Renicer(url, make_url(url).database or "", args.priority)
         processes, port = start_deployment(env_url, logs, port=args.port, **settings)
         pg_engine, pids = _backend_pids(url) if is_postgres_url(url) else (None, lambda: set())
         try:
@@ -435,6 +441,7 @@ def tabs_part(url, population, args) -> str:
             load_after = load()
         finally:
             stop(processes)
+            renicer.close()
             if pg_engine is not None:
                 pg_engine.dispose()
         trouble = [
@@ -482,9 +489,10 @@ def tabs_part(url, population, args) -> str:
         f"Procfile, ATES_ENV=production: {commands} — {args.popugs} signed-in popugs (+2 "
         f"accountants), {args.threads} client threads, a task created every "
         f"{args.writes_every:g} s ({len(made)} created, statuses "
-        f"{dict(Counter(made))}) — {elapsed:.0f} s\n\n"
+        f"{dict(Counter(made))}) — {elapsed:.0f} s — niceness {args.priority}\n\n"
         f"Target {target:.1f} tab visits/s (each: the count and the page's check); achieved "
-        f"{run.visits / elapsed:.1f} visits/s, {requests / elapsed:.1f} requests/s; checks "
+        f"{run.visits / elapsed:.1f} visits/s ({run.visits:,} of the {run.due:,} due), "
+        f"{requests / elapsed:.1f} requests/s; visits "
         f"started late by p50 {quantile(run.late, 0.5) * 1000:.0f} ms, p99 "
         f"{quantile(run.late, 0.99) * 1000:.0f} ms; errors (5xx or failed connections): "
         f"{errors}; log lines that look like trouble: {len(trouble)}\n\n"
@@ -511,6 +519,12 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=48)
     parser.add_argument("--writes-every", type=float, default=5.0)
     parser.add_argument("--port", type=int, default=5111)
+    parser.add_argument(
+        "--priority",
+        type=int,
+        default=0,
+        help="niceness of this script, the deployment and its database backends (tabs)",
+    )
     args = parser.parse_args()
     quick = args.quick
     tasks = args.tasks or (1_000 if quick else 100_000)

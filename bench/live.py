@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import heapq
+import math
 import os
 import re
 import sys
@@ -233,7 +234,7 @@ class Tabs:
         self.statuses: Counter = Counter()
         self.late: list[float] = []
         self.visits = 0
-        self.due = 0  # visits due before the end
+        self.due = 0  # visits due before the end of the run
 
     def _ask(self, tab: Tab, kind: str, path: str, headers: dict) -> tuple[int, str]:
         started = time.perf_counter()
@@ -272,6 +273,11 @@ class Tabs:
         due = [(start + i * spacing, i) for i in range(len(self.tabs))]
         heapq.heapify(due)
         end = start + self.duration
+        self.due = sum(
+            math.ceil((self.duration - i * spacing) / self.every)
+            for i in range(len(self.tabs))
+            if i * spacing < self.duration
+        )
 
         def work():
             while True:
@@ -280,7 +286,6 @@ class Tabs:
                     heapq.heappush(due, (at + self.every, i))
                     if at >= end:
                         return
-                    self.due += 1
                 wait = at - time.monotonic()
                 if wait > 0:
                     time.sleep(wait)

@@ -67,7 +67,8 @@
       redirect: "manual",
     });
     if (!response.ok) {
-      if (!background) window.location.reload();
+      if (background) showNotice(); // "show" then reloads the whole page
+      else window.location.reload();
       return;
     }
     const fresh = new DOMParser().parseFromString(await response.text(), "text/html");

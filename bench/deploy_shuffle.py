@@ -74,12 +74,12 @@ def vm_hwm_mb(pid: int) -> float:
 
 
 def start_deployment(
-    url: str, logs: Path, root: Path = ROOT, **settings: str
+    url: str, logs: Path, root: Path = ROOT, port: int | None = None, **settings: str
 ) -> tuple[dict[str, subprocess.Popen], int]:
     """The Procfile's processes on `url`, started in `root` (a checkout), with only
     ATES_ENV, DATABASE_URL and SECRET_KEY set (and any further `settings`); their output in
-    `logs`/<name>.log."""
-    port = free_port()
+    `logs`/<name>.log. gunicorn binds `port` (default: a free one) instead of the Procfile's."""
+    port = port or free_port()
     env = {
         key: value
         for key, value in os.environ.items()

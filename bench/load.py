@@ -138,6 +138,7 @@ class Client:
         self.csrf = ""
         self.done_paths: list[str] = []
         self.location = ""  # the Location header of the last response, if any
+        self.etag = ""  # and its ETag (bench/live.py)
 
     def request(
         self,
@@ -165,6 +166,7 @@ class Client:
                 text = response.read().decode("utf-8", "replace")
                 status = response.status
                 self.location = response.getheader("Location") or ""
+                self.etag = response.getheader("ETag") or ""
                 for cookie in response.headers.get_all("Set-Cookie") or []:
                     name, _, rest = cookie.partition("=")
                     value = rest.split(";", 1)[0]

@@ -97,18 +97,33 @@ POLL = {"HX-Request": "true", "X-Background": "1", "HX-Current-URL": "http://loc
 
 
 def poll(client):
-    """What My tasks sends every 10 s."""
-    return client.get("/my-tasks/changes?seen=0", headers=POLL)
+    """What the top bar sends every 15 s (an htmx poll)."""
+    return client.get("/notifications/count", headers=POLL)
+
+
+def check(client, version):
+    """What static/js/live.js sends every 15 s from My tasks (a fetch, not htmx)."""
+    return client.get(
+        "/my-tasks/version", headers={"X-Background": "1", "If-None-Match": f'"{version}"'}
+    )
+
+
+def _version(client) -> str:
+    page = client.get("/my-tasks").text
+    return re.search(r'data-live-version="([0-9a-f]+)"', page).group(1)
 
 
 def test_polls_do_not_keep_a_session_alive(kesha_client):
     """A tab left on My tasks polls all along; the session still ends an hour after the
     popug's last request, and the poll that finds it ended takes the tab to sign-in, back
     to My tasks afterwards."""
+    version = _version(kesha_client)
     for minutes in range(1, 60, 2):
         at(minutes)
-        assert poll(kesha_client).status_code == 204, minutes
+        assert poll(kesha_client).status_code == 200, minutes
+        assert check(kesha_client, version).status_code == 304, minutes
     at(61)
+    assert is_sign_in_redirect(check(kesha_client, version))
     ended = poll(kesha_client)
     location = urlsplit(ended.headers["HX-Redirect"])
     assert location.path == "/sign-in" and parse_qs(location.query)["next"] == ["/my-tasks"]
@@ -118,9 +133,11 @@ def test_polls_do_not_keep_a_session_alive(kesha_client):
 def test_the_idle_hour_counts_from_the_last_request_that_was_not_a_poll(kesha_client):
     at(30)
     assert kesha_client.get("/my-tasks").status_code == 200  # the popug, back at the tab
+    version = _version(kesha_client)
     for minutes in range(31, 90, 3):
         at(minutes)
-        assert poll(kesha_client).status_code == 204, minutes
+        assert poll(kesha_client).status_code == 200, minutes
+        assert check(kesha_client, version).status_code == 304, minutes
     at(89)
     assert kesha_client.get("/my-tasks").status_code == 200
     at(89 + 61)
@@ -145,11 +162,11 @@ def test_every_polling_element_marks_its_requests_as_background():
         for tag in POLLING_TAG.findall(template.read_text()):
             polling.append(template.name)
             assert """data-hx-headers='{"X-Background": "1"}'""" in tag, template.name
-    assert {"my_tasks.html", "_shuffle_state.html"} <= set(polling)
+    assert {"_count.html", "_shuffle_state.html"} <= set(polling)
 
 
-def test_the_my_tasks_page_polls_in_the_background(kesha_client):
-    page = kesha_client.get("/my-tasks").text
-    tag = re.search(r'<div id="tasks-changed".*?>', page, re.S).group(0)
-    assert 'data-hx-trigger="every 10s"' in tag
-    assert """data-hx-headers='{"X-Background": "1"}'""" in tag
+def test_the_live_checks_are_sent_in_the_background():
+    """static/js/live.js asks a page's check as a background request, never as activity."""
+    script = (TEMPLATES.parent / "static" / "js" / "live.js").read_text()
+    check = script[script.index("async function ask") : script.index("function showNotice")]
+    assert '"X-Background": "1"' in check

@@ -7,10 +7,24 @@ paid, payouts made) unless the name says otherwise.
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 
-from sqlalchemy import BigInteger, Date, and_, case, cast, func, literal, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    union_all,
+)
 
+from app import clock
 from app.extensions import db
+from app.live import version_of
 from app.paging import Page, counted_page, paged, peek_page
 
 from .models import (
@@ -535,3 +549,76 @@ def payouts_by_popug(day: date):
         .join(Account, Account.id == Payout.account_id)
         .where(Payout.day == day)
     )
+
+
+# --- versions of what pages show (their live checks) ------------------------------------
+# A page that tells its reader "Updated" asks for a version of what it shows: a few scalar
+# subqueries that each read a handful of keys backwards through an index, whatever the size
+# of the ledger. The ledger is append-only, so the sum of its newest NEWEST_ENTRIES ids grows
+# with every entry that joins them; summing several ids rather than taking the newest one
+# also catches an entry committed after a later-numbered one (PostgreSQL hands out ids
+# before commit), as long as it is among the newest few.
+NEWEST_ENTRIES = 8
+
+
+def _sum_of_newest(ids) -> object:
+    newest = ids.limit(NEWEST_ENTRIES).subquery()
+    return select(func.coalesce(func.sum(newest.c.id), 0)).scalar_subquery()
+
+
+def entries_version():
+    """Changes with every ledger entry (a task created, completed, shuffled or handed over;
+    a payout)."""
+    return _sum_of_newest(select(LedgerEntry.id).order_by(LedgerEntry.id.desc()))
+
+
+def entries_of_popug_version(popug_id):
+    """Changes with every entry of one popug's account (through its audit log's index)."""
+    account = select(Account.id).where(Account.popug_id == popug_id).scalar_subquery()
+    return _sum_of_newest(
+        select(LedgerEntry.id)
+        .where(LedgerEntry.account_id == account)
+        .order_by(LedgerEntry.business_day.desc(), LedgerEntry.id.desc())
+    )
+
+
+def entries_of_task_version(task_id):
+    """Changes with every entry naming the task (its creation, hand-overs, its reward)."""
+    return _sum_of_newest(
+        select(LedgerEntry.id)
+        .where(LedgerEntry.task_id == task_id)
+        .order_by(LedgerEntry.task_id.desc(), LedgerEntry.id.desc())
+    )
+
+
+def closed_days_version():
+    """The last closed business day (its primary key): changes when a day is closed."""
+    return select(func.max(BillingDay.day)).scalar_subquery()
+
+
+def accounts_version():
+    """The newest account: changes when a popug is created."""
+    return select(func.max(Account.id)).scalar_subquery()
+
+
+@cache
+def _account_version():
+    return select(entries_of_popug_version(bindparam("popug_id")), closed_days_version())
+
+
+@cache
+def _overview_version():
+    return select(entries_version(), closed_days_version(), accounts_version())
+
+
+def account_version(popug_id: int) -> str:
+    """My account (or a popug's account page): its entries, the last closed day and the
+    calendar day (what "today" is). One statement, built once."""
+    row = db.session.execute(_account_version(), {"popug_id": popug_id}).one()
+    return version_of((*row, clock.business_day()))
+
+
+def overview_version() -> str:
+    """The accounting overview: every entry (today's figures, balances), closed days
+    (payout history), new accounts (all balances) and the calendar day."""
+    return version_of((*db.session.execute(_overview_version()).one(), clock.business_day()))

@@ -12,6 +12,7 @@ from app.errors import FORM_EXPIRED, ServiceError, found
 from app.extensions import db
 from app.htmx import redirect_after_post, render, wants_fragment
 from app.i18n import N_, format_day
+from app.live import answer_check
 from app.money import format_cents, format_money
 from app.paging import page_number
 from app.transaction import own_transactions
@@ -46,7 +47,9 @@ def _sort() -> tuple[str, str]:
 def _account_page(popug_id: int, *, heading: str, endpoint: str, **params):
     """A popug's account: balance, earnings of the open business day (today, or the next
     day once today is closed: where new money goes), and the audit log of a chosen day,
-    paged. `endpoint` and `params` make this very page's URL (the day picker and pager)."""
+    paged. `endpoint` and `params` make this very page's URL (the day picker and pager);
+    its live check is `endpoint`_version."""
+    live_version = None if wants_fragment() else queries.account_version(popug_id)
     today = posting.open_business_day()
     form = DayForm(request.args)
     valid = form.validate()
@@ -70,6 +73,8 @@ def _account_page(popug_id: int, *, heading: str, endpoint: str, **params):
         "entries": entries,
         "lines": lines,
         "labels": service.task_labels(task_ids),
+        "live_check": url_for(f"{endpoint}_version", **params),
+        "live_version": live_version,
     }
     page = render("accounting/my_account.html", "accounting/_audit_log.html", **context)
     return page, 200 if valid else 422
@@ -97,7 +102,29 @@ def popug_account(public_id: str):
     )
 
 
+@bp.get("/account/version")
+@role_required(*ACCESS["my_account"])
+def my_account_version():
+    """My account's live check (app/live.py): 304 while its money is as it was."""
+    return answer_check(queries.account_version(current_user.id))
+
+
+@bp.get("/accounting/popugs/<public_id>/version")
+@role_required(*ACCESS["accounting"])
+def popug_account_version(public_id: str):
+    """A popug's account page's live check."""
+    account = found(queries.account_of_owner(public_id), N_("No such popug."))
+    return answer_check(queries.account_version(account.popug_id))
+
+
 # --- Accounting overview ---------------------------------------------------------------
+
+
+@bp.get("/accounting/version")
+@role_required(*ACCESS["accounting"])
+def overview_version():
+    """The accounting overview's live check: 304 while its figures are as they were."""
+    return answer_check(queries.overview_version())
 
 
 def _stats_context():
@@ -141,6 +168,7 @@ def overview():
     status = 200 if valid else 422
     if target == "daily-stats":
         return render("accounting/overview.html", "accounting/_daily_stats.html", **stats), status
+    live_version = queries.overview_version()  # read before what the page shows
     today = clock.business_day()
     # The cards show the open business day: today, or the next day once today is closed
     # (new money goes there). Its figures come with the range when it includes that day.
@@ -163,6 +191,7 @@ def overview():
         "pending_mail": queries.pending_mail(),
         "mail_server": bool(current_app.config.get("MAIL_SERVER")),
         "send_form": SendMailForm(),
+        "live_version": live_version,
     }
     return render("accounting/overview.html", "accounting/overview.html", **context), status
 

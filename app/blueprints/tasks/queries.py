@@ -276,13 +276,6 @@ def history_of(task_id: int, page: int) -> Page:
     return Page(lines, page, HISTORY_PER_PAGE)
 
 
-def last_shuffle_id() -> int:
-    """A cheap version number of assignments: the id of the latest done shuffle (0 if none)."""
-    return db.session.scalar(
-        select(func.coalesce(func.max(Shuffle.id), 0)).where(Shuffle.status == ShuffleStatus.DONE)
-    )
-
-
 def shuffle_public_ids(shuffle_ids) -> dict[int, str]:
     """{shuffle id: public id} for a page's worth of ids, in one query (notifications link
     to a shuffle's page)."""

@@ -9,13 +9,16 @@ from app.access import ACCESS, ASSIGNABLE_ROLES, can, role_required
 from app.errors import FORM_EXPIRED, NotAllowed, NotFound, ServiceError, found
 from app.htmx import redirect_after_post, render, wants_fragment
 from app.i18n import N_
+from app.live import answer_check
 from app.money import format_money
 from app.paging import page_number
 from app.transaction import finish_writes
 
-from . import bp, queries, service, shuffles
+from . import bp, queries, service, shuffles, versions
 from .forms import CompleteForm, ShuffleForm, TaskForm
 from .models import ShuffleStatus
+
+NO_TASK = N_("No such task.")
 
 
 def _board_context(args) -> dict:
@@ -41,10 +44,13 @@ def _board_context(args) -> dict:
 
 def _board(form: TaskForm, status: int = 200, fragment: str = "tasks/_board.html"):
     finish_writes()  # after an action, the board is read as a GET reads it
+    # The page's version is read before what it shows: a change in between shows as one.
+    live_version = None if wants_fragment() else versions.board()
     context = _board_context(request.args)
     context["results_only"] = fragment == "tasks/_board_results.html"
     if not wants_fragment():  # the page's notice of a shuffle under way; fragments have none
         context["waiting_shuffle"] = queries.waiting_shuffle()
+        context["live_version"] = live_version
     return render("tasks/index.html", fragment, form=form, **context), status
 
 
@@ -113,24 +119,36 @@ def _my_tasks_context(args) -> dict:
 @bp.get("/my-tasks")
 @role_required(*ACCESS["my_tasks"])
 def my_tasks():
+    page = not wants_fragment()
+    live_version = versions.my_tasks(current_user.id) if page else None
     return render(
         "tasks/my_tasks.html",
         "tasks/_my_tasks.html",
         **_my_tasks_context(request.args),
-        shuffle_version=queries.last_shuffle_id(),
-        waiting_shuffle=None if wants_fragment() else queries.waiting_shuffle(),
+        live_version=live_version,
+        waiting_shuffle=queries.waiting_shuffle() if page else None,
     )
 
 
-@bp.get("/my-tasks/changes")
+@bp.get("/board/version")
+@role_required(*ACCESS["tasks"])
+def board_version():
+    """The Tasks board's live check (app/live.py): 304 while nothing on it changed."""
+    return answer_check(versions.board())
+
+
+@bp.get("/my-tasks/version")
 @role_required(*ACCESS["my_tasks"])
-def my_tasks_changes():
-    """Polled by My tasks: 204 while no shuffle happened since `seen`, else a notice
-    (status 286 tells htmx to stop polling)."""
-    seen = request.args.get("seen", 0, type=int)
-    if queries.last_shuffle_id() <= seen:
-        return "", 204
-    return render_template("tasks/_changed_notice.html"), 286
+def my_tasks_version():
+    """My tasks' live check: 304 while the popug's tasks and money are as they were."""
+    return answer_check(versions.my_tasks(current_user.id))
+
+
+@bp.get("/tasks/<public_id>/version")
+@role_required(*ACCESS["tasks"])
+def task_version(public_id: str):
+    """A task's page's live check: 304 while the task and its History are as they were."""
+    return answer_check(found(versions.task(public_id), NO_TASK))
 
 
 @bp.post("/tasks/<public_id>/done")
@@ -205,10 +223,12 @@ def _back(public_id: str) -> str:
 @role_required(*ACCESS["tasks"])
 def show_task(public_id: str):
     """A task's page: what it is, who has it, and its History (any signed-in popug)."""
-    task = found(queries.task_view(public_id), N_("No such task."))
+    live_version = versions.task(public_id)
+    task = found(queries.task_view(public_id), NO_TASK)
     return render_template(
         "tasks/task.html",
         task=task,
+        live_version=live_version,
         history=queries.history_of(task.id, page_number(request.args)),
         complete_form=CompleteForm(),
     )

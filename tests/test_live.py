@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import event
 
 from app import clock
+from app.blueprints.accounting import closing
 from app.blueprints.accounting import queries as accounting_queries
-from app.blueprints.accounting import service as accounting
 from app.blueprints.tasks import service as tasks
-from app.blueprints.tasks import versions
+from app.blueprints.tasks import shuffles, versions
 from app.extensions import db
 from tests.factories import make_popug, make_task, shuffle_now
 from tests.helpers import signed_in_client, statements
@@ -88,16 +88,16 @@ def test_the_board_changes_when_someone_else_creates_completes_or_shuffles(app, 
 
     make_task(boss, "Feed the fish", assignee=kesha)
     _, version = loaded(client, "/")
-    tasks.request_shuffle(actor=boss, form_token=None)  # queued: the board says so
+    shuffles.request_shuffle(actor=boss, form_token=None)  # queued: the board says so
     db.session.commit()
     assert not unchanged(client, check, version)
     _, version = loaded(client, "/")
-    claimed = tasks.claim_next_shuffle()
+    claimed = shuffles.claim_next_shuffle()
     db.session.commit()
     assert not unchanged(client, check, version)  # running
     db.session.commit()
     _, version = loaded(client, "/")
-    tasks.run_shuffle(claimed.id)
+    shuffles.run_shuffle(claimed.id)
     db.session.commit()
     assert not unchanged(client, check, version)
 
@@ -139,12 +139,12 @@ def test_my_tasks_change_when_a_shuffle_is_pressed_and_when_it_has_run(app, popu
     make_task(boss, "Mine", assignee=kesha)
     client = signed_in_client(app, kesha)
     check, version = loaded(client, "/my-tasks")
-    tasks.request_shuffle(actor=boss, form_token=None)
+    shuffles.request_shuffle(actor=boss, form_token=None)
     db.session.commit()
     assert not unchanged(client, check, version)
     _, version = loaded(client, "/my-tasks")
     assert "shuffle" in client.get("/my-tasks").text.lower()
-    tasks.run_shuffle(tasks.claim_next_shuffle().id)
+    shuffles.run_shuffle(shuffles.claim_next_shuffle().id)
     db.session.commit()
     assert not unchanged(client, check, version)
 
@@ -211,7 +211,7 @@ def test_my_account_changes_with_my_money_and_closed_days(app, popugs):
     assert not unchanged(client, check, version)
     _, version = loaded(client, "/account")
 
-    accounting.close_day(clock.business_day(), actor=None)
+    closing.close_day(clock.business_day(), actor=None)
     db.session.commit()
     assert not unchanged(client, check, version)
 

@@ -479,7 +479,7 @@ def test_close_records_an_audit_event(accountant_client, day):
     accountant_client.post("/accounting/close-day", data={"day": "2026-03-02"})
     [event] = db.session.query(AuditEvent).filter_by(action="billing.close_day").all()
     assert (event.action, event.actor_username) == ("billing.close_day", "counter")
-    assert event.details == "2026-03-02: paid $3.00 to 1 popug, 1 left in the red"
+    assert event.description == "2026-03-02: paid $3.00 to 1 popug, 1 left in the red"
 
 
 def test_mail_failure_after_the_close_keeps_the_close(accountant_client, worker, day, monkeypatch):

@@ -127,7 +127,9 @@ def create_popug(
     except IntegrityError:  # a concurrent create won the race for the same name or e-mail
         raise ServiceError(N_("This username or e-mail is taken."), field="username") from None
     accounting.open_account(popug.id, popug.public_id, popug.username, popug.email)
-    audit.record(actor, "popug.create", f"{popug.username} as {popug.role}", subject=popug)
+    audit.record(
+        actor, "popug.create", {"username": popug.username, "role": popug.role}, subject=popug
+    )
     return popug
 
 
@@ -320,7 +322,12 @@ def change_role(public_id: str, role: str, *, actor: Popug) -> PopugChange:
         signals.tell(
             signals.role_changed, popug_id=popug.id, actor_id=actor.id, before=before, after=role
         )
-    _record(actor, "popug.role", change, f"{popug.username}: {before} → {popug.role}")
+    _record(
+        actor,
+        "popug.role",
+        change,
+        {"username": popug.username, "before": before, "after": popug.role},
+    )
     return change
 
 
@@ -341,18 +348,16 @@ def set_active(public_id: str, active: bool, *, actor: Popug) -> PopugChange:
     db.session.flush()
     change = PopugChange(popug, _hand_over_tasks(popug, could_take_tasks))
     action = "popug.activate" if active else "popug.deactivate"
-    _record(actor, action, change, popug.username)
+    _record(actor, action, change, {"username": popug.username})
     return change
 
 
-def _record(actor, action: str, change: PopugChange, details: str) -> None:
-    """The audit trail's line for a change to a popug, with what it did to their open
-    tasks (stored in English, as every audit line)."""
-    count = change.tasks_handed_over
-    if count:
-        tasks = "open task" if count == 1 else "open tasks"
-        details = f"{details}; {count} {tasks} handed over to others, each charged its fee"
-    audit.record(actor, action, details, subject=change.popug)
+def _record(actor, action: str, change: PopugChange, params: dict) -> None:
+    """The audit trail's line for a change to a popug, with how many of their open tasks
+    it handed over."""
+    if change.tasks_handed_over:
+        params = {**params, "handed_over": change.tasks_handed_over}
+    audit.record(actor, action, params, subject=change.popug)
 
 
 def eligible_assignees():

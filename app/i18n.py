@@ -96,10 +96,11 @@ def format_day(day: date) -> str:
 
 
 def format_day_month(day: date, *, with_year: bool = False) -> str:
-    """A chart's day label: 03.03 (03.03.2026 across years) in English; the locale's
-    day-and-month (and year) elsewhere."""
+    """A chart's day label: in English the ISO date's month and day, 03-03 (the whole
+    2026-03-03 across years, as `format_day`); the locale's day-and-month (and year)
+    elsewhere (03.03, 03.03.2026)."""
     if is_english():
-        return day.strftime("%d.%m.%Y" if with_year else "%d.%m")
+        return day.isoformat() if with_year else day.strftime("%m-%d")
     return format_skeleton("ddMMy" if with_year else "ddMM", day, locale=get_locale())
 
 

@@ -216,13 +216,16 @@ def test_analytics_labels_and_chart_in_russian(app):
     freeze("2026-03-03 09:05")
     complete(make_task_for(worker, fee=1000, reward=2800), worker)
     page = text(client_in(app, admin, "ru").get("/analytics?from=2026-03-01&to=2026-03-31"))
-    assert "03.03 — самая дорогая задача — 28\xa0$" in page
-    assert "01.03 — ни одной выполненной задачи" in page
-    assert "март 2026\u202fг. — самая дорогая задача — 28\xa0$" in page
+    assert "03.03 — самая дорогая задача — 28,00\xa0$" in page
+    assert "30 дней без выполненных задач не показаны." in page
+    assert "март 2026\u202fг. — самая дорогая задача — 28,00\xa0$" in page
     assert "<title>03.03: 28,00\xa0$</title>" in page  # a bar's tooltip
     assert "Последние 30 дней" in page and "Последние 7 дней" in page
     english = text(client_in(app, admin, "en").get("/analytics?from=2026-03-01&to=2026-03-31"))
-    assert "03.03 — most expensive task — $28" in english and "March 2026" in english
+    assert "03-03 — most expensive task — $28.00" in english and "March 2026" in english
+    assert "2026-03-01 – 2026-03-31 (31 days)" in english
+    assert "<title>03-03: $28.00</title>" in english
+    assert "01.03.2026 – 31.03.2026 (31 день)" in page
 
 
 # --- the top bar's switch -----------------------------------------------------------------

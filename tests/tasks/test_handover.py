@@ -127,7 +127,9 @@ def test_the_admin_page_says_what_moved_and_the_audit_trail_keeps_it(app, team):
     )
     events = audit.page_of_events(1).items
     assert events[0].action == "popug.deactivate"
-    assert events[0].description == "kesha; 4 open tasks handed over to others, each charged its fee"
+    assert events[0].description == (
+        "kesha; 4 open tasks handed over to others, each charged its fee"
+    )
 
 
 def test_the_admin_page_says_why_a_change_is_refused(app, team):

@@ -18,7 +18,7 @@ from babel.dates import format_date, format_datetime, format_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
-from flask import has_request_context, request
+from flask import has_request_context, request, session
 from flask_babel import Babel, get_locale
 from flask_login import current_user
 
@@ -26,6 +26,8 @@ from app import clock
 
 LOCALES = ("en", "ru")
 DEFAULT_LOCALE = "en"
+# The session key of the language chosen before signing in (the sign-in page's switch).
+CHOSEN_LOCALE = "locale"
 # Each language's name in itself, for the top bar's switch.
 LOCALE_NAMES = {"en": "English", "ru": "Русский"}
 
@@ -65,12 +67,15 @@ def Nn_(singular: str, plural: str) -> tuple[str, str]:  # noqa: N802 - gettext'
 
 
 def request_locale() -> str:
-    """The popug's choice, else the browser's best match, else English."""
+    """The popug's choice, else the choice made before signing in, else the browser's best
+    match, else English."""
     if not has_request_context():
         return DEFAULT_LOCALE
     chosen = getattr(current_user, "locale", None) if current_user else None
     if chosen in LOCALES:
         return chosen
+    if session.get(CHOSEN_LOCALE) in LOCALES:
+        return session[CHOSEN_LOCALE]
     return browser_locale()
 
 

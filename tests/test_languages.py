@@ -13,7 +13,7 @@ from app.blueprints.auth.models import Popug
 from app.config import TestConfig
 from app.extensions import db
 from tests.accounting.helpers import complete, freeze, make_task_for, outbox
-from tests.factories import make_popug, shuffle_now
+from tests.factories import BEAK, make_popug, shuffle_now
 from tests.helpers import signed_in_client
 
 RU = {"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.8"}
@@ -297,9 +297,11 @@ def test_a_control_character_in_next_returns_to_the_board(app, target):
     assert db.session.get(Popug, worker.id).locale == "ru"
 
 
-def test_switching_needs_a_signed_in_popug(client):
+def test_switching_before_signing_in_keeps_the_choice_in_the_session_only(client):
     response = client.post("/language", data={"locale": "ru"})
-    assert response.status_code == 302 and "/sign-in" in response.headers["Location"]
+    assert response.status_code == 303 and response.headers["Location"] == "/"
+    assert db.session.scalars(db.select(Popug.locale).where(Popug.locale.is_not(None))).all() == []
+    assert html_lang(client.get("/sign-in")) == "ru"
 
 
 class CsrfConfig(TestConfig):
@@ -351,3 +353,32 @@ def test_the_payout_email_goes_out_in_each_recipients_language(app):
     for english in (mails["gosha"], mails["popka"]):  # chosen English, or no choice yet
         assert english.subject.startswith("aTES payout for 2026-03-02: $")
         assert "  Tasks done: 1\n  Rewards:    $" in english.body
+
+
+# --- the sign-in page's switch -------------------------------------------------------------
+
+
+def test_the_sign_in_page_has_the_language_switch_and_signing_in_keeps_the_choice(client):
+    """Before signing in, a popug on an English browser switches to Russian on the sign-in
+    page; the choice holds for the session and becomes the popug's own on signing in."""
+    worker = make_popug("worker", username="kesha")
+    page = text(client.get("/sign-in", headers={"Accept-Language": "en"}))
+    form = re.search(r'<form action="/language" method="post".*?</form>', page, re.S).group(0)
+    assert 'name="next" value="/sign-in"' in form
+    assert 'name="locale" value="ru" lang="ru">Русский</button>' in form
+
+    response = client.post("/language", data={"locale": "ru", "next": "/sign-in"})
+    assert response.status_code == 303 and response.headers["Location"] == "/sign-in"
+    russian = client.get("/sign-in", headers={"Accept-Language": "en"})
+    assert html_lang(russian) == "ru" and "Вход в aTES" in text(russian)
+    assert 'name="locale" value="en" lang="en">English</button>' in text(russian)
+
+    client.post("/sign-in", data={"username": "kesha", "beak_shape": BEAK})
+    assert db.session.get(Popug, worker.id).locale == "ru"
+    assert html_lang(client.get("/my-tasks", headers={"Accept-Language": "en"})) == "ru"
+
+
+def test_the_sign_in_pages_switch_refuses_other_languages(client):
+    response = client.post("/language", data={"locale": "de", "next": "/sign-in"})
+    assert response.status_code == 303
+    assert html_lang(client.get("/sign-in")) == "en"

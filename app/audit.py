@@ -167,12 +167,15 @@ def describe(action: str, params: dict | None, legacy: str = "") -> str:
     """An event's details in the reader's language (English outside a request)."""
     if params is None or action not in DETAILS:
         return legacy
-    shown = _shown(params)
-    message = DETAILS[action]
-    if isinstance(message, tuple):
-        text = _ngettext()(*message, shown.pop("num"), **shown)
-    else:
-        text = _gettext()(message, **shown)
+    try:
+        shown = _shown(params)
+        message = DETAILS[action]
+        if isinstance(message, tuple):
+            text = _ngettext()(*message, shown.pop("num"), **shown)
+        else:
+            text = _gettext()(message, **shown)
+    except (KeyError, TypeError, ValueError):  # parameters that do not fit: shown raw
+        return ", ".join(f"{key}={value}" for key, value in sorted(params.items()))
     handed = params.get("handed_over")
     if handed:
         text = "; ".join([text, _ngettext()(*HANDED_OVER, handed)])

@@ -133,7 +133,7 @@ def test_extraction_finds_the_code_the_templates_and_the_marked_service_messages
     )
     assert (None, "Nobody else can take this popug's %(num)s open tasks: there is no other "
             "active worker or accountant. Add or activate one first.") in messages  # Nn_
-    assert ("task table column", "Done") in messages  # pgettext
+    assert ("task table column", "Completed") in messages  # pgettext
     assert len(messages) > 300
 
 

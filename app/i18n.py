@@ -18,7 +18,7 @@ from babel.dates import format_date, format_datetime, format_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
-from flask import has_request_context, request
+from flask import has_request_context, request, session
 from flask_babel import Babel, get_locale
 from flask_login import current_user
 
@@ -26,6 +26,8 @@ from app import clock
 
 LOCALES = ("en", "ru")
 DEFAULT_LOCALE = "en"
+# The session key of the language chosen before signing in (the sign-in page's switch).
+CHOSEN_LOCALE = "locale"
 # Each language's name in itself, for the top bar's switch.
 LOCALE_NAMES = {"en": "English", "ru": "Русский"}
 
@@ -82,12 +84,15 @@ def Nn_(singular: str, plural: str) -> tuple[str, str]:  # noqa: N802 - gettext'
 
 
 def request_locale() -> str:
-    """The popug's choice, else the browser's best match, else English."""
+    """The popug's choice, else the choice made before signing in, else the browser's best
+    match, else English."""
     if not has_request_context():
         return DEFAULT_LOCALE
     chosen = getattr(current_user, "locale", None) if current_user else None
     if chosen in LOCALES:
         return chosen
+    if session.get(CHOSEN_LOCALE) in LOCALES:
+        return session[CHOSEN_LOCALE]
     return browser_locale()
 
 
@@ -113,10 +118,11 @@ def format_day(day: date) -> str:
 
 
 def format_day_month(day: date, *, with_year: bool = False) -> str:
-    """A chart's day label: 03.03 (03.03.2026 across years) in English; the locale's
-    day-and-month (and year) elsewhere."""
+    """A chart's day label: in English the ISO date's month and day, 03-03 (the whole
+    2026-03-03 across years, as `format_day`); the locale's day-and-month (and year)
+    elsewhere (03.03, 03.03.2026)."""
     if is_english():
-        return day.strftime("%d.%m.%Y" if with_year else "%d.%m")
+        return day.isoformat() if with_year else day.strftime("%m-%d")
     return format_skeleton("ddMMy" if with_year else "ddMM", day, locale=get_locale())
 
 

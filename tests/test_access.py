@@ -37,7 +37,7 @@ API_DESCRIPTION = EVERYONE | {ANONYMOUS}  # the OpenAPI document and its page
 EXPECTED: dict[str, frozenset[str]] = {
     "auth.sign_in": EVERYONE | {ANONYMOUS},
     "auth.sign_out": EVERYONE,
-    "auth.set_locale": EVERYONE,
+    "auth.set_locale": EVERYONE | {ANONYMOUS},  # the sign-in page has the switch too
     "auth.list_popugs": ADMIN,
     "auth.show_popug": ADMIN,
     "auth.create_popug": ADMIN,
@@ -154,9 +154,10 @@ def test_the_generated_cases_cover_the_app(app):
     assert ("auth.sign_out", "GET") not in _url_map_cases()
 
 
-def test_only_sign_in_and_the_api_description_are_open_to_anonymous_visitors():
+def test_only_sign_in_its_language_switch_and_the_api_description_are_open_to_anonymous():
     assert [e for e, roles in EXPECTED.items() if ANONYMOUS in roles] == [
         "auth.sign_in",
+        "auth.set_locale",
         "api.openapi",
         "api.docs",
     ]

@@ -8,7 +8,7 @@ from tests.helpers import signed_in_client
 
 def events(after: int = 0):
     return [
-        (e.actor_username, e.action, e.details)
+        (e.actor_username, e.action, e.description)
         for e in db.session.scalars(
             db.select(audit.AuditEvent)
             .where(audit.AuditEvent.id > after)
@@ -51,12 +51,12 @@ def test_popug_changes_and_shuffles_are_recorded(admin_client, admin, manager_cl
         ("root-admin", "popug.role", "newbie: worker → accountant"),
         ("root-admin", "popug.deactivate", "newbie"),
         ("root-admin", "popug.activate", "newbie"),
-        ("boss", "tasks.shuffle", "1 open tasks among 1 popugs"),
+        ("boss", "tasks.shuffle", "1 open task among 1 popug"),
     ]
 
 
 def test_audit_page_is_admin_only_and_escapes(admin_client, worker_client, admin):
-    audit.record(admin, "popug.create", "<script>alert(1)</script>")
+    audit.record(admin, "popug.create", {"username": "<script>alert(1)</script>", "role": "x"})
     db.session.commit()
     page = admin_client.get("/audit")
     assert page.status_code == 200
@@ -91,11 +91,54 @@ def test_a_press_that_joins_a_queued_shuffle_is_recorded(
     assert events(after=before) == [("root-admin", "press.joined", joined)]
     assert db.session.get(audit.AuditEvent, before + 1).address == "127.0.0.1"
     run_queued_shuffles()
-    assert events(after=before)[-1] == ("boss", "tasks.shuffle", "1 open tasks among 1 popugs")
+    assert events(after=before)[-1] == ("boss", "tasks.shuffle", "1 open task among 1 popug")
 
     english = admin_client.get("/audit").text
     assert "Joined a queued shuffle" in english and joined in english
     admin.locale = "ru"
     db.session.commit()
     russian = signed_in_client(app, admin).get("/audit").text
-    assert "Присоединение к ожидающей перетасовке" in russian and joined in russian
+    assert "Присоединение к ожидающей перетасовке" in russian
+    assert f"перетасовка {shuffle.public_id}, поставил в очередь boss" in russian
+
+
+def test_sources_and_details_are_stored_as_codes_and_read_in_each_language(
+    app, admin, admin_client, manager_client, worker
+):
+    """The command line's and the job worker's events, and the details' roles, counts and
+    money, are stored as codes and parameters and written in the reader's language."""
+    make_task(admin)
+    manager_client.post("/tasks/shuffle", data={"form_token": "codes"})
+    run_queued_shuffles()
+    events = db.session.scalars(db.select(audit.AuditEvent).order_by(audit.AuditEvent.id)).all()
+    created, shuffled = events[0], events[-1]
+    assert (created.address, created.params) == ("cli", {"username": "root-admin", "role": "admin"})
+    assert (shuffled.address, shuffled.params) == ("worker", {"num": 1, "popugs": 1})
+    assert created.details == shuffled.details == ""
+
+    english = admin_client.get("/audit").text
+    for text in ("command line", "job worker", "root-admin as admin", "1 open task among 1 popug"):
+        assert text in english
+    admin.locale = "ru"
+    db.session.commit()
+    russian = signed_in_client(app, admin).get("/audit").text
+    for text in (
+        "командная строка",
+        "фоновый обработчик",
+        "система",
+        "root-admin, роль: администратор",
+        "1 открытая задача среди 1 попуга",
+    ):
+        assert text in russian, text
+    for text in ("command line", "job worker", " as admin", "system", "open task"):
+        assert text not in russian, text
+
+
+def test_parameters_that_do_not_fit_their_sentence_are_shown_raw(admin_client, admin):
+    """An event whose parameters lack one its sentence needs still shows, not a 500."""
+    audit.record(admin, "tasks.shuffle", {"popugs": 2})
+    audit.record(admin, "billing.close_day", {"day": "not a day", "paid": 1, "num": 1})
+    db.session.commit()
+    page = admin_client.get("/audit")
+    assert page.status_code == 200
+    assert "popugs=2" in page.text and "day=not a day" in page.text

@@ -133,7 +133,7 @@ def test_extraction_finds_the_code_the_templates_and_the_marked_service_messages
     )
     assert (None, "Nobody else can take this popug's %(num)s open tasks: there is no other "
             "active worker or accountant. Add or activate one first.") in messages  # Nn_
-    assert ("task table column", "Done") in messages  # pgettext
+    assert ("task table column", "Completed") in messages  # pgettext
     assert len(messages) > 300
 
 
@@ -224,7 +224,8 @@ def test_english_keeps_aTES_formats_and_russian_uses_babels(app):
             assert format_money(2800, whole=True) == "$28"
             assert format_day(date(2026, 3, 3)) == "2026-03-03"
             assert format_local_time(at) == "2026-03-03 09:05"
-            assert format_day_month(date(2026, 3, 3)) == "03.03"
+            assert format_day_month(date(2026, 3, 3)) == "03-03"
+            assert format_day_month(date(2026, 3, 3), with_year=True) == "2026-03-03"
             assert format_month(date(2026, 3, 1)) == "March 2026"
         with force_locale("ru"):
             assert format_money(123456) == "1\xa0234,56\xa0$"

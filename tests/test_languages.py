@@ -11,7 +11,7 @@ from app.blueprints.accounting import closing
 from app.blueprints.auth.models import Popug
 from app.extensions import db
 from tests.accounting.helpers import complete, freeze, make_task_for, outbox
-from tests.factories import make_popug, shuffle_now
+from tests.factories import BEAK, make_popug, shuffle_now
 from tests.helpers import signed_in_client
 
 RU = {"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.8"}
@@ -214,13 +214,16 @@ def test_analytics_labels_and_chart_in_russian(app):
     freeze("2026-03-03 09:05")
     complete(make_task_for(worker, fee=1000, reward=2800), worker)
     page = text(client_in(app, admin, "ru").get("/analytics?from=2026-03-01&to=2026-03-31"))
-    assert "03.03 — самая дорогая задача — 28\xa0$" in page
-    assert "01.03 — ни одной выполненной задачи" in page
-    assert "март 2026\u202fг. — самая дорогая задача — 28\xa0$" in page
+    assert "03.03 — самая дорогая задача — 28,00\xa0$" in page
+    assert "30 дней без выполненных задач не показаны." in page
+    assert "март 2026\u202fг. — самая дорогая задача — 28,00\xa0$" in page
     assert "<title>03.03: 28,00\xa0$</title>" in page  # a bar's tooltip
     assert "Последние 30 дней" in page and "Последние 7 дней" in page
     english = text(client_in(app, admin, "en").get("/analytics?from=2026-03-01&to=2026-03-31"))
-    assert "03.03 — most expensive task — $28" in english and "March 2026" in english
+    assert "03-03 — most expensive task — $28.00" in english and "March 2026" in english
+    assert "2026-03-01 – 2026-03-31 (31 days)" in english
+    assert "<title>03-03: $28.00</title>" in english
+    assert "01.03.2026 – 31.03.2026 (31 день)" in page
 
 
 # --- the top bar's switch -----------------------------------------------------------------
@@ -292,9 +295,11 @@ def test_a_control_character_in_next_returns_to_the_board(app, target):
     assert db.session.get(Popug, worker.id).locale == "ru"
 
 
-def test_switching_needs_a_signed_in_popug(client):
+def test_switching_before_signing_in_keeps_the_choice_in_the_session_only(client):
     response = client.post("/language", data={"locale": "ru"})
-    assert response.status_code == 302 and "/sign-in" in response.headers["Location"]
+    assert response.status_code == 303 and response.headers["Location"] == "/"
+    assert db.session.scalars(db.select(Popug.locale).where(Popug.locale.is_not(None))).all() == []
+    assert html_lang(client.get("/sign-in")) == "ru"
 
 
 def test_the_switch_is_refused_without_its_csrf_token(csrf_app):
@@ -338,3 +343,32 @@ def test_the_payout_email_goes_out_in_each_recipients_language(app):
     for english in (mails["gosha"], mails["popka"]):  # chosen English, or no choice yet
         assert english.subject.startswith("aTES payout for 2026-03-02: $")
         assert "  Tasks done: 1\n  Rewards:    $" in english.body
+
+
+# --- the sign-in page's switch -------------------------------------------------------------
+
+
+def test_the_sign_in_page_has_the_language_switch_and_signing_in_keeps_the_choice(client):
+    """Before signing in, a popug on an English browser switches to Russian on the sign-in
+    page; the choice holds for the session and becomes the popug's own on signing in."""
+    worker = make_popug("worker", username="kesha")
+    page = text(client.get("/sign-in", headers={"Accept-Language": "en"}))
+    form = re.search(r'<form action="/language" method="post".*?</form>', page, re.S).group(0)
+    assert 'name="next" value="/sign-in"' in form
+    assert 'name="locale" value="ru" lang="ru">Русский</button>' in form
+
+    response = client.post("/language", data={"locale": "ru", "next": "/sign-in"})
+    assert response.status_code == 303 and response.headers["Location"] == "/sign-in"
+    russian = client.get("/sign-in", headers={"Accept-Language": "en"})
+    assert html_lang(russian) == "ru" and "Вход в aTES" in text(russian)
+    assert 'name="locale" value="en" lang="en">English</button>' in text(russian)
+
+    client.post("/sign-in", data={"username": "kesha", "beak_shape": BEAK})
+    assert db.session.get(Popug, worker.id).locale == "ru"
+    assert html_lang(client.get("/my-tasks", headers={"Accept-Language": "en"})) == "ru"
+
+
+def test_the_sign_in_pages_switch_refuses_other_languages(client):
+    response = client.post("/language", data={"locale": "de", "next": "/sign-in"})
+    assert response.status_code == 303
+    assert html_lang(client.get("/sign-in")) == "en"

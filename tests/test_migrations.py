@@ -312,3 +312,61 @@ def test_a_shuffles_lines_are_copied_by_task(tmp_path, keep_logging):
         indexes = {index["name"] for index in inspect(db.engine).get_indexes("ledger_lines")}
         assert "ix_ledger_lines_task_id" in indexes
         assert "shuffle_lines" not in inspect(db.engine).get_table_names()
+
+
+# The schema before audit events stored codes and parameters instead of English sentences.
+BEFORE_AUDIT_CODES = "b8d2f4a6c0e1"
+AUDIT_ROWS = [
+    "INSERT INTO audit_events (id, at, actor_username, action, details, address) VALUES "
+    "(1, '2024-03-03 09:00:00', 'system', 'popug.create', 'kesha as worker', 'command line'), "
+    "(2, '2024-03-03 09:01:00', 'boss', 'popug.role', 'kesha: worker → manager; 2 open tasks "
+    "handed over to others, each charged its fee', '10.0.0.1'), "
+    "(3, '2024-03-03 10:30:00', 'boss', 'tasks.shuffle', '1 open tasks among 1 popugs', "
+    "'job worker'), "
+    "(4, '2024-03-04 00:05:00', 'system', 'billing.close_day', '2024-03-03: paid $1,234.50 "
+    "to 1 popug, 0 left in the red', 'command line'), "
+    "(5, '2024-03-04 00:06:00', 'boss', 'popug.create', 'written by hand', '10.0.0.1')",
+]
+
+
+def test_audit_events_are_given_codes_and_parameters(tmp_path, keep_logging):
+    """Events recorded as English sentences get their parameters and source codes (text that
+    does not read as the code wrote it stays as it is); the downgrade writes them back."""
+    with _upgraded_from(tmp_path, BEFORE_AUDIT_CODES, AUDIT_ROWS):
+        from app.audit import AuditEvent
+
+        events = db.session.scalars(db.select(AuditEvent).order_by(AuditEvent.id)).all()
+        assert [(e.params, e.details, e.address) for e in events] == [
+            ({"username": "kesha", "role": "worker"}, "", "cli"),
+            (
+                {"username": "kesha", "before": "worker", "after": "manager", "handed_over": 2},
+                "",
+                "10.0.0.1",
+            ),
+            ({"num": 1, "popugs": 1}, "", "worker"),
+            ({"day": "2024-03-03", "paid": 123450, "num": 1, "in_red": 0}, "", "cli"),
+            (None, "written by hand", "10.0.0.1"),
+        ]
+        assert [e.description for e in events][2:] == [
+            "1 open task among 1 popug",
+            "2024-03-03: paid $1,234.50 to 1 popug, 0 left in the red",
+            "written by hand",
+        ]
+        db.session.remove()
+
+        flask_migrate.downgrade(directory=str(MIGRATIONS), revision=BEFORE_AUDIT_CODES)
+        with db.engine.connect() as conn:
+            back = conn.execute(
+                text("SELECT details, address FROM audit_events ORDER BY id")
+            ).all()
+        assert [tuple(row) for row in back] == [
+            ("kesha as worker", "command line"),
+            (
+                "kesha: worker → manager; 2 open tasks handed over to others, each charged "
+                "its fee",
+                "10.0.0.1",
+            ),
+            ("1 open tasks among 1 popugs", "job worker"),
+            ("2024-03-03: paid $1,234.50 to 1 popug, 0 left in the red", "command line"),
+            ("written by hand", "10.0.0.1"),
+        ]

@@ -61,7 +61,7 @@ def test_close_day_defaults_to_yesterday_and_sends_mail(runner, kesha):
     assert (event.action, event.actor_username, event.address) == (
         "billing.close_day",
         "system",
-        "command line",
+        "cli",
     )
 
     again = invoke(runner, "billing", "close-day")

@@ -92,10 +92,10 @@ def test_my_account_picks_a_day(worker_client, worker, day):
     freeze("2026-03-03 09:30")
     make_task_for(worker, fee=1100, reward=2000, title="Tomorrow's task")
     html = worker_client.get("/account").data.decode()
-    assert "Audit log of 2026-03-03" in html
+    assert "Statement of 2026-03-03" in html
     assert "Tomorrow&#39;s task" in html and "Feed the parrot" not in html
     earlier = worker_client.get("/account?day=2026-03-02").data.decode()
-    assert "Audit log of 2026-03-02" in earlier
+    assert "Statement of 2026-03-02" in earlier
     assert "Feed the parrot" in earlier and "Tomorrow" not in earlier
     assert "Earnings on 2026-03-02: +$3.00" in text_of(earlier)
     empty = worker_client.get("/account?day=2026-01-01").data.decode()
@@ -117,7 +117,7 @@ def test_my_account_bad_day_is_a_clear_message(worker_client, day, value, messag
     assert page.status_code == 422
     html = page.data.decode()
     assert message in html
-    assert "Audit log of 2026-03-02" in html  # falls back to today
+    assert "Statement of 2026-03-02" in html  # falls back to today
     assert "<script>" not in html
 
 
@@ -157,7 +157,7 @@ def test_my_account_htmx_gets_the_log_fragment(worker_client, day):
     fragment = worker_client.get("/account?day=2026-03-02", headers=HTMX)
     assert fragment.status_code == 200
     assert "<html" not in fragment.data.decode()
-    assert "Audit log of 2026-03-02" in fragment.data.decode()
+    assert "Statement of 2026-03-02" in fragment.data.decode()
     assert fragment.headers["Vary"] == "HX-Request" or "HX-Request" in fragment.headers["Vary"]
 
 
@@ -477,7 +477,7 @@ def test_close_records_an_audit_event(accountant_client, day):
     accountant_client.post("/accounting/close-day", data={"day": "2026-03-02"})
     [event] = db.session.query(AuditEvent).filter_by(action="billing.close_day").all()
     assert (event.action, event.actor_username) == ("billing.close_day", "counter")
-    assert event.details == "2026-03-02: paid $3.00 to 1 popug, 1 left in the red"
+    assert event.description == "2026-03-02: paid $3.00 to 1 popug, 1 left in the red"
 
 
 def test_mail_failure_after_the_close_keeps_the_close(accountant_client, worker, day, monkeypatch):

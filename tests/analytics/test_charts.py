@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.blueprints.analytics.charts import HEIGHT, PLOT_HEIGHT, TOP, bar_chart, short_money
+from app.blueprints.analytics.charts import HEIGHT, PLOT_HEIGHT, TOP, bar_chart
 
 
 def test_bars_are_to_scale_around_the_zero_axis():
@@ -15,7 +15,7 @@ def test_bars_are_to_scale_around_the_zero_axis():
     assert zero.height == 0
     assert [bar.tooltip for bar in chart.bars] == ["a: $30.00", "b: −$10.00", "d: $0.00"]
     assert gain.x < loss.x < zero.x  # "c" keeps its slot, with no bar in it
-    assert [tick.text for tick in chart.y_ticks] == ["$30", "$0", "−$10"]
+    assert [tick.text for tick in chart.y_ticks] == ["$30.00", "$0.00", "−$10.00"]
     assert [tick.text for tick in chart.x_ticks] == ["a", "c", "d"]
 
 
@@ -32,7 +32,7 @@ def test_nothing_to_draw_says_so():
     assert chart.axis_y == HEIGHT - 28
 
 
-def test_short_money_drops_only_zero_cents():
-    assert [short_money(c) for c in (2800, 2850, 123400, -1300)] == [
-        "$28", "$28.50", "$1,234", "−$13"
-    ]  # fmt: skip
+def test_the_axis_writes_money_as_the_rest_of_the_page():
+    """One money format: the axis's amounts keep their cents, as the tables' do."""
+    chart = bar_chart("c", "T", "D", [("a", 2800), ("b", -1300)])
+    assert [tick.text for tick in chart.y_ticks] == ["$28.00", "$0.00", "−$13.00"]

@@ -65,24 +65,24 @@ def test_days_weeks_and_months_split_at_local_midnight(build, worker, set_timezo
     report = analytics_report.range_report(date(2026, 2, 27), date(2026, 3, 3))
 
     assert lines(report.days) == [
-        "27.02 — no task completed",
-        "28.02 — most expensive task — $30",
-        "01.03 — most expensive task — $25",
-        "02.03 — most expensive task — $40",
-        "03.03 — no task completed",
+        "02-27 — no task completed",
+        "02-28 — most expensive task — $30.00",
+        "03-01 — most expensive task — $25.00",
+        "03-02 — most expensive task — $40.00",
+        "03-03 — no task completed",
     ]
     # 01.03: two $25 tasks; the one completed at midnight beats the one at 23:59:59.999999.
     assert winners(report.days) == [
         None, "Last of February", "First of March", "Monday midnight", None
     ]  # fmt: skip
     assert lines(report.weeks) == [
-        "W09 2026 (23.02–01.03) — most expensive task — $30",
-        "W10 2026 (02.03–08.03) — most expensive task — $40",
+        "W09 2026 (02-23 – 03-01) — most expensive task — $30.00",
+        "W10 2026 (03-02 – 03-08) — most expensive task — $40.00",
     ]
     assert winners(report.weeks) == ["Last of February", "Monday midnight"]
     assert lines(report.months) == [
-        "February 2026 — most expensive task — $30",
-        "March 2026 — most expensive task — $40",
+        "February 2026 — most expensive task — $30.00",
+        "March 2026 — most expensive task — $40.00",
     ]
     assert report.days[1].top.jira_id == "UBERPOP-1"
     assert report.days[1].top.completed_at == wall(tz, 2026, 2, 28, 23, 59, 59, LAST_MICROSECOND)
@@ -108,16 +108,16 @@ def test_the_same_instants_fall_on_other_days_in_another_zone(build, worker, set
     report = analytics_report.range_report(date(2026, 2, 27), date(2026, 3, 3))
 
     assert lines(report.days) == [
-        "27.02 — no task completed",
-        "28.02 — no task completed",
-        "01.03 — most expensive task — $30",  # 28.02 23:59 UTC = 01.03 08:59 in Tokyo
-        "02.03 — most expensive task — $40",  # 01.03 23:59 and 02.03 00:00 UTC
-        "03.03 — no task completed",
+        "02-27 — no task completed",
+        "02-28 — no task completed",
+        "03-01 — most expensive task — $30.00",  # 02-28 23:59 UTC = 03-01 08:59 in Tokyo
+        "03-02 — most expensive task — $40.00",  # 03-01 23:59 and 03-02 00:00 UTC
+        "03-03 — no task completed",
     ]
     assert winners(report.weeks) == ["Last of February", "Monday midnight"]
     assert lines(report.months) == [
         "February 2026 — no task completed",
-        "March 2026 — most expensive task — $40",
+        "March 2026 — most expensive task — $40.00",
     ]
 
 
@@ -155,12 +155,12 @@ def test_dst_days_are_23_and_25_hours_long(build, worker, set_timezone):
     autumn = analytics_report.range_report(date(2026, 10, 25), date(2026, 10, 26))
 
     assert lines(spring.days) == [
-        "29.03 — most expensive task — $22",
-        "30.03 — most expensive task — $39",
+        "03-29 — most expensive task — $22.00",
+        "03-30 — most expensive task — $39.00",
     ]
     assert lines(autumn.days) == [
-        "25.10 — most expensive task — $24",
-        "26.10 — most expensive task — $38",
+        "10-25 — most expensive task — $24.00",
+        "10-26 — most expensive task — $38.00",
     ]
     assert winners(autumn.days) == ["Autumn 25th hour", "Autumn next day"]
     # Each task's fee counts on its creation day: 28.03 and 24.10 had three each.
@@ -226,10 +226,10 @@ def test_weeks_and_months_at_the_ends_of_the_range_count_whole(build, worker):
     assert winners(report.days) == [None, "In the range", None, None, None]
     # ISO week 1 of 2026 starts on Monday 29.12.2025.
     assert lines(report.weeks) == [
-        "W01 2026 (29.12–04.01) — most expensive task — $40",
-        "W02 2026 (05.01–11.01) — no task completed",
+        "W01 2026 (12-29 – 01-04) — most expensive task — $40.00",
+        "W02 2026 (01-05 – 01-11) — no task completed",
     ]
-    assert lines(report.months) == ["January 2026 — most expensive task — $30"]
+    assert lines(report.months) == ["January 2026 — most expensive task — $30.00"]
 
 
 def test_a_range_across_new_year_labels_days_with_the_year(build, worker):
@@ -239,8 +239,8 @@ def test_a_range_across_new_year_labels_days_with_the_year(build, worker):
     )  # fmt: skip
     report = analytics_report.range_report(date(2025, 12, 31), date(2026, 1, 1))
     assert lines(report.days) == [
-        "31.12.2025 — most expensive task — $26",
-        "01.01.2026 — no task completed",
+        "2025-12-31 — most expensive task — $26.00",
+        "2026-01-01 — no task completed",
     ]
     assert [period.label for period in report.months] == ["December 2025", "January 2026"]
 
@@ -269,8 +269,8 @@ def test_entries_after_a_close_count_for_the_next_business_day(build, worker, se
     )
     # The most expensive task is about when it was completed, not the business day.
     assert lines(report.days) == [
-        "03.03 — most expensive task — $29",
-        "04.03 — no task completed",
+        "03-03 — most expensive task — $29.00",
+        "03-04 — no task completed",
     ]
 
 
@@ -284,7 +284,7 @@ def test_closed_days_show_the_same_earnings_as_their_ledger(build, worker):
     clock.freeze(datetime(2026, 3, 5, 9, tzinfo=UTC))
     before = earnings(analytics_report.range_report(date(2026, 3, 1), date(2026, 3, 5)))
 
-    for day in (2, 3):  # 04.03 stays open: the range mixes closed and open days
+    for day in (2, 3):  # 03-04 stays open: the range mixes closed and open days
         closing.close_day(date(2026, 3, day))
         db.session.commit()
     after = earnings(analytics_report.range_report(date(2026, 3, 1), date(2026, 3, 5)))
@@ -322,8 +322,8 @@ def test_a_years_range_is_one_row_per_day_with_its_own_figures(build, worker):
     )  # fmt: skip
     report = analytics_report.range_report(date(2025, 3, 4), date(2026, 3, 3))
     assert len(report.days) == len(report.earnings) == 365
-    assert report.days[0].line == "04.03.2025 — most expensive task — $20"
-    assert report.days[-1].line == "03.03.2026 — most expensive task — $33"
+    assert report.days[0].line == "2025-03-04 — most expensive task — $20.00"
+    assert report.days[-1].line == "2026-03-03 — most expensive task — $33.00"
     assert sum(1 for period in report.days if period.top) == 2
     assert report.total_earnings == 1000 - 2000 + 1000 - 3300
     assert len(report.months) == 13

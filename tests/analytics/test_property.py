@@ -17,6 +17,7 @@ from app.blueprints.tasks import service as task_service
 from app.blueprints.tasks.models import OPEN, Task
 from app.errors import ServiceError
 from app.extensions import db
+from app.money import format_cents
 from tests.analytics.pages import body_rows
 from tests.factories import make_popug, make_task, shuffle_now
 from tests.helpers import empty_database, signed_in_client
@@ -120,7 +121,7 @@ def expected_line(label: str, table, period) -> str:
     if found is None:
         return f"{label} — no task completed"
     reward = found[2]
-    return f"{label} — most expensive task — ${reward // 100}"
+    return f"{label} — most expensive task — {format_cents(reward)}"
 
 
 @settings(
@@ -171,10 +172,17 @@ def test_dashboard_equals_brute_force(app, set_timezone, zone, start, script):
         .get(f"/analytics?from={first.isoformat()}&to={last.isoformat()}")
         .get_data(as_text=True)
     )
-    fmt = "%d.%m.%Y" if first.year != last.year else "%d.%m"
-    assert [row[0] for row in body_rows(html, "top-days")] == [
-        expected_line(day.strftime(fmt), by_day, day) for day in days
+    fmt = "%Y-%m-%d" if first.year != last.year else "%m-%d"
+    # The table lists the days with a completed task; a line counts the others.
+    done = [day for day in days if by_day.get(day) is not None]
+    shown = body_rows(html, "top-days") if done else []
+    assert [row[0] for row in shown] == [
+        expected_line(day.strftime(fmt), by_day, day) for day in done
     ]
+    quiet = len(days) - len(done)
+    assert (quiet > 0) == ('id="quiet-days"' in html)
+    if quiet:
+        assert f"{quiet} day{'s' if quiet != 1 else ''} with no task completed" in html
     assert [row[1] for row in body_rows(html, "earnings-table")] == [
         _money(earnings[day]) for day in days
     ]
@@ -189,6 +197,6 @@ def test_brute_force_helpers_agree_on_a_known_case():
     """The oracle itself: a tie on reward goes to the earlier completion."""
     at = datetime(2026, 3, 3, 12, tzinfo=UTC)
     assert key(4000, at, 2) < key(4000, at + timedelta(seconds=1), 1) < key(3900, at, 0)
-    assert expected_line("03.03", {date(2026, 3, 3): ((0,), 7, 2800)}, date(2026, 3, 3)) == (
-        "03.03 — most expensive task — $28"
+    assert expected_line("03-03", {date(2026, 3, 3): ((0,), 7, 2800)}, date(2026, 3, 3)) == (
+        "03-03 — most expensive task — $28.00"
     )

@@ -50,13 +50,18 @@ def test_default_range_is_the_last_30_days_ending_today(admin_page, march):
     html = admin_page().get_data(as_text=True)
     assert 'name="from" type="date" value="2026-02-02"' in html
     assert 'name="to" type="date" value="2026-03-03"' in html
-    rows = body_rows(html, "top-days")
-    assert len(rows) == 30
-    assert rows[0][0] == "02.02 — no task completed"
-    assert rows[-2] == [
-        "02.03 — most expensive task — $28", "UBERPOP-28", "Polish the beak", "2026-03-02 15:30"
-    ]  # fmt: skip
-    assert rows[-1][0] == "03.03 — no task completed"
+    # Only the day with a completed task is listed; the other 29 are counted.
+    assert body_rows(html, "top-days") == [
+        [
+            "03-02 — most expensive task — $28.00",
+            "UBERPOP-28",
+            "Polish the beak",
+            "2026-03-02 15:30",
+        ]
+    ]
+    assert "29 days with no task completed are not listed." in html
+    assert "no task completed" not in "".join(row[0] for row in body_rows(html, "top-days"))
+    assert len(body_rows(html, "earnings-table")) == 30
     assert 'class="active" aria-current="true">Last 30 days</a>' in html
 
 
@@ -64,24 +69,26 @@ def test_the_range_comes_from_the_url_and_stays_in_the_form(admin_page, march):
     html = admin_page("from=2026-03-01&to=2026-03-02").get_data(as_text=True)
     assert 'value="2026-03-01"' in html and 'value="2026-03-02"' in html
     assert [row[0] for row in body_rows(html, "top-days")] == [
-        "01.03 — no task completed",
-        "02.03 — most expensive task — $28",
+        "03-02 — most expensive task — $28.00",
     ]
+    assert "1 day with no task completed is not listed." in html
     assert [row[0] for row in body_rows(html, "top-weeks")] == [
-        "W09 2026 (23.02–01.03) — no task completed",
-        "W10 2026 (02.03–08.03) — most expensive task — $28",
+        "W09 2026 (02-23 – 03-01) — no task completed",
+        "W10 2026 (03-02 – 03-08) — most expensive task — $28.00",
     ]
     assert [row[0] for row in body_rows(html, "top-months")] == [
-        "March 2026 — most expensive task — $28"
+        "March 2026 — most expensive task — $28.00"
     ]
-    assert body_rows(html, "earnings-table") == [["01.03", "$0.00"], ["02.03", "−$13.00"]]
+    assert body_rows(html, "earnings-table") == [["03-01", "$0.00"], ["03-02", "−$13.00"]]
     # Today is outside this range; its card still shows today's $20 fee.
     assert '<div class="value"><span class="money money-pos">$20.00</span></div>' in html
 
 
 def test_empty_periods_are_empty_not_zero_dollar_tasks(admin_page):
     html = admin_page("from=2026-02-01&to=2026-03-03").get_data(as_text=True)
-    for table in ("top-days", "top-weeks", "top-months"):
+    assert 'id="top-days"' not in html  # no day to list: 31 days counted instead
+    assert "31 days with no task completed are not listed." in html
+    for table in ("top-weeks", "top-months"):
         rows = body_rows(html, table)
         assert rows and all(row[0].endswith("— no task completed") for row in rows)
         assert all(row[1:] == ["—"] for row in rows)
@@ -116,7 +123,9 @@ def test_bad_ranges_get_a_message_next_to_the_field(admin_page, query, field, me
 def test_a_full_leap_year_is_allowed(admin_page):
     response = admin_page("from=2024-01-01&to=2024-12-31")
     assert response.status_code == 200
-    assert len(body_rows(response.get_data(as_text=True), "top-days")) == 366
+    html = response.get_data(as_text=True)
+    assert len(body_rows(html, "earnings-table")) == 366
+    assert "366 days with no task completed are not listed." in html
 
 
 def test_one_end_given_fills_in_the_other(admin_page):
@@ -133,8 +142,7 @@ def test_htmx_gets_only_the_results_and_the_url_is_pushed(admin_page, march):
     assert "<html" not in html and "Management earnings today" not in html
     assert 'id="top-days"' in html and 'name="from"' in html
     assert [row[0] for row in body_rows(html, "top-days")] == [
-        "02.03 — most expensive task — $28",
-        "03.03 — no task completed",
+        "03-02 — most expensive task — $28.00",
     ]
     assert "HX-Request" in response.headers["Vary"]
     # The form and the quick ranges swap the results in place and keep the range in the URL.
@@ -164,9 +172,9 @@ def test_earnings_chart_puts_losses_below_the_axis_with_the_same_numbers_as_its_
     chart = bars(html, "earnings-chart")
     axis = axis_y(html, "earnings-chart")
     assert [(bar["css"], bar["title"]) for bar in chart] == [
-        ("bar", "01.03: $0.00"),
-        ("bar-neg", "02.03: −$13.00"),
-        ("bar", "03.03: $20.00"),
+        ("bar", "03-01: $0.00"),
+        ("bar-neg", "03-02: −$13.00"),
+        ("bar", "03-03: $20.00"),
     ]
     zero, loss, gain = chart
     assert zero["height"] == 0
@@ -176,9 +184,9 @@ def test_earnings_chart_puts_losses_below_the_axis_with_the_same_numbers_as_its_
     assert loss["height"] / gain["height"] == pytest.approx(13 / 20, abs=0.01)
     assert table_rows(html, "earnings-table") == [
         ["Day", "Management earnings"],
-        ["01.03", "$0.00"],
-        ["02.03", "−$13.00"],
-        ["03.03", "$20.00"],
+        ["03-01", "$0.00"],
+        ["03-02", "−$13.00"],
+        ["03-03", "$20.00"],
     ]
     assert 'role="img" aria-labelledby="earnings-chart-title earnings-chart-desc"' in html
 
@@ -186,7 +194,7 @@ def test_earnings_chart_puts_losses_below_the_axis_with_the_same_numbers_as_its_
 def test_rewards_chart_has_a_bar_only_for_days_with_a_completed_task(admin_page, march):
     html = admin_page("from=2026-03-01&to=2026-03-03").get_data(as_text=True)
     assert [(bar["css"], bar["title"]) for bar in bars(html, "rewards-chart")] == [
-        ("bar", "02.03: " + format_cents(2800))
+        ("bar", "03-02: " + format_cents(2800))
     ]
 
 

@@ -129,7 +129,8 @@ def test_creating_and_revoking_are_in_the_audit_trail(app, db, worker, admin):
         admin.username,
         worker.id,
     )
-    assert secret not in created.details and secret[:12] in created.details
+    assert secret not in created.description and secret[:12] in created.description
+    assert secret not in str(created.params)
 
 
 # --- the pages --------------------------------------------------------------------------------

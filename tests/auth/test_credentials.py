@@ -38,7 +38,7 @@ def events_about(popug) -> list[tuple[str, str, str]]:
         .where(audit.AuditEvent.subject_id == popug.id)
         .order_by(audit.AuditEvent.id)
     )
-    return [(e.actor_username, e.action, e.details) for e in rows]
+    return [(e.actor_username, e.action, e.description) for e in rows]
 
 
 @pytest.fixture

@@ -75,7 +75,7 @@ def test_a_worker_with_a_russian_browser_works_in_russian(visit, logins, js):
 
     worker.open_nav("Мой счёт")
     main = page.locator("main")
-    expect(main.get_by_role("heading", level=2)).to_contain_text("Журнал операций за")
+    expect(main.get_by_role("heading", level=2)).to_contain_text("Выписка за")
     entries = page.locator("#audit-entries tbody tr", has_text=title)
     expect(entries.filter(has_text="Плата за назначение")).to_contain_text(
         rubles_format(-fee)

@@ -68,3 +68,38 @@ def test_no_page_scrolls_sideways_on_a_phone_in_russian(
         if width > WIDTH:
             too_wide[where] = (width, widest_elements(visitor.page))
     assert not too_wide, f"pages wider than {WIDTH}px in Russian: {too_wide}"
+
+
+ACTIONS = "button, a.btn, input[type=submit]"
+
+
+def off_screen_actions(page) -> list[str]:
+    """The visible action buttons that do not fit inside the viewport's width."""
+    return page.evaluate(
+        """([selector, width]) => [...document.querySelectorAll(selector)]
+            .filter(e => { const r = e.getBoundingClientRect();
+                           return r.width > 2 && r.height > 2
+                                  && (r.left < 0 || r.right > width + 0.5); })
+            .slice(0, 8)
+            .map(e => `${e.tagName.toLowerCase()} "${e.textContent.trim()}"`
+                      + ` left=${Math.round(e.getBoundingClientRect().left)}`
+                      + ` right=${Math.round(e.getBoundingClientRect().right)}`)""",
+        [ACTIONS, WIDTH],
+    )
+
+
+@pytest.mark.parametrize("locale", ["en-GB", "ru-RU"])
+@pytest.mark.parametrize("role", ROLES)
+def test_every_action_button_is_on_screen_on_a_phone(
+    visit, demo_roles, shuffle_record_path, role, locale
+):
+    """Mark done, Change role, Deactivate and the rest sit within 360 px, without scrolling
+    a table sideways to reach them (tables become cards there)."""
+    visitor = visit(js=True, viewport=PHONE, locale=locale, as_popug=demo_user(demo_roles, role))
+    off_screen = {}
+    for where in tour(visitor, role, shuffle_record_path):
+        settled_width(visitor.page)
+        found = off_screen_actions(visitor.page)
+        if found:
+            off_screen[where] = found
+    assert not off_screen, f"action buttons beyond {WIDTH}px: {off_screen}"

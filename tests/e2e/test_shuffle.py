@@ -122,7 +122,7 @@ def test_shuffle_page_follows_the_shuffle_from_queued_to_done(visit, server, js)
         manager.page.wait_for_url("**/shuffles/*")
         state = manager.page.locator("#shuffle-state")
         expect(state).to_contain_text("Queued")
-        expect(state).to_contain_text("Waiting for the job worker")
+        expect(state).to_contain_text("Waiting its turn to start")
         worker.goto("/my-tasks")
         expect(worker.page.locator("#shuffle-notice")).to_contain_text(
             "A shuffle of the open tasks is about to start"

@@ -140,7 +140,7 @@ def test_accountant_opens_a_popug_account_from_all_balances(visit):
     expect(page.get_by_role("heading", level=1)).to_have_text("kesha\u2019s account")
     expect(page.locator("#account-balance")).to_have_text(balance)
     log = page.locator("section#audit-log")
-    expect(log.get_by_role("heading", name=re.compile(r"^Audit log of "))).to_be_visible()
+    expect(log.get_by_role("heading", name=re.compile(r"^Statement of "))).to_be_visible()
 
     # kesha sees the same balance on My account, but may not open that page.
     kesha = visit(js=False, as_popug="kesha", start="/account")

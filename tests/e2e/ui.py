@@ -69,16 +69,20 @@ class TaskRow:
     reward: int
 
 
-def read_task_row(row: Locator) -> TaskRow:
-    """Columns: Jira ID, Title, Done (button or time), Assignee, Status, Fee, Reward, Created."""
+def read_task_row(row: Locator, *, assignee: str | None = None) -> TaskRow:
+    """Columns: Jira ID, Title, Completed (button or time), Assignee, Status, Fee, Reward,
+    Created. My tasks has no Assignee column: pass `assignee`, the popug looking."""
     cells = row.locator("td")
-    assignee = cells.nth(3).inner_text().split()
+    shift = 0 if assignee is None else -1
+    if assignee is None:
+        names = cells.nth(3).inner_text().split()
+        assignee = names[0] if names else ""
     return TaskRow(
         title=cells.nth(1).inner_text().strip(),
-        assignee=assignee[0] if assignee else "",
-        status=cells.nth(4).inner_text().strip(),
-        fee=parse_money(cells.nth(5).inner_text()),
-        reward=parse_money(cells.nth(6).inner_text()),
+        assignee=assignee,
+        status=cells.nth(4 + shift).inner_text().strip(),
+        fee=parse_money(cells.nth(5 + shift).inner_text()),
+        reward=parse_money(cells.nth(6 + shift).inner_text()),
     )
 
 

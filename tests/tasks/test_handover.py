@@ -127,7 +127,9 @@ def test_the_admin_page_says_what_moved_and_the_audit_trail_keeps_it(app, team):
     )
     events = audit.page_of_events(1).items
     assert events[0].action == "popug.deactivate"
-    assert events[0].details == "kesha; 4 open tasks handed over to others, each charged its fee"
+    assert events[0].description == (
+        "kesha; 4 open tasks handed over to others, each charged its fee"
+    )
 
 
 def test_the_admin_page_says_why_a_change_is_refused(app, team):
@@ -203,8 +205,9 @@ def test_stuck_tasks_are_reported_then_handed_over_each_charged_its_fee(app, tea
     assert verify.verify() == []
     assert_fee_trail_consistent()
     event = audit.page_of_events(1).items[0]
-    assert (event.action, event.address) == ("tasks.hand_over_stuck", "command line")
-    assert event.details == "5 open tasks from 2 popugs who cannot take tasks"
+    assert (event.action, event.address) == ("tasks.hand_over_stuck", "cli")
+    assert event.description == "5 open tasks from 2 popugs who cannot take tasks"
+    assert event.params == {"num": 5, "popugs": 2}
 
     again = hand_over_stuck(app)
     assert again.exit_code == 0

@@ -201,7 +201,16 @@ def close_day(day: date, *, actor=None) -> CloseResult:
     )
     result = CloseResult(day, True, int(paid_count), int(paid_total), int(in_red), messages)
     # `actor`: the accountant or admin who pressed it, None for the command line.
-    audit.record(actor, "billing.close_day", f"{day.isoformat()}: {result.summary()}")
+    audit.record(
+        actor,
+        "billing.close_day",
+        {
+            "day": day.isoformat(),
+            "paid": result.total_paid,
+            "num": result.popugs_paid,
+            "in_red": result.popugs_in_red,
+        },
+    )
     db.session.flush()
     return result
 

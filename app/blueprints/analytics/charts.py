@@ -12,14 +12,9 @@ from app.money import format_money
 
 WIDTH = 720
 HEIGHT = 240
-LEFT, RIGHT, TOP, BOTTOM = 64, 8, 12, 28
+LEFT, RIGHT, TOP, BOTTOM = 80, 8, 12, 28  # LEFT: room for "−$1,234.00"
 PLOT_WIDTH = WIDTH - LEFT - RIGHT
 PLOT_HEIGHT = HEIGHT - TOP - BOTTOM
-
-
-def short_money(cents: int) -> str:
-    """$28 for whole dollars, $28.50 otherwise (the one money formatter, trimmed)."""
-    return format_money(cents, whole=True)
 
 
 class Bar(NamedTuple):  # a tuple: a year of bars is 365 of them, built per request
@@ -94,11 +89,11 @@ def bar_chart(
                 gettext("%(label)s: %(amount)s", label=label, amount=format_money(value)),
             )
         )
-    y_ticks = [Tick(LEFT - 6, _r(axis_y), short_money(0), "end")]
+    y_ticks = [Tick(LEFT - 6, _r(axis_y), format_money(0), "end")]
     if top:
-        y_ticks.insert(0, Tick(LEFT - 6, TOP, short_money(top), "end"))
+        y_ticks.insert(0, Tick(LEFT - 6, TOP, format_money(top), "end"))
     if bottom:
-        y_ticks.append(Tick(LEFT - 6, TOP + PLOT_HEIGHT, short_money(-bottom), "end"))
+        y_ticks.append(Tick(LEFT - 6, TOP + PLOT_HEIGHT, format_money(-bottom), "end"))
     x_ticks = []
     if points:
         baseline = HEIGHT - 8

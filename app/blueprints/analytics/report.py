@@ -20,7 +20,7 @@ from app.blueprints.tasks.report_queries import TopTask
 from app.i18n import format_day_month, format_local_time, format_month
 from app.money import format_money, money_class
 
-from .charts import BarChart, bar_chart, short_money
+from .charts import BarChart, bar_chart
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def period(label: str, first: date, last: date, top: TopTask | None) -> Period:
         gettext(
             "%(period)s — most expensive task — %(reward)s",
             period=label,
-            reward=short_money(top.reward),
+            reward=format_money(top.reward),
         ),
         format_local_time(top.completed_at),
     )
@@ -75,7 +75,7 @@ class RangeReport:
     earnings: list[DayEarnings]
     earnings_chart: BarChart
     rewards_chart: BarChart
-    first_label: str  # 01.03.2026, the range's ends as the page writes them
+    first_label: str  # 2026-03-01 (01.03.2026), the range's ends as the page writes them
     last_label: str
 
     @property
@@ -108,11 +108,11 @@ def day_label(day: date, *, with_year: bool = False) -> str:
 
 
 def week_label(monday: date) -> str:
-    """W09 2026 (23.02–01.03): ISO week number and year, Monday to Sunday."""
+    """W09 2026 (02-23 – 03-01): ISO week number and year, Monday to Sunday."""
     year, week, _ = monday.isocalendar()
     sunday = monday + timedelta(days=6)
     return gettext(
-        "W%(week)s %(year)s (%(monday)s–%(sunday)s)",
+        "W%(week)s %(year)s (%(monday)s – %(sunday)s)",
         week=f"{week:02d}",
         year=year,
         monday=format_day_month(monday),

@@ -26,7 +26,7 @@ from app.htmx import (
     render,
     wants_fragment,
 )
-from app.i18n import N_, browser_locale, label
+from app.i18n import CHOSEN_LOCALE, LOCALES, N_, browser_locale, label
 from app.paging import page_number
 from app.transaction import finish_writes
 
@@ -92,6 +92,8 @@ def sign_in():
         popug = service.authenticate(username, form.beak_shape.data)
         if popug is not None:
             service.note_browser_locale(popug, browser_locale())
+            if session.get(CHOSEN_LOCALE) in LOCALES:  # chosen on the sign-in page
+                service.set_locale(popug, session[CHOSEN_LOCALE])
             finish_writes()  # the limiter's storage writes on a connection of its own
             guesses.refund(limits)
             session.clear()  # a fresh session on sign-in (no fixation)
@@ -396,13 +398,17 @@ def audit_trail():
 
 
 @bp.post("/language")
-@login_required
 def set_locale():
-    """The top bar's language switch: keep the popug's choice, back to the page it was on."""
+    """The top bar's language switch: keep the popug's choice (before signing in, the
+    session's, which signing in makes the popug's), back to the page it was on."""
     form = LocaleForm()
     back = local_path_or(request.form.get("next"), url_for("tasks.index"))
     if not form.validate_on_submit():
         flash(gettext("Choose English or Russian."), "error")
+        return redirect(back, code=303)
+    if not current_user.is_authenticated:
+        session[CHOSEN_LOCALE] = form.locale.data
+        refresh()
         return redirect(back, code=303)
     try:
         service.set_locale(current_user._get_current_object(), form.locale.data)

@@ -129,7 +129,9 @@ def create_popug(
     except IntegrityError:  # a concurrent create won the race for the same name or e-mail
         raise ServiceError(N_("This username or e-mail is taken."), field="username") from None
     posting.open_account(popug.id, popug.public_id, popug.username, popug.email)
-    audit.record(actor, "popug.create", f"{popug.username} as {popug.role}", subject=popug)
+    audit.record(
+        actor, "popug.create", {"username": popug.username, "role": popug.role}, subject=popug
+    )
     return popug
 
 
@@ -350,7 +352,12 @@ def change_role(public_id: str, role: str, *, actor: Popug) -> PopugChange:
         signals.tell(
             signals.role_changed, popug_id=popug.id, actor_id=actor.id, before=before, after=role
         )
-    _record(actor, "popug.role", change, f"{popug.username}: {before} → {popug.role}")
+    _record(
+        actor,
+        "popug.role",
+        change,
+        {"username": popug.username, "before": before, "after": popug.role},
+    )
     return change
 
 
@@ -371,7 +378,7 @@ def set_active(public_id: str, active: bool, *, actor: Popug) -> PopugChange:
     db.session.flush()
     change = PopugChange(popug, _hand_over_tasks(popug, could_take_tasks))
     action = "popug.activate" if active else "popug.deactivate"
-    _record(actor, action, change, popug.username)
+    _record(actor, action, change, {"username": popug.username})
     return change
 
 
@@ -407,7 +414,12 @@ def change_email(public_id: str, email: str, *, actor: Popug) -> CredentialsChan
     posting.change_account_email(popug.id, email)
     change = CredentialsChange(popug, ("email",))
     _credentials_changed(actor, change, previous_email=previous)
-    audit.record(actor, "popug.email", f"{popug.username}: {previous} → {email}", subject=popug)
+    audit.record(
+        actor,
+        "popug.email",
+        {"username": popug.username, "previous": previous, "email": email},
+        subject=popug,
+    )
     return change
 
 
@@ -431,7 +443,7 @@ def set_beak_shape(public_id: str, beak_shape: str, *, actor: Popug) -> Credenti
     end_sessions(popug)
     change = CredentialsChange(popug, ("beak_shape",))
     _credentials_changed(actor, change, previous_email=None)
-    audit.record(actor, "popug.beak_shape", popug.username, subject=popug)
+    audit.record(actor, "popug.beak_shape", {"username": popug.username}, subject=popug)
     return change
 
 
@@ -445,14 +457,12 @@ def _credentials_changed(actor: Popug, change: CredentialsChange, previous_email
     )
 
 
-def _record(actor, action: str, change: PopugChange, details: str) -> None:
-    """The audit trail's line for a change to a popug, with what it did to their open
-    tasks (stored in English, as every audit line)."""
-    count = change.tasks_handed_over
-    if count:
-        tasks = "open task" if count == 1 else "open tasks"
-        details = f"{details}; {count} {tasks} handed over to others, each charged its fee"
-    audit.record(actor, action, details, subject=change.popug)
+def _record(actor, action: str, change: PopugChange, params: dict) -> None:
+    """The audit trail's line for a change to a popug, with how many of their open tasks
+    it handed over."""
+    if change.tasks_handed_over:
+        params = {**params, "handed_over": change.tasks_handed_over}
+    audit.record(actor, action, params, subject=change.popug)
 
 
 def eligible_assignees():

@@ -72,7 +72,7 @@ def create_token(*, name: str, days: int, actor: Popug) -> NewToken:
     db.session.add(token)
     db.session.flush()
     audit.record(
-        actor, "token.create", f"{name} ({token.prefix}…), {days} days", subject=actor
+        actor, "token.create", {"name": name, "prefix": token.prefix, "num": days}, subject=actor
     )
     return NewToken(token, secret)
 
@@ -97,7 +97,9 @@ def revoke_token(public_id: str, *, actor: Popug) -> ApiToken:
         db.session.flush()
         owner = db.session.get(Popug, token.popug_id)
         audit.record(
-            actor, "token.revoke", f"{token.name} ({token.prefix}…) of {owner.username}",
+            actor,
+            "token.revoke",
+            {"name": token.name, "prefix": token.prefix, "owner": owner.username},
             subject=owner,
         )
     return token

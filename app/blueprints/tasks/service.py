@@ -195,7 +195,7 @@ def hand_over_stuck_tasks(*, actor=None) -> StuckHandOver:
     audit.record(
         actor,
         "tasks.hand_over_stuck",
-        f"{moved} open tasks from {len(stuck)} popugs who cannot take tasks",
+        {"num": moved, "popugs": len(stuck)},
     )
     return StuckHandOver(tasks=moved, popugs=len(stuck))
 

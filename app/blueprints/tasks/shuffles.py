@@ -146,7 +146,7 @@ def request_shuffle(*, actor, form_token: str | None = None) -> ShufflePress:
         # The shuffle's own record names only the first press; each press that joined it
         # is recorded as it happens.
         first = auth.get_popug_by_id(waiting.actor_id).username
-        audit.record(actor, "press.joined", f"shuffle {waiting.public_id}, queued by {first}")
+        audit.record(actor, "press.joined", {"shuffle": waiting.public_id, "first": first})
         db.session.flush()
         return ShufflePress(waiting, joined=True)
     shuffle = Shuffle(
@@ -219,8 +219,8 @@ def run_shuffle(shuffle_id: int) -> Shuffle:
     audit.record(
         auth.get_popug_by_id(shuffle.actor_id),
         "tasks.shuffle",
-        f"{moved} open tasks among {pool_size} popugs",
-        address="job worker",
+        {"num": moved, "popugs": pool_size},
+        address=audit.WORKER,
     )
     db.session.flush()
     return shuffle

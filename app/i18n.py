@@ -47,7 +47,22 @@ LABELS = {
         "worker": N_("worker"),
     },
     "status": {"open": N_("open"), "done": N_("done")},
-    "filter": {"all": N_("All"), "open": N_("Open"), "done": N_("Done"), "mine": N_("Mine")},
+    "filter": {
+        "all": N_("All"),
+        "open": N_("Open"),
+        "done": N_("Done"),
+        "mine": N_("Mine"),
+        "created": N_("Created by me"),
+    },
+    "sort": {
+        "newest": N_("Newest first"),
+        "oldest": N_("Oldest first"),
+        "fee-high": N_("Highest fee"),
+        "fee-low": N_("Lowest fee"),
+        "reward-high": N_("Highest reward"),
+        "reward-low": N_("Lowest reward"),
+    },
+    "field": {"title": N_("Title"), "jira_id": N_("Jira ID"), "description": N_("Description")},
     "mail": {"pending": N_("Pending"), "sent": N_("Sent"), "logged": N_("Logged")},
 }
 

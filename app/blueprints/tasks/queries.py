@@ -27,9 +27,59 @@ from .models import (
     Shuffle,
     ShuffleStatus,
     Task,
+    TaskEdit,
 )
 
-FILTERS = ("all", "open", "done", "mine")
+FILTERS = ("all", "open", "done", "mine", "created")
+# The board's orders (its `sort` parameter): by creation (the default, newest first), by
+# fee or by reward, each either way. Fee and reward are read from their copies in
+# task_texts, each through its own index (see the models).
+SORTS = {
+    "newest": ("created", "desc"),
+    "oldest": ("created", "asc"),
+    "fee-high": ("fee", "desc"),
+    "fee-low": ("fee", "asc"),
+    "reward-high": ("reward", "desc"),
+    "reward-low": ("reward", "asc"),
+}
+DEFAULT_SORT = "newest"
+
+
+@dataclass(frozen=True)
+class Order:
+    """How the board is sorted: `name` one of SORTS."""
+
+    name: str = DEFAULT_SORT
+
+    @property
+    def key(self) -> str:
+        return SORTS[self.name][0]
+
+    @property
+    def direction(self) -> str:
+        return SORTS[self.name][1]
+
+    @property
+    def is_default(self) -> bool:
+        return self.name == DEFAULT_SORT
+
+
+def parse_order(value: str | None) -> Order:
+    """The board's order from its query string; an unknown value is the default."""
+    return Order(value if value in SORTS else DEFAULT_SORT)
+
+
+def _order_by(order: Order, key_expression: bool = False):
+    """ORDER BY terms for `order`, ties by task id the same way. `key_expression`: order by
+    expressions of the keys, so that the planner sorts the few rows a search found rather
+    than walk an index probing each (as the "pg-hits" plan does)."""
+    key = {"fee": TASK_TEXTS.c.fee, "reward": TASK_TEXTS.c.reward}.get(order.key)
+    ident = TASK_TEXTS.c.task_id
+    if key_expression:
+        key = None if key is None else key + 0
+        ident = ident + 0
+    terms = [ident] if key is None else [key, ident]
+    return [term.asc() if order.direction == "asc" else term.desc() for term in terms]
 
 
 def _rows():
@@ -122,6 +172,8 @@ def _filtered(query, filter_: str):
         return query.where(Task.status == DONE)
     if filter_ == "mine":
         return query.where(_mine())
+    if filter_ == "created":
+        return query.where(TASK_TEXTS.c.creator_id == bindparam("me"))
     return query
 
 
@@ -180,11 +232,15 @@ def _search_plan(filter_: str, search: Search, postgres: bool) -> str | None:
     return "fts-probe" if filter_ == "mine" else "fts-newest"
 
 
-@lru_cache(maxsize=len(FILTERS) * 8)
-def _board_page(filter_: str, plan: str | None = None, jira_id: bool = False):
-    """The board's statement for a filter and a search plan (`jira_id`: the search has a
-    Jira ID besides its words), built once."""
-    newest_first = _rows().order_by(Task.id.desc())
+@lru_cache(maxsize=len(FILTERS) * len(SORTS) * 8)
+def _board_page(
+    filter_: str, plan: str | None = None, jira_id: bool = False, order: Order = Order()
+):
+    """The board's statement for a filter, a search plan (`jira_id`: the search has a
+    Jira ID besides its words) and an order, built once."""
+    if plan in ("pg-sorted", "fts-sorted"):
+        return paged(_filtered(_sorted_hits(order, jira_id, plan == "pg-sorted"), filter_))
+    newest_first = _rows().order_by(*_order_by(order))
     if plan == "pg-window":
         newest_first = newest_first.where(_PG_TITLE_HAS_WORDS, Task.id > bindparam("window_start"))
     elif plan == "pg-hits":
@@ -221,6 +277,26 @@ def _board_page(filter_: str, plan: str | None = None, jira_id: bool = False):
     return paged(_filtered(newest_first, filter_))
 
 
+def _sorted_hits(order: Order, jira_id: bool, postgres: bool):
+    """A search in another order than newest first: every match (the words' index, and the
+    Jira ID's if the search has one), sorted by the order's keys. The sort costs what the
+    matches number; a search rarely matches many (bench/README.md, "board orders")."""
+    if postgres:
+        ids = select(TASK_TEXTS.c.task_id).where(_PG_TITLE_HAS_WORDS)
+    else:
+        ids = select(_WORDS_INDEX.c.rowid).where(_MATCHES)
+    if jira_id:
+        ids = ids.union_all(
+            select(TASK_TEXTS.c.task_id).where(TASK_TEXTS.c.jira_id == bindparam("jira_id"))
+        )
+    hits = ids.cte("hits").prefix_with("MATERIALIZED", dialect="postgresql")
+    return (
+        _rows()
+        .where(Task.id.in_(select(hits.c[0])))
+        .order_by(*_order_by(order, key_expression=True))
+    )
+
+
 # The board pages through the newest BOARD_PAGES pages of a filter (SEARCH_PAGES of a
 # search), no deeper:
 # a page further back costs a walk over every task before it. Older tasks are found by a
@@ -229,26 +305,39 @@ BOARD_PAGES = 200
 SEARCH_PAGES = 20  # a search's newest matches
 
 
-def board(filter_: str, actor, page: int, per_page: int, search: Search | None = None) -> Page:
-    """A page of the Tasks board, newest first, of the filter and the search if any (see
-    _search_plan): one query, two for some searches on PostgreSQL, and no total (an exact
-    count costs more than the page itself; docs/performance.md, "Figures behind rules").
-    A page past BOARD_PAGES (SEARCH_PAGES for a search) is the last one, marked `capped`
-    when older tasks exist."""
+def board(
+    filter_: str,
+    actor,
+    page: int,
+    per_page: int,
+    search: Search | None = None,
+    order: Order = Order(),
+) -> Page:
+    """A page of the Tasks board of the filter and the search if any (see _search_plan),
+    newest first or in `order`: one query, two for some searches on PostgreSQL, and no
+    total (an exact count costs more than the page itself; docs/performance.md, "Figures
+    behind rules"). An order by fee or reward reads its index in task_texts, as newest
+    first reads the primary key. A page past BOARD_PAGES (SEARCH_PAGES for a search) is
+    the last one, marked `capped` when more tasks exist."""
     last = SEARCH_PAGES if search else BOARD_PAGES
     page = min(page, last)
-    found = _board(filter_, actor, page, per_page, search)
+    found = _board(filter_, actor, page, per_page, search, order)
     if page == last and found.has_next:
         found.has_next, found.capped = False, True
     return found
 
 
-def _board(filter_: str, actor, page: int, per_page: int, search: Search | None) -> Page:
-    params = {"me": actor.id} if filter_ == "mine" else {}
+def _board(
+    filter_: str, actor, page: int, per_page: int, search: Search | None, order: Order
+) -> Page:
+    params = {"me": actor.id} if filter_ in ("mine", "created") else {}
     plan = None
     if search:
         postgres = is_postgres()
-        plan = _search_plan(filter_, search, postgres)
+        if order.is_default:
+            plan = _search_plan(filter_, search, postgres)
+        else:
+            plan = "pg-sorted" if postgres else "fts-sorted"
         params.update(words=_words_query(search.words, postgres), jira_id=search.jira_id)
     if plan == "pg-window":
         newest = db.session.scalar(select(func.max(TASKS.c.id))) or 0
@@ -258,7 +347,7 @@ def _board(filter_: str, actor, page: int, per_page: int, search: Search | None)
             if found.has_next:  # the page and the one row after it are the newest matches
                 return found
         plan = "pg-hits"
-    statement = _board_page(filter_, plan, bool(search and search.jira_id))
+    statement = _board_page(filter_, plan, bool(search and search.jira_id), order)
     return peek_page(db.session, statement, page, per_page, params)
 
 
@@ -273,7 +362,10 @@ def task_view(public_id: str):
     return db.session.execute(
         _rows()
         .add_columns(
-            Task.id, Task.description, auth.username_of(Task.creator_id).label("creator_name")
+            Task.id,
+            Task.description,
+            Task.creator_id,
+            auth.username_of(Task.creator_id).label("creator_name"),
         )
         .where(Task.public_id == public_id)
     ).first()
@@ -328,6 +420,11 @@ def history_of(task_id: int, page: int) -> Page:
     money (every assignment charges the task's fee, completing it pays its reward), so the
     amounts are the ledger's own. Two queries whatever its length: the money (with the line
     before the page, whose popug a move starts from) and the shuffles' public ids."""
+    return _money_history(task_id, page)[0]
+
+
+def _money_history(task_id: int, page: int) -> tuple[Page, datetime | None]:
+    """history_of's page, and the time of the line before it (None on the first page)."""
     start = (page - 1) * HISTORY_PER_PAGE
     before = 1 if start else 0
     money = accounting_queries.task_money(
@@ -362,7 +459,45 @@ def history_of(task_id: int, page: int) -> Page:
             )
         )
         previous = movement.username
-    return Page(lines, page, HISTORY_PER_PAGE)
+    return Page(lines, page, HISTORY_PER_PAGE), money[0].at if before and money else None
+
+
+@dataclass(frozen=True)
+class EditLine:
+    """A creator's edit of a task's texts, as a line of its History: `changes` as stored
+    (field code: [old, new], or True for a description)."""
+
+    at: datetime
+    popug: str
+    changes: dict
+    what: str = "edited"
+
+
+EDITS_PER_PAGE = 100  # a page of History shows at most this many edits
+
+
+def history_with_edits(task_id: int, page: int) -> Page:
+    """history_of's page of money lines with the task's edits made in its span merged in,
+    by time: the edits after the line before the page (the first page: any) up to its
+    last line (the last page: any later), so each edit is on one page. At most
+    EDITS_PER_PAGE of them, the oldest (three queries whatever the history)."""
+    money, after = _money_history(task_id, page)
+    until = money.items[-1].at if money.has_next and money.items else None
+    query = (
+        select(TaskEdit.at, auth.username_of(TaskEdit.editor_id), TaskEdit.changes)
+        .where(TaskEdit.task_id == task_id)
+        .order_by(TaskEdit.at, TaskEdit.id)
+        .limit(EDITS_PER_PAGE)
+    )
+    if after is not None:
+        query = query.where(TaskEdit.at > after)
+    if until is not None:
+        query = query.where(TaskEdit.at <= until)
+    edits = [EditLine(at, popug or "?", changes) for at, popug, changes in db.session.execute(query)]
+    if edits:
+        # Stable: at the same instant, the money line first.
+        money.items = sorted([*money.items, *edits], key=lambda line: line.at)
+    return money
 
 
 def last_shuffle_id() -> int:

@@ -15,7 +15,7 @@ from app.paging import page_number
 from app.transaction import finish_writes
 
 from . import bp, queries, service
-from .forms import CompleteForm, ShuffleForm, TaskForm
+from .forms import CompleteForm, ShuffleForm, TaskEditForm, TaskForm
 from .models import ShuffleStatus
 
 
@@ -25,12 +25,15 @@ def _board_context(args) -> dict:
         filter_ = "all"
     page = page_number(args)
     search = queries.parse_search(args.get("q"))
+    order = queries.parse_order(args.get("sort"))
     per_page = current_app.config["TASKS_PER_PAGE"]
-    tasks = queries.board(filter_, current_user, page, per_page, search)
+    tasks = queries.board(filter_, current_user, page, per_page, search, order)
     return {
         "tasks": tasks,
         "filter_": filter_,
         "filters": queries.FILTERS,
+        "order": order,
+        "sorts": queries.SORTS,
         "search": search,
         "search_max": queries.SEARCH_MAX,
         "takes_tasks": current_user.role in auth.ASSIGNABLE_ROLES,
@@ -210,9 +213,57 @@ def show_task(public_id: str):
     return render_template(
         "tasks/task.html",
         task=task,
-        history=queries.history_of(task.id, page_number(request.args)),
+        history=queries.history_with_edits(task.id, page_number(request.args)),
         complete_form=CompleteForm(),
     )
+
+
+def _own_task(public_id: str):
+    """The task to edit: 404 if there is none, 403 unless the signed-in popug created it."""
+    task = found(queries.task_view(public_id), N_("No such task."))
+    if task.creator_id != current_user.id:
+        raise NotAllowed(service.NOT_THE_CREATOR)
+    return task
+
+
+@bp.get("/tasks/<public_id>/edit")
+@role_required(*ACCESS["tasks"])
+def edit_task(public_id: str):
+    """The form to edit a task's title, Jira ID and description (its creator only)."""
+    task = _own_task(public_id)
+    form = TaskEditForm(
+        formdata=None, title=task.title, jira_id=task.jira_id, description=task.description
+    )
+    return render_template("tasks/edit.html", task=task, form=form)
+
+
+@bp.post("/tasks/<public_id>/edit")
+@role_required(*ACCESS["tasks"])
+def update_task(public_id: str):
+    form = TaskEditForm()
+    if not form.validate_on_submit():
+        task = _own_task(public_id)
+        form.form_errors.append(gettext(FORM_EXPIRED))
+        return render_template("tasks/edit.html", task=task, form=form), 400
+    try:
+        edited = service.edit_task(
+            public_id,
+            title=form.title.data,
+            jira_id=form.jira_id.data,
+            description=form.description.data,
+            actor=current_user,
+        )
+    except (NotAllowed, NotFound):
+        raise
+    except ServiceError as error:
+        error.show_on(form)
+        finish_writes()
+        return render_template("tasks/edit.html", task=_own_task(public_id), form=form), 422
+    if edited.fields:
+        flash(gettext("Task saved; its History shows what changed."), "success")
+    else:
+        flash(gettext("Nothing changed."), "info")
+    return redirect_after_post(url_for("tasks.show_task", public_id=public_id))
 
 
 @bp.get("/tasks/shuffle")

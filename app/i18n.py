@@ -62,6 +62,12 @@ LABELS = {
         "reward-high": N_("Highest reward"),
         "reward-low": N_("Lowest reward"),
     },
+    "shuffle": {
+        "queued": N_("queued"),
+        "running": N_("running"),
+        "done": N_("done"),
+        "failed": N_("failed"),
+    },
     "field": {"title": N_("Title"), "jira_id": N_("Jira ID"), "description": N_("Description")},
     "mail": {"pending": N_("Pending"), "sent": N_("Sent"), "logged": N_("Logged")},
 }

@@ -149,6 +149,29 @@ def popugs_in_red() -> int:
     return db.session.scalar(select(func.count(Account.id)).where(Account.balance < 0))
 
 
+# --- the ledger as CSV -------------------------------------------------------------------
+
+
+def ledger_of_day(day: date):
+    """The rows of every ledger entry of a business day, in ledger order: (id, created_at,
+    username, kind, amount, task_id), streamed (the day through its index; the CSV of a
+    range asks day by day, so each statement stays within the read bound)."""
+    return db.session.execute(
+        select(
+            LedgerEntry.id,
+            LedgerEntry.created_at,
+            Account.username,
+            LedgerEntry.kind,
+            LedgerEntry.amount,
+            LedgerEntry.task_id,
+        )
+        .join(Account, Account.id == LedgerEntry.account_id)
+        .where(LedgerEntry.business_day == day)
+        .order_by(LedgerEntry.id)
+        .execution_options(yield_per=1000)
+    )
+
+
 # --- balances --------------------------------------------------------------------------
 
 

@@ -5,12 +5,12 @@ from uuid import uuid4
 
 from sqlalchemy import (
     DDL,
+    JSON,
     BigInteger,
     CheckConstraint,
     Column,
     ForeignKey,
     Index,
-    JSON,
     Integer,
     String,
     Text,

@@ -493,7 +493,7 @@ def history_with_edits(task_id: int, page: int) -> Page:
         query = query.where(TaskEdit.at > after)
     if until is not None:
         query = query.where(TaskEdit.at <= until)
-    edits = [EditLine(at, popug or "?", changes) for at, popug, changes in db.session.execute(query)]
+    edits = [EditLine(at, name or "?", changes) for at, name, changes in db.session.execute(query)]
     if edits:
         # Stable: at the same instant, the money line first.
         money.items = sorted([*money.items, *edits], key=lambda line: line.at)
@@ -516,6 +516,30 @@ def shuffle_public_ids(shuffle_ids) -> dict[int, str]:
     return dict(
         db.session.execute(select(Shuffle.id, Shuffle.public_id).where(Shuffle.id.in_(ids))).all()
     )
+
+
+SHUFFLES_PER_PAGE = 50
+
+
+def shuffles(page: int, per_page: int = SHUFFLES_PER_PAGE) -> Page:
+    """A page of every shuffle pressed, newest first: its public id, who pressed it and
+    when, its state, and how many tasks it moved among how many popugs (read backwards
+    along the primary key, no count)."""
+    statement = (
+        select(
+            Shuffle.public_id,
+            Shuffle.status,
+            Shuffle.requested_at,
+            Shuffle.finished_at,
+            Shuffle.tasks_count,
+            Shuffle.popugs_count,
+            Shuffle.error,
+            Shuffle.attempts,
+            auth.username_of(Shuffle.actor_id).label("actor_name"),
+        )
+        .order_by(Shuffle.id.desc())
+    )
+    return peek_page(db.session, paged(statement), page, per_page)
 
 
 def waiting_shuffle():

@@ -304,6 +304,18 @@ def shuffle():
     return redirect_after_post(url_for("tasks.show_shuffle", public_id=shuffle.public_id))
 
 
+@bp.get("/shuffles")
+@role_required(*ACCESS["shuffle"])
+def list_shuffles():
+    """Every shuffle pressed, newest first, each linking to its page."""
+    shuffles = queries.shuffles(page_number(request.args))
+    return render_template(
+        "tasks/shuffles.html",
+        shuffles=shuffles,
+        failures={row.public_id: _failure(row) for row in shuffles.items},
+    )
+
+
 @bp.get("/shuffles/<public_id>")
 @role_required(*ACCESS["shuffle"])
 def show_shuffle(public_id: str):

@@ -18,7 +18,7 @@ from app.paging import page_number
 from app.transaction import own_transactions, renew_read_deadline
 
 from . import bp, mail, queries, service
-from .forms import CloseDayForm, DayForm, RangeForm, SendMailForm
+from .forms import CloseDayForm, DayForm, RangeForm, SendAgainForm, SendMailForm
 from .models import MAIL_STATUSES
 
 AUDIT_LOG_PER_PAGE = 50
@@ -415,7 +415,27 @@ def show_payouts(day: str):
         "accounting/day.html",
         closed=closed,
         payouts=queries.payouts_of(parsed, page_number(request.args), PAYOUTS_PER_PAGE),
+        mail_state=queries.mail_state,
+        send_again_form=SendAgainForm(),
     )
+
+
+@bp.post("/accounting/outbox/<int:message_id>/send-again")
+@role_required(*ACCESS["accounting"])
+def resend_mail(message_id: int):
+    """"Send again" for a payout e-mail whose last attempt failed: it is made due now in
+    the outbox (committed first) and the outbox is sent, as after a close."""
+    day = found(mail.payout_day_of(message_id), N_("No such payout e-mail."))
+    back = url_for("accounting.show_payouts", day=day.isoformat())
+    if not SendAgainForm().validate_on_submit():
+        flash(gettext(FORM_EXPIRED), "error")
+        return redirect(back)
+    if mail.send_again(message_id):
+        flash(gettext("The e-mail is queued again."), "info")
+        _send_mail_after_close()
+    else:
+        flash(gettext("That e-mail is not failed (it was sent, or is being sent)."), "info")
+    return redirect_after_post(back)
 
 
 @bp.get("/accounting/outbox")

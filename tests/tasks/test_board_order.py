@@ -124,6 +124,7 @@ def test_created_by_me_when_none_says_so(worker_client):
 
 
 def test_russian_labels(app, worker_client, priced):
-    page = worker_client.get("/?sort=reward-high", headers={"Accept-Language": "ru"})
-    text = page.get_data(as_text=True)
-    assert "Сначала дорогие по награде" in text or "Сортировка" in text
+    worker_client.post("/language", data={"locale": "ru"})
+    text = worker_client.get("/?sort=reward-high").get_data(as_text=True)
+    assert '<option value="reward-high" selected>Сначала с большей наградой</option>' in text
+    assert ">Созданные мной</a>" in text and ">Порядок</label>" in text

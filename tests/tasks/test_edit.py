@@ -35,7 +35,11 @@ def test_the_creator_edits_and_the_history_says_what_changed(app, worker, manage
     db.session.commit()
     assert edited.fields == ("title", "jira_id", "description")
     view = queries.task_view(task.public_id)
-    assert (view.title, view.jira_id, view.description) == ("Fix the big perch", "POP-2", "New words")
+    assert (view.title, view.jira_id, view.description) == (
+        "Fix the big perch",
+        "POP-2",
+        "New words",
+    )
     assert _prices(task.id) == before == (1200, 3300, 1200, 3300)
     (edit,) = db.session.scalars(select(TaskEdit)).all()
     assert edit.changes == {
@@ -51,7 +55,9 @@ def test_the_creator_edits_and_the_history_says_what_changed(app, worker, manage
 
 def test_nothing_changed_records_nothing(app, worker, manager):
     task = make_task(manager, "Same", None, "")
-    edited = tasks.edit_task(task.public_id, title="Same", jira_id="", description="", actor=manager)
+    edited = tasks.edit_task(
+        task.public_id, title="Same", jira_id="", description="", actor=manager
+    )
     assert edited.fields == ()
     assert db.session.scalars(select(TaskEdit)).all() == []
 
@@ -115,9 +121,24 @@ def test_the_pages_without_javascript(app, manager):
     assert f'href="/tasks/{task.public_id}/edit"' not in worker_page.get_data(as_text=True)
 
 
+def test_russian(app, manager, worker):
+    task = make_task(manager, "Fix the perch", "POP-1")
+    tasks.edit_task(task.public_id, title="Fix it", jira_id="", description="d", actor=manager)
+    db.session.commit()
+    client = signed_in_client(app, manager)
+    client.post("/language", data={"locale": "ru"})
+    page = client.get(f"/tasks/{task.public_id}").get_data(as_text=True)
+    assert "Изменения от boss:" in page and "название «Fix the perch» → «Fix it»" in page
+    assert "описание изменено" in page and ">Изменить</a>" in page
+    form = client.get(f"/tasks/{task.public_id}/edit").get_data(as_text=True)
+    assert "Сохранить изменения" in form
+
+
 def test_the_search_finds_the_new_title(app, worker_client, worker, manager):
     task = make_task(manager, "Polish the beak")
-    tasks.edit_task(task.public_id, title="Sharpen the claws", jira_id="", description="", actor=manager)
+    tasks.edit_task(
+        task.public_id, title="Sharpen the claws", jira_id="", description="", actor=manager
+    )
     db.session.commit()
     page = worker_client.get("/?q=claws").get_data(as_text=True)
     assert "Sharpen the claws" in page

@@ -88,7 +88,10 @@ def test_the_order_is_kept_by_filters_pages_and_the_search(worker_client, manage
     assert len(second) == 5 and all(title.startswith("Task") for title in second)
 
 
-def test_a_search_in_another_order(worker_client, manager, worker):
+@pytest.mark.parametrize("many", [False, True], ids=["few hits sorted", "many: index walked"])
+def test_a_search_in_another_order(worker_client, manager, worker, monkeypatch, many):
+    if many:  # every search has "many" matches: the order's index is walked
+        monkeypatch.setattr(queries, "SORTED_SEARCH_HITS", 0)
     make_task(manager, title="Feed the parrot", prices=(2000, 2000), assignee=worker)
     make_task(manager, title="Clean the cage", prices=(1000, 4000), assignee=worker)
     make_task(manager, title="Feed the fish", prices=(1000, 3000), assignee=worker)

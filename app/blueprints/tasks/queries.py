@@ -238,8 +238,9 @@ def _board_page(
 ):
     """The board's statement for a filter, a search plan (`jira_id`: the search has a
     Jira ID besides its words) and an order, built once."""
-    if plan in ("pg-sorted", "fts-sorted"):
-        return paged(_filtered(_sorted_hits(order, jira_id, plan == "pg-sorted"), filter_))
+    if plan in ("pg-sorted", "fts-sorted", "pg-sorted-few", "fts-sorted-few"):
+        postgres, few = plan.startswith("pg-"), plan.endswith("-few")
+        return paged(_filtered(_sorted_search(order, jira_id, postgres, few), filter_))
     newest_first = _rows().order_by(*_order_by(order))
     if plan == "pg-window":
         newest_first = newest_first.where(_PG_TITLE_HAS_WORDS, Task.id > bindparam("window_start"))
@@ -277,10 +278,15 @@ def _board_page(
     return paged(_filtered(newest_first, filter_))
 
 
-def _sorted_hits(order: Order, jira_id: bool, postgres: bool):
-    """A search in another order than newest first: every match (the words' index, and the
-    Jira ID's if the search has one), sorted by the order's keys. The sort costs what the
-    matches number; a search rarely matches many (bench/README.md, "board orders")."""
+# A search in another order than newest first sorts its matches when they are at most this
+# many; more, and the words are common: the order's index is walked instead, each task
+# checked against the words, which finds a page's rows after about page × tasks / matches.
+SORTED_SEARCH_HITS = 10_000
+
+
+def _hit_ids(jira_id: bool, postgres: bool):
+    """SELECT of the ids of the tasks a search matches: by the words' index, and the Jira
+    ID's if the search has one."""
     if postgres:
         ids = select(TASK_TEXTS.c.task_id).where(_PG_TITLE_HAS_WORDS)
     else:
@@ -289,12 +295,38 @@ def _sorted_hits(order: Order, jira_id: bool, postgres: bool):
         ids = ids.union_all(
             select(TASK_TEXTS.c.task_id).where(TASK_TEXTS.c.jira_id == bindparam("jira_id"))
         )
-    hits = ids.cte("hits").prefix_with("MATERIALIZED", dialect="postgresql")
-    return (
-        _rows()
-        .where(Task.id.in_(select(hits.c[0])))
-        .order_by(*_order_by(order, key_expression=True))
-    )
+    return ids
+
+
+@lru_cache(maxsize=4)
+def _hits_at_most(jira_id: bool, postgres: bool):
+    """How many tasks a search matches, counted up to SORTED_SEARCH_HITS + 1."""
+    first = _hit_ids(jira_id, postgres).limit(SORTED_SEARCH_HITS + 1).subquery("first_hits")
+    return select(func.count()).select_from(first)
+
+
+def _sorted_search(order: Order, jira_id: bool, postgres: bool, few: bool):
+    """A search in `order` (see SORTED_SEARCH_HITS): `few` matches sorted (a MATERIALIZED
+    CTE on PostgreSQL, ordered by expressions so that the planner sorts them rather than
+    walk an index probing each); else the order's index walked with the words as a filter."""
+    if few:
+        hits = _hit_ids(jira_id, postgres).cte("hits")
+        hits = hits.prefix_with("MATERIALIZED", dialect="postgresql")
+        return (
+            _rows()
+            .where(Task.id.in_(select(hits.c[0])))
+            .order_by(*_order_by(order, key_expression=True))
+        )
+    if postgres:
+        matches = _PG_TITLE_HAS_WORDS
+        if jira_id:
+            matches = or_(matches, TASK_TEXTS.c.jira_id == bindparam("jira_id"))
+    else:
+        probe = select(literal_column("1")).where(_MATCHES, _WORDS_INDEX.c.rowid == TASKS.c.id)
+        matches = exists(probe.select_from(_WORDS_INDEX))
+        if jira_id:
+            matches = or_(matches, TASK_TEXTS.c.jira_id == bindparam("jira_id"))
+    return _rows().where(matches).order_by(*_order_by(order))
 
 
 # The board pages through the newest BOARD_PAGES pages of a filter (SEARCH_PAGES of a
@@ -339,6 +371,10 @@ def _board(
         else:
             plan = "pg-sorted" if postgres else "fts-sorted"
         params.update(words=_words_query(search.words, postgres), jira_id=search.jira_id)
+        if plan in ("pg-sorted", "fts-sorted"):
+            hits = db.session.scalar(_hits_at_most(bool(search.jira_id), postgres), params)
+            if hits <= SORTED_SEARCH_HITS:
+                plan += "-few"
     if plan == "pg-window":
         newest = db.session.scalar(select(func.max(TASKS.c.id))) or 0
         for window in _windows(filter_, newest, page * per_page + 1, params):

@@ -165,11 +165,17 @@ def _mine(popug=None):
     return or_(_assigned(OPEN, popug), _assigned(DONE, popug))
 
 
-def _filtered(query, filter_: str):
+def _filtered(query, filter_: str, by_key: bool = False):
+    """`query` with the filter's condition. `by_key` (SQLite): the query is ordered by fee
+    or reward, and its order's index must drive it; the status is then compared as an
+    expression, which no index of statuses can serve (SQLite otherwise read every open
+    task through the open tasks' index and sorted them all; PostgreSQL weighs the rows
+    itself, and misjudges an expression: bench/README.md, "Board orders")."""
+    status = TASKS.c.status.concat("") if by_key else Task.status
     if filter_ == "open":
-        return query.where(Task.status == OPEN)
+        return query.where(status == OPEN)
     if filter_ == "done":
-        return query.where(Task.status == DONE)
+        return query.where(status == DONE)
     if filter_ == "mine":
         return query.where(_mine())
     if filter_ == "created":
@@ -234,13 +240,19 @@ def _search_plan(filter_: str, search: Search, postgres: bool) -> str | None:
 
 @lru_cache(maxsize=len(FILTERS) * len(SORTS) * 8)
 def _board_page(
-    filter_: str, plan: str | None = None, jira_id: bool = False, order: Order = Order()
+    filter_: str,
+    plan: str | None = None,
+    jira_id: bool = False,
+    order: Order = Order(),
+    sqlite: bool = False,
 ):
     """The board's statement for a filter, a search plan (`jira_id`: the search has a
-    Jira ID besides its words) and an order, built once."""
+    Jira ID besides its words), an order and a database (`sqlite`), built once."""
+    by_key = sqlite and order.key != "created"
     if plan in ("pg-sorted", "fts-sorted", "pg-sorted-few", "fts-sorted-few"):
         postgres, few = plan.startswith("pg-"), plan.endswith("-few")
-        return paged(_filtered(_sorted_search(order, jira_id, postgres, few), filter_))
+        statement = _sorted_search(order, jira_id, postgres, few)
+        return paged(_filtered(statement, filter_, by_key=by_key and not few))
     newest_first = _rows().order_by(*_order_by(order))
     if plan == "pg-window":
         newest_first = newest_first.where(_PG_TITLE_HAS_WORDS, Task.id > bindparam("window_start"))
@@ -275,7 +287,7 @@ def _board_page(
             .where(_MATCHES)
             .order_by(_WORDS_INDEX.c.rowid.desc())
         )
-    return paged(_filtered(newest_first, filter_))
+    return paged(_filtered(newest_first, filter_, by_key=by_key))
 
 
 # A search in another order than newest first sorts its matches when they are at most this
@@ -383,7 +395,9 @@ def _board(
             if found.has_next:  # the page and the one row after it are the newest matches
                 return found
         plan = "pg-hits"
-    statement = _board_page(filter_, plan, bool(search and search.jira_id), order)
+    jira_id = bool(search and search.jira_id)
+    sqlite = not order.is_default and not is_postgres()  # (only orders need to know)
+    statement = _board_page(filter_, plan, jira_id, order, sqlite)
     return peek_page(db.session, statement, page, per_page, params)
 
 

@@ -253,6 +253,8 @@ def _board_page(
         postgres, few = plan.startswith("pg-"), plan.endswith("-few")
         statement = _sorted_search(order, jira_id, postgres, few)
         return paged(_filtered(statement, filter_, by_key=by_key and not few))
+    if plan is None and order.key != "created":
+        return _keyed_page(filter_, order, by_key)
     newest_first = _rows().order_by(*_order_by(order))
     if plan == "pg-window":
         newest_first = newest_first.where(_PG_TITLE_HAS_WORDS, Task.id > bindparam("window_start"))
@@ -290,6 +292,24 @@ def _board_page(
     return paged(_filtered(newest_first, filter_, by_key=by_key))
 
 
+def _keyed_page(filter_: str, order: Order, by_key: bool):
+    """A page of the board by fee or reward: first the page's task ids, read in the order's
+    index (an index-only walk, the filter's status checked in `tasks` by primary key), then
+    the rows of those ids alone. Read in one pass, a deep page fetched the row and the
+    assignee's name of every task before it, in the key's order, which is no order of
+    the tables (bench/README.md, "Board orders")."""
+    ids = select(TASK_TEXTS.c.task_id)
+    if filter_ in ("open", "done", "mine"):
+        ids = ids.join(TASKS, TASKS.c.id == TASK_TEXTS.c.task_id)
+    ids = paged(_filtered(ids, filter_, by_key=by_key).order_by(*_order_by(order)))
+    page_ids = ids.subquery("page_ids")
+    return (
+        _rows()
+        .where(Task.id.in_(select(page_ids.c.task_id)))
+        .order_by(*_order_by(order, key_expression=True))
+    )
+
+
 # A search in another order than newest first sorts its matches when they are at most this
 # many; more, and the words are common: the order's index is walked instead, each task
 # checked against the words, which finds a page's rows after about page × tasks / matches.
@@ -310,11 +330,25 @@ def _hit_ids(jira_id: bool, postgres: bool):
     return ids
 
 
-@lru_cache(maxsize=4)
-def _hits_at_most(jira_id: bool, postgres: bool):
-    """How many tasks a search matches, counted up to SORTED_SEARCH_HITS + 1."""
-    first = _hit_ids(jira_id, postgres).limit(SORTED_SEARCH_HITS + 1).subquery("first_hits")
+@lru_cache(maxsize=2)
+def _hits_at_most(jira_id: bool):
+    """How many tasks a search matches, counted up to SORTED_SEARCH_HITS + 1 (SQLite: the
+    FTS5 index yields its matches one by one, so the count stops there)."""
+    first = _hit_ids(jira_id, False).limit(SORTED_SEARCH_HITS + 1).subquery("first_hits")
     return select(func.count()).select_from(first)
+
+
+def _few_hits(search: Search, postgres: bool, params: dict) -> bool:
+    """Whether a search matches at most SORTED_SEARCH_HITS tasks. PostgreSQL's GIN index
+    yields every match at once (a bitmap of all of them), so there the matches among the
+    newest SEARCH_WINDOW tasks are counted and scaled to all tasks: an estimate, which
+    only chooses the faster of two right answers."""
+    if not postgres:
+        return db.session.scalar(_hits_at_most(bool(search.jira_id)), params) <= SORTED_SEARCH_HITS
+    newest = db.session.scalar(select(func.max(TASKS.c.id))) or 0
+    window = {**params, "window_start": newest - SEARCH_WINDOW}
+    seen = db.session.scalar(_in_window("all"), window)
+    return seen * max(newest, SEARCH_WINDOW) / SEARCH_WINDOW <= SORTED_SEARCH_HITS
 
 
 def _sorted_search(order: Order, jira_id: bool, postgres: bool, few: bool):
@@ -383,10 +417,8 @@ def _board(
         else:
             plan = "pg-sorted" if postgres else "fts-sorted"
         params.update(words=_words_query(search.words, postgres), jira_id=search.jira_id)
-        if plan in ("pg-sorted", "fts-sorted"):
-            hits = db.session.scalar(_hits_at_most(bool(search.jira_id), postgres), params)
-            if hits <= SORTED_SEARCH_HITS:
-                plan += "-few"
+        if plan in ("pg-sorted", "fts-sorted") and _few_hits(search, postgres, params):
+            plan += "-few"
     if plan == "pg-window":
         newest = db.session.scalar(select(func.max(TASKS.c.id))) or 0
         for window in _windows(filter_, newest, page * per_page + 1, params):

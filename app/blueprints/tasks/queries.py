@@ -338,17 +338,21 @@ def _hits_at_most(jira_id: bool):
     return select(func.count()).select_from(first)
 
 
+SORTED_SEARCH_SAMPLE = 200  # PostgreSQL: the newest tasks a sorted search is tried on
+
+
 def _few_hits(search: Search, postgres: bool, params: dict) -> bool:
     """Whether a search matches at most SORTED_SEARCH_HITS tasks. PostgreSQL's GIN index
     yields every match at once (a bitmap of all of them), so there the matches among the
-    newest SEARCH_WINDOW tasks are counted and scaled to all tasks: an estimate, which
-    only chooses the faster of two right answers."""
+    newest SORTED_SEARCH_SAMPLE tasks are counted and scaled to all tasks: an estimate,
+    which only chooses the faster of two right answers."""
     if not postgres:
-        return db.session.scalar(_hits_at_most(bool(search.jira_id)), params) <= SORTED_SEARCH_HITS
+        hits = db.session.scalar(_hits_at_most(bool(search.jira_id)), params)
+        return hits <= SORTED_SEARCH_HITS
     newest = db.session.scalar(select(func.max(TASKS.c.id))) or 0
-    window = {**params, "window_start": newest - SEARCH_WINDOW}
-    seen = db.session.scalar(_in_window("all"), window)
-    return seen * max(newest, SEARCH_WINDOW) / SEARCH_WINDOW <= SORTED_SEARCH_HITS
+    sample = {**params, "window_start": newest - SORTED_SEARCH_SAMPLE}
+    seen = db.session.scalar(_in_window("all"), sample)
+    return seen * max(newest, SORTED_SEARCH_SAMPLE) / SORTED_SEARCH_SAMPLE <= SORTED_SEARCH_HITS
 
 
 def _sorted_search(order: Order, jira_id: bool, postgres: bool, few: bool):

@@ -18,6 +18,8 @@ ledger entries by set-based SQL, then measures:
 Goals: every page within 3x the bare page; at least 500 creations/s on SQLite; search pages
 within 3x the unfiltered board (--tasks 1000000 for its size).
 --quick: 200 popugs, 10,000 tasks, fewer creations and rounds (a smoke run).
+--only-orders: only the default board (the anchor), the board's orders and "Created by me"
+(issue 25), no creations; --rounds N: that many rounds.
 """
 
 from __future__ import annotations

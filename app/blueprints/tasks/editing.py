@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 
 from app import clock
-from app.errors import NotAllowed
+from app.errors import NotAllowed, found
 from app.extensions import db
 from app.i18n import N_
 
@@ -23,6 +23,17 @@ class TaskEdited:
     fields: tuple[str, ...]
 
 
+def task_to_edit(public_id: str, *, actor):
+    """The task `actor` may edit, as its page shows it (tasks.queries.task_view): NotFound
+    when there is none, NotAllowed unless `actor` created it."""
+    from .queries import task_view
+
+    task = found(task_view(public_id), N_("No such task."))
+    if task.creator_id != actor.id:
+        raise NotAllowed(NOT_THE_CREATOR)
+    return task
+
+
 def edit_task(public_id: str, *, title, jira_id, description, actor) -> TaskEdited:
     """Change a task's title, Jira ID and description, checked as at creation. Only its
     creator may, and nothing else of it changes (its prices were fixed at creation). The
@@ -31,7 +42,6 @@ def edit_task(public_id: str, *, title, jira_id, description, actor) -> TaskEdit
     The task's texts are locked while read, so two edits at once record each change once."""
     from .service import get_task, validate_task_input
 
-    data = validate_task_input(title, jira_id, description)
     task = get_task(public_id)
     task_id = task.id
     current = db.session.execute(
@@ -46,6 +56,7 @@ def edit_task(public_id: str, *, title, jira_id, description, actor) -> TaskEdit
     ).one()
     if current.creator_id != actor.id:
         raise NotAllowed(NOT_THE_CREATOR)
+    data = validate_task_input(title, jira_id, description)
     wanted = {"title": data.title, "jira_id": data.jira_id, "description": data.description}
     changed = {name: value for name, value in wanted.items() if getattr(current, name) != value}
     if not changed:

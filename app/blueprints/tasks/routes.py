@@ -218,19 +218,11 @@ def show_task(public_id: str):
     )
 
 
-def _own_task(public_id: str):
-    """The task to edit: 404 if there is none, 403 unless the signed-in popug created it."""
-    task = found(queries.task_view(public_id), N_("No such task."))
-    if task.creator_id != current_user.id:
-        raise NotAllowed(service.NOT_THE_CREATOR)
-    return task
-
-
 @bp.get("/tasks/<public_id>/edit")
 @role_required(*ACCESS["tasks"])
 def edit_task(public_id: str):
     """The form to edit a task's title, Jira ID and description (its creator only)."""
-    task = _own_task(public_id)
+    task = service.task_to_edit(public_id, actor=current_user)
     form = TaskEditForm(
         formdata=None, title=task.title, jira_id=task.jira_id, description=task.description
     )
@@ -242,7 +234,7 @@ def edit_task(public_id: str):
 def update_task(public_id: str):
     form = TaskEditForm()
     if not form.validate_on_submit():
-        task = _own_task(public_id)
+        task = service.task_to_edit(public_id, actor=current_user)
         form.form_errors.append(gettext(FORM_EXPIRED))
         return render_template("tasks/edit.html", task=task, form=form), 400
     try:
@@ -258,7 +250,8 @@ def update_task(public_id: str):
     except ServiceError as error:
         error.show_on(form)
         finish_writes()
-        return render_template("tasks/edit.html", task=_own_task(public_id), form=form), 422
+        task = service.task_to_edit(public_id, actor=current_user)
+        return render_template("tasks/edit.html", task=task, form=form), 422
     if edited.fields:
         flash(gettext("Task saved; its History shows what changed."), "success")
     else:

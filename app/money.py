@@ -19,6 +19,15 @@ def format_cents(cents: int, *, signed: bool = False) -> str:
     return f"{sign}${dollars:,}.{rest:02d}"
 
 
+def decimal_text(cents: int) -> str:
+    """12345 -> "123.45"; -1200 -> "-12.00": dollars as plain decimal text, from the
+    integer cents (never through a float), for files a spreadsheet reads as numbers."""
+    if not isinstance(cents, int):
+        raise TypeError("money is integer cents")
+    dollars, rest = divmod(abs(cents), 100)
+    return f"{'-' if cents < 0 else ''}{dollars}.{rest:02d}"
+
+
 def format_money(cents: int, signed: bool = False, *, whole: bool = False) -> str:
     """Cents as the request's language writes dollars: English as `format_cents` (and
     `whole` drops ".00" of whole dollars: "$28"); other languages by Babel's data

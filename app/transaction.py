@@ -83,6 +83,12 @@ def begin_reads() -> None:
             )
 
 
+def renew_read_deadline() -> None:
+    """Give the next reads of a long response (a CSV streamed piece by piece, each piece
+    its own statement) a fresh bound of their own."""
+    arm_read_deadline(_read_timeout())
+
+
 def _read_timeout() -> float | None:
     """READ_TIMEOUT_SECONDS, or None (unbounded) when it is 0 or less."""
     seconds = current_app.config["READ_TIMEOUT_SECONDS"]

@@ -18,6 +18,8 @@ ledger entries by set-based SQL, then measures:
 Goals: every page within 3x the bare page; at least 500 creations/s on SQLite; search pages
 within 3x the unfiltered board (--tasks 1000000 for its size).
 --quick: 200 popugs, 10,000 tasks, fewer creations and rounds (a smoke run).
+--only-orders: only the default board (the anchor), the board's orders and "Created by me"
+(issue 25), no creations; --rounds N: that many rounds.
 """
 
 from __future__ import annotations
@@ -218,7 +220,26 @@ def bench_route_creations(app, count: int, session_id: str) -> dict:
     }
 
 
-def bench_pages(app, rounds: int, session_id: str, total_tasks: int) -> dict:
+def order_paths() -> dict[str, str]:
+    """The board's orders and "Created by me" (issue 25): {label: path}."""
+    return {
+        "Board ?sort=oldest": "/?sort=oldest",
+        "Board ?sort=fee-high": "/?sort=fee-high",
+        "Board ?sort=reward-low": "/?sort=reward-low",
+        "Board ?sort=fee-high&filter=open": "/?sort=fee-high&filter=open",
+        "Board ?sort=reward-high&filter=done": "/?sort=reward-high&filter=done",
+        "Board ?sort=fee-low&filter=mine": "/?sort=fee-low&filter=mine",
+        "Board ?filter=created": "/?filter=created",
+        "Board ?sort=reward-high&filter=created": "/?sort=reward-high&filter=created",
+        "Board ?sort=fee-high&page=200 (the deepest)": "/?sort=fee-high&page=200",
+        "Search ?q=task&sort=fee-high (every title)": "/?q=task&sort=fee-high",
+        "Search ?q=<4 digits>&sort=reward-high": "/?q={prefix}&sort=reward-high",
+    }
+
+
+def bench_pages(
+    app, rounds: int, session_id: str, total_tasks: int, only_orders: bool = False
+) -> dict:
     client = app.test_client()
     with client.session_transaction() as session:
         session["_user_id"] = session_id
@@ -236,6 +257,15 @@ def bench_pages(app, rounds: int, session_id: str, total_tasks: int) -> dict:
         # Search: at least one row each
         **{label: (client, path, 1) for label, path in search_paths(total_tasks).items()},
     }
+    if only_orders:
+        pages = {name: pages[name] for name in ("bare Flask+Jinja, 50 rows", "Tasks board (all)")}
+    prefix = str(total_tasks)[:4]
+    pages.update(
+        {
+            label: (client, path.format(prefix=prefix), 1)
+            for label, path in order_paths().items()
+        }
+    )
     with app.app_context():
         engine = db.engine
     log = StatementLog(engine)
@@ -287,6 +317,12 @@ def main() -> None:
         default=0,
         help="niceness of this process and its PostgreSQL backends (e.g. -10, needs root)",
     )
+    parser.add_argument("--rounds", type=int, help="rounds of the pages instead")
+    parser.add_argument(
+        "--only-orders",
+        action="store_true",
+        help="time only the board, its orders and Created by me (no creations)",
+    )
     parser.add_argument(
         "--tasks",
         type=int,
@@ -315,7 +351,11 @@ def main() -> None:
         worker_id, session_id, open_count = pick_worker(app)
         print(f"signed in as worker #{worker_id} with {open_count} open tasks")
 
-        pages = bench_pages(app, sizes["rounds"], session_id, population.tasks)
+        if args.rounds:
+            sizes["rounds"] = args.rounds
+        pages = bench_pages(
+            app, sizes["rounds"], session_id, population.tasks, only_orders=args.only_orders
+        )
         print(f"\n## Pages ({sizes['rounds']} rounds after {WARMUP} warm-up, interleaved)\n")
         board_ms = pages["Tasks board (all)"]["median_ms"]
         print(
@@ -337,32 +377,37 @@ def main() -> None:
                 ],
             )
         )
-        creations = bench_creations(app, sizes["creations"], worker_id)
-        print(
-            f"\n## Creations\n\n{creations['count']:,} tasks through tasks.service.create_task, "
-            f"one commit each: {creations['seconds']:.2f} s = "
-            f"**{creations['per_second']:.0f} creations/s** wall clock, "
-            f"{creations['per_cpu_second']:.0f}/s of this process's CPU time "
-            f"({creations['statements']:.1f} SQL statements each, "
-            f"{creations['sql_seconds'] / creations['count'] * 1000:.2f} ms of SQL each); "
-            f"ledger consistent: {creations['ledger']['mismatched_accounts']} mismatched accounts"
-        )
-        print("\nSQL time per statement (all creations):\n")
-        print(
-            markdown_table(
-                ["statement", "runs", "total s", "ms each"],
-                [
-                    [f"`{sql}`", n, f"{s:.3f}", f"{s / n * 1000:.3f}"]
-                    for sql, n, s in creations["by_statement"][:12]
-                ],
+        creations = None
+        if not args.only_orders:
+            creations = bench_creations(app, sizes["creations"], worker_id)
+            print(
+                f"\n## Creations\n\n{creations['count']:,} tasks through "
+                "tasks.service.create_task, "
+                f"one commit each: {creations['seconds']:.2f} s = "
+                f"**{creations['per_second']:.0f} creations/s** wall clock, "
+                f"{creations['per_cpu_second']:.0f}/s of this process's CPU time "
+                f"({creations['statements']:.1f} SQL statements each, "
+                f"{creations['sql_seconds'] / creations['count'] * 1000:.2f} ms of SQL each); "
+                "ledger consistent: "
+                f"{creations['ledger']['mismatched_accounts']} mismatched accounts"
             )
-        )
-        route = bench_route_creations(app, ROUTE_CREATIONS, session_id)
-        print(
-            f"\nFor context, {route['count']} creations through POST /tasks (test client, "
-            f"session, form, service, commit, redirect): {route['per_second']:.0f}/s wall clock, "
-            f"{route['per_cpu_second']:.0f}/s of CPU time"
-        )
+            print("\nSQL time per statement (all creations):\n")
+            print(
+                markdown_table(
+                    ["statement", "runs", "total s", "ms each"],
+                    [
+                        [f"`{sql}`", n, f"{s:.3f}", f"{s / n * 1000:.3f}"]
+                        for sql, n, s in creations["by_statement"][:12]
+                    ],
+                )
+            )
+            route = bench_route_creations(app, ROUTE_CREATIONS, session_id)
+            print(
+                f"\nFor context, {route['count']} creations through POST /tasks (test client, "
+                "session, form, service, commit, redirect): "
+                f"{route['per_second']:.0f}/s wall clock, "
+                f"{route['per_cpu_second']:.0f}/s of CPU time"
+            )
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
@@ -374,6 +419,8 @@ def main() -> None:
             continue
         verdict = "met" if r["ratio"] <= GOAL_RATIO else "MISSED"
         print(f"- {name}: {r['ratio']:.1f}× bare (goal ≤ {GOAL_RATIO:.0f}×): {verdict}")
+    if creations is None:
+        return
     verdict = "met" if creations["per_second"] >= GOAL_CREATIONS else "MISSED"
     print(
         f"- creations: {creations['per_second']:.0f}/s (goal ≥ {GOAL_CREATIONS}/s on SQLite): "

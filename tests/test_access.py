@@ -54,12 +54,15 @@ EXPECTED: dict[str, frozenset[str]] = {
     "tasks.task_version": EVERYONE,
     "tasks.board_version": EVERYONE,
     "tasks.create_task": EVERYONE,
+    "tasks.edit_task": EVERYONE,  # a task they created; anyone else's: 403 (below)
+    "tasks.update_task": EVERYONE,
     "tasks.my_tasks": ASSIGNEES,
     "tasks.my_tasks_version": ASSIGNEES,
     "tasks.complete_task": ASSIGNEES,
     "tasks.confirm_shuffle": SHUFFLERS,
     "tasks.shuffle": SHUFFLERS,
     "tasks.show_shuffle": SHUFFLERS,
+    "tasks.list_shuffles": SHUFFLERS,
     "accounting.my_account": EVERYONE,
     "accounting.my_account_version": EVERYONE,
     "accounting.overview": MONEY,
@@ -67,12 +70,14 @@ EXPECTED: dict[str, frozenset[str]] = {
     "accounting.popug_account": MONEY,
     "accounting.popug_account_version": MONEY,
     "accounting.download_balances": MONEY,
+    "accounting.download_ledger": MONEY,
     "accounting.confirm_close_day": MONEY,
     "accounting.close_day": MONEY,
     "accounting.list_closed_days": MONEY,
     "accounting.show_payouts": MONEY,
     "accounting.list_outbox": MONEY,
     "accounting.send_mail": MONEY,
+    "accounting.resend_mail": MONEY,
     "analytics.dashboard": ADMIN,
     "notifications.index": EVERYONE,
     "notifications.count": EVERYONE,
@@ -189,6 +194,8 @@ class World:
             "auth.new_beak_shape": {"public_id": self.target.public_id},
             "auth.set_beak_shape": {"public_id": self.target.public_id},
             "tasks.complete_task": {"public_id": self.task.public_id},
+            "tasks.edit_task": {"public_id": self.task.public_id},
+            "tasks.update_task": {"public_id": self.task.public_id},
             "tasks.show_shuffle": {"public_id": self.shuffle.public_id},
             "tasks.task_version": {"public_id": self.task.public_id},
             "accounting.popug_account_version": {"public_id": self.target.public_id},
@@ -222,6 +229,7 @@ class World:
             "auth.set_beak_shape": {"beak_shape": "a brand new beak"},
             "tasks.create_task": {"title": "Another task", "form_token": uuid.uuid4().hex},
             "tasks.shuffle": {"form_token": uuid.uuid4().hex},
+            "tasks.update_task": {"title": "Edited in the access check"},
         }.get(endpoint, {})
 
 
@@ -310,6 +318,21 @@ def test_a_popug_cannot_complete_another_popugs_task(app):
         assert _snapshot() == before
     db.session.expire_all()
     assert tasks.get_task(task.public_id).status == "open"
+
+
+def test_only_its_creator_may_edit_a_task(app):
+    creator = make_popug(role="worker", username="creator")
+    task = make_task(creator, title="Creator's own words")
+    for role in ROLES:
+        other = make_popug(role=role, username=f"other-{role}")
+        client = signed_in_client(app, other)
+        before = _snapshot()
+        assert client.get(f"/tasks/{task.public_id}/edit").status_code == 403
+        response = client.post(f"/tasks/{task.public_id}/edit", data={"title": "Taken over"})
+        assert response.status_code == 403
+        assert _snapshot() == before
+    db.session.expire_all()
+    assert tasks.get_task(task.public_id).title == "Creator's own words"
 
 
 def test_public_ids_are_uuids_not_sequence_numbers(app):

@@ -441,7 +441,7 @@ def test_close_the_day_from_the_overview(accountant_client, worker, day):
     page = accountant_client.get(response.headers["Location"]).data.decode()
     assert "Closed 2026-03-02: paid $3.00 to 1 popug, 1 left in the red." in page
     assert "Payout e-mails: Sent 0, logged 1, failed 0; 0 still pending." in page
-    assert "worker-one worker-one@uberpopug.inc $3.00 logged 1" in text_of(page)
+    assert "worker-one worker-one@uberpopug.inc $3.00 logged, not sent 1" in text_of(page)
     overview = accountant_client.get("/accounting").data.decode()
     assert "Today (2026-03-02) was closed at 2026-03-02 15:00." in text_of(overview)
     assert 'hx-post="/accounting/close-day"' not in overview
@@ -491,7 +491,7 @@ def test_mail_failure_after_the_close_keeps_the_close(accountant_client, worker,
     assert [m.status for m in outbox()] == ["pending"]
     page = accountant_client.get(response.headers["Location"]).data.decode()
     assert "The payout e-mails could not be sent yet; they wait in the outbox." in page
-    assert "worker-one worker-one@uberpopug.inc $3.00 pending" in text_of(page)
+    assert "worker-one worker-one@uberpopug.inc $3.00 waiting" in text_of(page)
 
 
 # --- Payout history and the outbox -----------------------------------------------------
@@ -503,12 +503,12 @@ def test_payout_pages(accountant_client, day):
     db.session.commit()
     listing = accountant_client.get("/accounting/payouts").data.decode()
     assert row_with(listing, 'data-day="2026-03-02"') == (
-        "2026-03-02 2026-03-02 20:00 1 $3.00 1 1 pending"
+        "2026-03-02 2026-03-02 20:00 1 $3.00 1 1 waiting"
     )
     assert accountant_client.get("/accounting/payouts/2026-03-01").status_code == 404
     assert accountant_client.get("/accounting/payouts/not-a-day").status_code == 404
     day_page = accountant_client.get("/accounting/payouts/2026-03-02").data.decode()
-    assert "worker-one worker-one@uberpopug.inc $3.00 pending 0" in text_of(day_page)
+    assert "worker-one worker-one@uberpopug.inc $3.00 waiting 0" in text_of(day_page)
 
 
 def test_outbox_page_and_send_button(accountant_client, day):

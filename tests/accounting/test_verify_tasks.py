@@ -224,3 +224,13 @@ def test_a_manager_holding_open_tasks_is_found_too(books, runner):
         f"Task #{books['plain']}: open on kesha (#{kesha.id}), who cannot take tasks "
         f"{HAND_OVER_STUCK}.",
     )
+
+
+def test_a_tasks_copied_price_that_differs(books, runner):
+    assert verify.verify() == []
+    corrupt("UPDATE task_texts SET fee = 999 WHERE task_id = :id", id=books["plain"])
+    verify_names(
+        runner,
+        f"Task #{books['plain']}: its texts copy the prices $9.99 and $26.00, "
+        "its prices are $13.00 and $26.00.",
+    )

@@ -29,6 +29,12 @@ FRAGMENT_PAGE = (
 )
 # Pages the tour does not open: what a role sees without JavaScript instead of a dialog.
 CONFIRMATIONS = {"/tasks/shuffle": SHUFFLERS, "/accounting/close-day": {"accountant", "admin"}}
+# Pages the tour does not open either (issue 25's controls).
+BESIDE_THE_TOUR = {
+    "/shuffles": SHUFFLERS,
+    "/?sort=fee-high&filter=created": {"worker", "accountant", "manager", "admin"},
+    "/accounting/payouts": {"accountant", "admin"},
+}
 
 
 class HtmxGets(HTMLParser):
@@ -102,7 +108,7 @@ def collect(visitor: Visitor, role: str, lang: str, shuffle_record_path: str, do
             f"{role}, {lang}: htmx fragment {path} for #{target} (from {where})",
             FRAGMENT_PAGE.format(lang=lang, body=body),
         )
-    for path, roles in CONFIRMATIONS.items():
+    for path, roles in {**CONFIRMATIONS, **BESIDE_THE_TOUR}.items():
         if role in roles:
             docs.add(f"{role}, {lang}: {path}", fetch(visitor, urljoin(base, path), lang))
     missing = urljoin(base, "/no-such-page")

@@ -225,11 +225,12 @@ def seed(engine: Engine | str, population: Population) -> dict:
         )
         conn.execute(
             text(
-                f"{prefix}INSERT INTO task_texts (task_id, public_id, title, jira_id, description, "
-                f"creator_id, created_at, form_token) SELECT i, {sql.uuid('i', '10000000')}, "
-                f"'Seeded task ' || {sql.text('i')}, "
+                "INSERT INTO task_texts (task_id, public_id, title, jira_id, description, "
+                f"creator_id, created_at, form_token, fee, reward) SELECT i, "
+                f"{sql.uuid('i', '10000000')}, 'Seeded task ' || {sql.text('i')}, "
                 f"CASE WHEN i % 3 = 0 THEN 'UBERPOP-' || {sql.text('i')} END, '', "
-                f"1 + i % {p.popugs}, {created}, NULL FROM {series}"
+                f"1 + i % {p.popugs}, {created}, NULL, fee, reward "
+                "FROM (SELECT id AS i, fee, reward FROM tasks) AS priced ORDER BY i"
             )
         )
         if p.diligent_every:

@@ -27,3 +27,7 @@ class CloseDayForm(FlaskForm):
 
 class SendMailForm(FlaskForm):
     submit = SubmitField(_l("Send pending e-mails now"))
+
+
+class SendAgainForm(FlaskForm):
+    """"Send again" for one failed payout e-mail: only the CSRF token."""

@@ -54,7 +54,7 @@ from app.i18n import DEFAULT_LOCALE, format_day, format_number
 from app.money import format_money
 from app.signals import ask
 
-from .models import MAIL_LOGGED, MAIL_PENDING, MAIL_SENT, OutboxMessage
+from .models import MAIL_LOGGED, MAIL_PENDING, MAIL_SENT, OutboxMessage, Payout
 from .queries import pending_mail
 
 log = logging.getLogger(__name__)
@@ -191,6 +191,36 @@ def retry_now() -> int:
     ).rowcount
     db.session.commit()
     return count
+
+
+def send_again(message_id: int) -> bool:
+    """Make one failed e-mail due now ("Send again"), through the outbox like every retry:
+    only a pending message whose last attempt failed and that no sender holds (a claim
+    clears the error and writes a token), so it is queued once, and the claim then decides
+    who sends it, once. In the caller's transaction; False when it was not failed (sent,
+    logged, waiting or being sent meanwhile)."""
+    return bool(
+        db.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == message_id,
+                OutboxMessage.status == MAIL_PENDING,
+                OutboxMessage.last_error.is_not(None),
+                OutboxMessage.claim_token.is_(None),
+            )
+            .values(next_attempt_at=clock.now())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    )
+
+
+def payout_day_of(message_id: int) -> date | None:
+    """The day whose payout an outbox message is about (None: no such payout e-mail)."""
+    return db.session.scalar(
+        select(Payout.day)
+        .join(OutboxMessage, OutboxMessage.payout_id == Payout.id)
+        .where(OutboxMessage.id == message_id)
+    )
 
 
 def send_pending(limit: int | None = None) -> SendReport:

@@ -7,6 +7,7 @@ paid, payouts made) unless the name says otherwise.
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from functools import cache
 
 from sqlalchemy import (
@@ -141,6 +142,29 @@ def daily_totals(start: date, end: date) -> list[DayTotals]:
 def popugs_in_red() -> int:
     """Accounts with a negative balance right now."""
     return db.session.scalar(select(func.count(Account.id)).where(Account.balance < 0))
+
+
+# --- the ledger as CSV -------------------------------------------------------------------
+
+
+def ledger_of_day(day: date):
+    """The rows of every ledger entry of a business day, in ledger order: (id, created_at,
+    username, kind, amount, task_id), streamed (the day through its index; the CSV of a
+    range asks day by day, so each statement stays within the read bound)."""
+    return db.session.execute(
+        select(
+            LedgerEntry.id,
+            LedgerEntry.created_at,
+            Account.username,
+            LedgerEntry.kind,
+            LedgerEntry.amount,
+            LedgerEntry.task_id,
+        )
+        .join(Account, Account.id == LedgerEntry.account_id)
+        .where(LedgerEntry.business_day == day)
+        .order_by(LedgerEntry.id)
+        .execution_options(yield_per=1000)
+    )
 
 
 # --- balances --------------------------------------------------------------------------
@@ -418,6 +442,27 @@ class ClosedDay:
     day: BillingDay
     mail_pending: int  # payout e-mails of that day still waiting in the outbox
     mail_logged: bool = False  # some were only written to the log (no mail server)
+    mail_failed: int = 0  # of the pending ones, those whose last attempt failed
+
+
+class MailState(StrEnum):
+    """Where a payout e-mail is, as its page says: delivered to the mail server, written
+    to the log only (no mail server), waiting for its first or next attempt, or failed at
+    its last attempt (retried later by itself, or now by "Send again")."""
+
+    SENT = "sent"
+    LOGGED = "logged"
+    WAITING = "waiting"
+    FAILED = "failed"
+
+
+def mail_state(status: str | None, last_error: str | None) -> MailState | None:
+    """The state of an outbox message from its status and last error (None: no e-mail)."""
+    if status is None:
+        return None
+    if status == MAIL_PENDING:
+        return MailState.FAILED if last_error else MailState.WAITING
+    return MailState(status)
 
 
 def _with_pending_mail(rows) -> list[ClosedDay]:
@@ -438,16 +483,22 @@ def _with_pending_mail(rows) -> list[ClosedDay]:
                 )
             )
         )
-        pending = dict(
-            db.session.execute(
-                select(Payout.day, func.count(OutboxMessage.id))
+        failed = func.count(OutboxMessage.last_error)  # counts the rows with an error
+        pending = {
+            day: (count, failures)
+            for day, count, failures in db.session.execute(
+                select(Payout.day, func.count(OutboxMessage.id), failed)
                 .select_from(OutboxMessage)
                 .join(Payout, Payout.id == OutboxMessage.payout_id)
                 .where(OutboxMessage.status == MAIL_PENDING, Payout.day.in_(days))
                 .group_by(Payout.day)
-            ).all()
-        )
-    return [ClosedDay(row, pending.get(row.day, 0), row.day in logged) for row in rows]
+            )
+        }
+    days_mail = []
+    for row in rows:
+        waiting, failures = pending.get(row.day, (0, 0))
+        days_mail.append(ClosedDay(row, waiting, row.day in logged, failures))
+    return days_mail
 
 
 def recent_closed_days(limit: int) -> list[ClosedDay]:
@@ -482,6 +533,7 @@ def payouts_of(day: date, page: int, per_page: int) -> Page:
             Account.email,
             Account.owner_public_id,
             Payout.amount,
+            OutboxMessage.id.label("mail_id"),
             OutboxMessage.status.label("mail_status"),
             OutboxMessage.attempts.label("mail_attempts"),
             OutboxMessage.last_error.label("mail_error"),

@@ -1,9 +1,11 @@
 import csv
 import io
+from datetime import timedelta
 
 from flask import Response, current_app, flash, redirect, request, stream_with_context, url_for
 from flask_babel import gettext, ngettext
 from flask_login import current_user
+from werkzeug.exceptions import BadRequest
 
 from app import clock
 from app.access import ACCESS, role_required
@@ -13,12 +15,12 @@ from app.extensions import db
 from app.htmx import redirect_after_post, render, wants_fragment
 from app.i18n import N_, format_day
 from app.live import answer_check
-from app.money import format_cents, format_money
+from app.money import decimal_text, format_cents, format_money
 from app.paging import page_number
-from app.transaction import own_transactions
+from app.transaction import own_transactions, renew_read_deadline
 
 from . import bp, closing, mail, posting, queries, service
-from .forms import CloseDayForm, DayForm, RangeForm, SendMailForm
+from .forms import CloseDayForm, DayForm, RangeForm, SendAgainForm, SendMailForm
 from .models import MAIL_STATUSES
 
 AUDIT_LOG_PER_PAGE = 50
@@ -238,6 +240,80 @@ def download_balances():
     )
 
 
+LEDGER_CSV_HEADER = [
+    "Day",
+    "Time (UTC)",
+    "Entry",
+    "Account",
+    "Kind",
+    "Amount",
+    "Amount (cents)",
+    "Task",
+    "Jira ID",
+    "Title",
+]
+CSV_CHUNK = 500  # rows written before they are sent (and their tasks' labels asked at once)
+
+
+@bp.get("/accounting/ledger.csv")
+@role_required(*ACCESS["accounting"])
+def download_ledger():
+    """Every ledger entry of a range of business days (`start`, `end`; at most a year) as
+    CSV, day by day in ledger order: day, time, entry, account, kind, amount (decimal text
+    made from the cents: a number, written by aTES, so never escaped; and the cents), the
+    task it names (texts people typed are escaped as formulas, as in balances.csv). A
+    shuffle's entry charges a popug for all the tasks it gave them and names none.
+    Streamed: each day is its own statement (with a fresh read bound) and each CSV_CHUNK
+    rows are sent as they are written."""
+    form = RangeForm(request.args)
+    if not form.check(clock.business_day()):
+        problems = [str(error) for errors in form.errors.values() for error in errors]
+        raise BadRequest(" ".join(problems))
+    start, end = form.start.data, form.end.data
+
+    def generate():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(LEDGER_CSV_HEADER)
+        day = start
+        while day <= end:
+            renew_read_deadline()
+            rows = queries.ledger_of_day(day)
+            try:
+                for chunk in rows.partitions(CSV_CHUNK):
+                    labels = service.task_labels(row.task_id for row in chunk)
+                    for entry_id, at, username, kind, amount, task_id in chunk:
+                        jira_id, title, public_id = labels.get(task_id, (None, "", ""))
+                        writer.writerow(
+                            [
+                                day.isoformat(),
+                                at.strftime("%Y-%m-%d %H:%M:%S"),
+                                entry_id,
+                                _csv_cell(username),
+                                kind,
+                                decimal_text(int(amount)),
+                                int(amount),
+                                public_id,
+                                _csv_cell(jira_id or ""),
+                                _csv_cell(title),
+                            ]
+                        )
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+            finally:
+                rows.close()
+            day += timedelta(days=1)
+        yield buffer.getvalue()
+
+    filename = f"ledger-{start.isoformat()}-{end.isoformat()}.csv"
+    return Response(
+        stream_with_context(generate()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
 # --- Closing the day -------------------------------------------------------------------
 
 
@@ -361,7 +437,27 @@ def show_payouts(day: str):
         "accounting/day.html",
         closed=closed,
         payouts=queries.payouts_of(parsed, page_number(request.args), PAYOUTS_PER_PAGE),
+        mail_state=queries.mail_state,
+        send_again_form=SendAgainForm(),
     )
+
+
+@bp.post("/accounting/outbox/<int:message_id>/send-again")
+@role_required(*ACCESS["accounting"])
+def resend_mail(message_id: int):
+    """"Send again" for a payout e-mail whose last attempt failed: it is made due now in
+    the outbox (committed first) and the outbox is sent, as after a close."""
+    day = found(mail.payout_day_of(message_id), N_("No such payout e-mail."))
+    back = url_for("accounting.show_payouts", day=day.isoformat())
+    if not SendAgainForm().validate_on_submit():
+        flash(gettext(FORM_EXPIRED), "error")
+        return redirect(back)
+    if mail.send_again(message_id):
+        flash(gettext("The e-mail is queued again."), "info")
+        _send_mail_after_close()
+    else:
+        flash(gettext("That e-mail is not failed (it was sent, or is being sent)."), "info")
+    return redirect_after_post(back)
 
 
 @bp.get("/accounting/outbox")

@@ -16,7 +16,7 @@ from app.blueprints.auth import service as auth
 from app.extensions import db
 from app.money import format_cents
 
-from .models import DONE, OPEN, TASKS
+from .models import DONE, OPEN, TASK_TEXTS, TASKS
 
 HAND_OVER_STUCK = "flask --app wsgi tasks hand-over-stuck"
 
@@ -225,8 +225,25 @@ def check_stuck_tasks() -> list[str]:
     ]
 
 
+def check_price_copies() -> list[str]:
+    """Every task's copies of its prices in task_texts (the board's order by fee or reward)
+    equal its prices, which never change after creation."""
+    rows = _sample(
+        select(TASKS.c.id, TASKS.c.fee, TASK_TEXTS.c.fee, TASKS.c.reward, TASK_TEXTS.c.reward)
+        .join(TASK_TEXTS, TASK_TEXTS.c.task_id == TASKS.c.id)
+        .where(or_(TASKS.c.fee != TASK_TEXTS.c.fee, TASKS.c.reward != TASK_TEXTS.c.reward))
+        .order_by(TASKS.c.id)
+    )
+    return [
+        f"Task #{task}: its texts copy the prices {_money(copied_fee)} and "
+        f"{_money(copied_reward)}, its prices are {_money(fee)} and {_money(reward)}."
+        for task, fee, copied_fee, reward, copied_reward in rows
+    ]
+
+
 CHECKS = (
     check_assignees,
+    check_price_copies,
     check_fees,
     check_rewards,
     check_stuck_tasks,

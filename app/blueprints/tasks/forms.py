@@ -19,6 +19,15 @@ class TaskForm(FlaskForm):
     submit = SubmitField(_l("Create task"))
 
 
+class TaskEditForm(FlaskForm):
+    """A creator's edit of a task's texts; the rules are create's (tasks.service)."""
+
+    title = StringField(_l("Title"))
+    jira_id = StringField(_l("Jira ID"))
+    description = TextAreaField(_l("Description"))
+    submit = SubmitField(_l("Save changes"))
+
+
 class ShuffleForm(FlaskForm):
     form_token = HiddenField(default=new_form_token)
     submit = SubmitField(_l("Shuffle open tasks"))

@@ -5,6 +5,7 @@ from uuid import uuid4
 
 from sqlalchemy import (
     DDL,
+    JSON,
     BigInteger,
     CheckConstraint,
     Column,
@@ -105,10 +106,20 @@ TASK_TEXTS = db.Table(
     Column("created_at", UTCDateTime, nullable=False, default=clock.now),
     # One-time token of the form that created it: a resubmitted form finds this task.
     Column("form_token", String(FORM_TOKEN_MAX), unique=True),
+    # Copies of the prices, which never change after creation, for the board's order by
+    # fee or reward: an index on `tasks` would take a new entry for every task a shuffle
+    # moves (PostgreSQL rewrites a moved row through every index of its table), one here
+    # none. `accounting verify` checks that they equal the prices in `tasks`.
+    Column("fee", BigInteger, nullable=False),
+    Column("reward", BigInteger, nullable=False),
     # Search on the board. Both indexes are on texts, which a shuffle never writes: a
     # Jira ID (stored upper-case) by equality, and the words of titles — PostgreSQL a GIN
     # index of their tsvector; SQLite the FTS5 table below.
     Index("ix_task_texts_jira_id", "jira_id"),
+    # The board's orders (each read either way) and its "Created by me".
+    Index("ix_task_texts_fee", "fee", "task_id"),
+    Index("ix_task_texts_reward", "reward", "task_id"),
+    Index("ix_task_texts_creator", "creator_id", "task_id"),
     Index(
         "ix_task_texts_title_words",
         func.to_tsvector(literal_column("'simple'"), text("title")),
@@ -117,7 +128,7 @@ TASK_TEXTS = db.Table(
 )
 
 # SQLite: the titles' words in an FTS5 index over task_texts (its rowid is the task id),
-# kept by triggers on task_texts (tasks are only ever inserted; texts never change).
+# kept by triggers on task_texts (tasks are only ever inserted; a creator may edit a title).
 TITLE_WORDS = "task_title_words"
 _SQLITE_TITLE_WORDS = [
     f"CREATE VIRTUAL TABLE {TITLE_WORDS} USING fts5(title, content='task_texts', "
@@ -148,6 +159,23 @@ class Task(db.Model):
 
     __table__ = TASKS.join(TASK_TEXTS, TASKS.c.id == TASK_TEXTS.c.task_id)
     id = column_property(TASKS.c.id, TASK_TEXTS.c.task_id)
+    fee = column_property(TASKS.c.fee, TASK_TEXTS.c.fee)
+    reward = column_property(TASKS.c.reward, TASK_TEXTS.c.reward)
+
+
+class TaskEdit(db.Model):
+    """One edit of a task's texts by its creator: which fields changed, as field codes with
+    the old and new value (`changes`: {"title": [old, new], "jira_id": [old, new],
+    "description": true}; a description is not repeated). Shown in the task's History."""
+
+    __tablename__ = "task_edits"
+    __table_args__ = (Index("ix_task_edits_task_at", "task_id", "at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"))
+    editor_id: Mapped[int] = mapped_column(ForeignKey("popugs.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    changes: Mapped[dict] = mapped_column(JSON)
 
 
 class ShuffleStatus(StrEnum):

@@ -4,7 +4,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from sqlalchemy import and_, bindparam, func, or_, select
 
@@ -27,10 +27,60 @@ from .models import (
     Shuffle,
     ShuffleStatus,
     Task,
+    TaskEdit,
 )
 from .search_plans import SEARCH_WINDOW, SEARCH_WINDOW_MAX
 
-FILTERS = ("all", "open", "done", "mine")
+FILTERS = ("all", "open", "done", "mine", "created")
+# The board's orders (its `sort` parameter): by creation (the default, newest first), by
+# fee or by reward, each either way. Fee and reward are read from their copies in
+# task_texts, each through its own index (see the models).
+SORTS = {
+    "newest": ("created", "desc"),
+    "oldest": ("created", "asc"),
+    "fee-high": ("fee", "desc"),
+    "fee-low": ("fee", "asc"),
+    "reward-high": ("reward", "desc"),
+    "reward-low": ("reward", "asc"),
+}
+DEFAULT_SORT = "newest"
+
+
+@dataclass(frozen=True)
+class Order:
+    """How the board is sorted: `name` one of SORTS."""
+
+    name: str = DEFAULT_SORT
+
+    @property
+    def key(self) -> str:
+        return SORTS[self.name][0]
+
+    @property
+    def direction(self) -> str:
+        return SORTS[self.name][1]
+
+    @property
+    def is_default(self) -> bool:
+        return self.name == DEFAULT_SORT
+
+
+def parse_order(value: str | None) -> Order:
+    """The board's order from its query string; an unknown value is the default."""
+    return Order(value if value in SORTS else DEFAULT_SORT)
+
+
+def _order_by(order: Order, key_expression: bool = False):
+    """ORDER BY terms for `order`, ties by task id the same way. `key_expression`: order by
+    expressions of the keys, so that the planner sorts the few rows a search found rather
+    than walk an index probing each (as the "pg-hits" plan does)."""
+    key = {"fee": TASK_TEXTS.c.fee, "reward": TASK_TEXTS.c.reward}.get(order.key)
+    ident = TASK_TEXTS.c.task_id
+    if key_expression:
+        key = None if key is None else key + 0
+        ident = ident + 0
+    terms = [ident] if key is None else [key, ident]
+    return [term.asc() if order.direction == "asc" else term.desc() for term in terms]
 
 
 def _rows():
@@ -92,13 +142,21 @@ def _mine(popug=None):
     return or_(_assigned(OPEN, popug), _assigned(DONE, popug))
 
 
-def _filtered(query, filter_: str):
+def _filtered(query, filter_: str, by_key: bool = False):
+    """`query` with the filter's condition. `by_key` (SQLite): the query is ordered by fee
+    or reward, and its order's index must drive it; the status is then compared as an
+    expression, which no index of statuses can serve (SQLite otherwise read every open
+    task through the open tasks' index and sorted them all; PostgreSQL weighs the rows
+    itself, and misjudges an expression: bench/README.md, "Board orders")."""
+    status = TASKS.c.status.concat("") if by_key else Task.status
     if filter_ == "open":
-        return query.where(Task.status == OPEN)
+        return query.where(status == OPEN)
     if filter_ == "done":
-        return query.where(Task.status == DONE)
+        return query.where(status == DONE)
     if filter_ == "mine":
         return query.where(_mine())
+    if filter_ == "created":
+        return query.where(TASK_TEXTS.c.creator_id == bindparam("me"))
     return query
 
 
@@ -124,11 +182,80 @@ def _windows(filter_: str, newest: int, needed: int, params: dict):
         yield wide
 
 
-@lru_cache(maxsize=len(FILTERS) * 8)
-def _board_page(filter_: str, plan: str | None = None, jira_id: bool = False):
-    """The board's statement for a filter and a search plan (`jira_id`: the search has a
-    Jira ID besides its words), built once."""
+@lru_cache(maxsize=len(FILTERS) * len(SORTS) * 8)
+def _board_page(
+    filter_: str,
+    plan: str | None = None,
+    jira_id: bool = False,
+    order: Order = Order(),
+    sqlite: bool = False,
+):
+    """The board's statement for a filter, a search plan (`jira_id`: the search has a
+    Jira ID besides its words), an order and a database (`sqlite`), built once."""
+    by_key = sqlite and order.key != "created"
+    if plan in ("pg-sorted", "fts-sorted", "pg-sorted-few", "fts-sorted-few"):
+        postgres, few = plan.startswith("pg-"), plan.endswith("-few")
+        statement = search_plans.sorted_search(
+            _rows, partial(_order_by, order), jira_id, postgres, few
+        )
+        return paged(_filtered(statement, filter_, by_key=by_key and not few))
+    if plan is None and order.key != "created":
+        return _keyed_page(filter_, order, by_key)
+    if plan is None:
+        return paged(_filtered(_rows().order_by(*_order_by(order)), filter_))
     return paged(_filtered(search_plans.newest_first(plan, _rows, jira_id), filter_))
+
+
+def _keyed_page(filter_: str, order: Order, by_key: bool):
+    """A page of the board by fee or reward: first the page's task ids, read in the order's
+    index (an index-only walk, the filter's status checked in `tasks` by primary key), then
+    the rows of those ids alone. Read in one pass, a deep page fetched the row and the
+    assignee's name of every task before it, in the key's order, which is no order of
+    the tables (bench/README.md, "Board orders")."""
+    ids = select(TASK_TEXTS.c.task_id)
+    if filter_ in ("open", "done", "mine"):
+        ids = ids.join(TASKS, TASKS.c.id == TASK_TEXTS.c.task_id)
+    ids = paged(_filtered(ids, filter_, by_key=by_key).order_by(*_order_by(order)))
+    page_ids = ids.subquery("page_ids")
+    return (
+        _rows()
+        .where(Task.id.in_(select(page_ids.c.task_id)))
+        .order_by(*_order_by(order, key_expression=True))
+    )
+
+
+# A search in another order than newest first sorts its matches when they are at most this
+# many; more, and the words are common: the order's index is walked instead, each task
+# checked against the words, which finds a page's rows after about page × tasks / matches.
+SORTED_SEARCH_HITS = 10_000
+
+
+@lru_cache(maxsize=2)
+def _hits_at_most(jira_id: bool):
+    """How many tasks a search matches, counted up to SORTED_SEARCH_HITS + 1 (SQLite: the
+    FTS5 index yields its matches one by one, so the count stops there)."""
+    first = search_plans.hit_ids(jira_id, False).limit(SORTED_SEARCH_HITS + 1)
+    first = first.subquery("first_hits")
+    return select(func.count()).select_from(first)
+
+
+SORTED_SEARCH_SAMPLE = 200  # PostgreSQL: the newest tasks a sorted search is tried on
+
+
+def _few_hits(search: Search, postgres: bool, params: dict) -> bool:
+    """Whether a search matches at most SORTED_SEARCH_HITS tasks. PostgreSQL's GIN index
+    yields every match at once (a bitmap of all of them), so there the matches among the
+    newest SORTED_SEARCH_SAMPLE tasks are counted and scaled to all tasks: an estimate,
+    which only chooses the faster of two right answers."""
+    if not postgres:
+        hits = db.session.scalar(_hits_at_most(bool(search.jira_id)), params)
+        return hits <= SORTED_SEARCH_HITS
+    newest = db.session.scalar(select(func.max(TASKS.c.id))) or 0
+    sample = {**params, "window_start": newest - SORTED_SEARCH_SAMPLE}
+    seen = db.session.scalar(_in_window("all"), sample)
+    return seen * max(newest, SORTED_SEARCH_SAMPLE) / SORTED_SEARCH_SAMPLE <= SORTED_SEARCH_HITS
+
+
 
 
 # The board pages through the newest BOARD_PAGES pages of a filter (SEARCH_PAGES of a
@@ -139,28 +266,43 @@ BOARD_PAGES = 200
 SEARCH_PAGES = 20  # a search's newest matches
 
 
-def board(filter_: str, actor, page: int, per_page: int, search: Search | None = None) -> Page:
-    """A page of the Tasks board, newest first, of the filter and the search if any (see
-    search_plans.plan_for): one query, two for some searches on PostgreSQL, and no total (an
-    exact count costs more than the page itself; docs/performance.md, "Figures behind rules").
-    A page past BOARD_PAGES (SEARCH_PAGES for a search) is the last one, marked `capped`
-    when older tasks exist."""
+def board(
+    filter_: str,
+    actor,
+    page: int,
+    per_page: int,
+    search: Search | None = None,
+    order: Order = Order(),
+) -> Page:
+    """A page of the Tasks board of the filter and the search if any (see search_plans.plan_for),
+    newest first or in `order`: one query, two for some searches on PostgreSQL, and no
+    total (an exact count costs more than the page itself; docs/performance.md, "Figures
+    behind rules"). An order by fee or reward reads its index in task_texts, as newest
+    first reads the primary key. A page past BOARD_PAGES (SEARCH_PAGES for a search) is
+    the last one, marked `capped` when more tasks exist."""
     last = SEARCH_PAGES if search else BOARD_PAGES
     page = min(page, last)
-    found = _board(filter_, actor, page, per_page, search)
+    found = _board(filter_, actor, page, per_page, search, order)
     if page == last and found.has_next:
         found.has_next, found.capped = False, True
     return found
 
 
-def _board(filter_: str, actor, page: int, per_page: int, search: Search | None) -> Page:
-    params = {"me": actor.id} if filter_ == "mine" else {}
+def _board(
+    filter_: str, actor, page: int, per_page: int, search: Search | None, order: Order
+) -> Page:
+    params = {"me": actor.id} if filter_ in ("mine", "created") else {}
     plan = None
     if search:
         postgres = is_postgres()
-        plan = search_plans.plan_for(filter_, search, postgres)
+        if order.is_default:
+            plan = search_plans.plan_for(filter_, search, postgres)
+        else:
+            plan = "pg-sorted" if postgres else "fts-sorted"
         words = search_plans.words_query(search.words, postgres)
         params.update(words=words, jira_id=search.jira_id)
+        if plan in ("pg-sorted", "fts-sorted") and _few_hits(search, postgres, params):
+            plan += "-few"
     if plan == "pg-window":
         newest = db.session.scalar(select(func.max(TASKS.c.id))) or 0
         for window in _windows(filter_, newest, page * per_page + 1, params):
@@ -169,7 +311,9 @@ def _board(filter_: str, actor, page: int, per_page: int, search: Search | None)
             if found.has_next:  # the page and the one row after it are the newest matches
                 return found
         plan = "pg-hits"
-    statement = _board_page(filter_, plan, bool(search and search.jira_id))
+    jira_id = bool(search and search.jira_id)
+    sqlite = not order.is_default and not is_postgres()  # (only orders need to know)
+    statement = _board_page(filter_, plan, jira_id, order, sqlite)
     return peek_page(db.session, statement, page, per_page, params)
 
 
@@ -184,7 +328,10 @@ def task_view(public_id: str):
     return db.session.execute(
         _rows()
         .add_columns(
-            Task.id, Task.description, auth.username_of(Task.creator_id).label("creator_name")
+            Task.id,
+            Task.description,
+            Task.creator_id,
+            auth.username_of(Task.creator_id).label("creator_name"),
         )
         .where(Task.public_id == public_id)
     ).first()
@@ -239,6 +386,11 @@ def history_of(task_id: int, page: int) -> Page:
     money (every assignment charges the task's fee, completing it pays its reward), so the
     amounts are the ledger's own. Two queries whatever its length: the money (with the line
     before the page, whose popug a move starts from) and the shuffles' public ids."""
+    return _money_history(task_id, page)[0]
+
+
+def _money_history(task_id: int, page: int) -> tuple[Page, datetime | None]:
+    """history_of's page, and the time of the line before it (None on the first page)."""
     start = (page - 1) * HISTORY_PER_PAGE
     before = 1 if start else 0
     money = accounting_queries.task_money(
@@ -273,7 +425,45 @@ def history_of(task_id: int, page: int) -> Page:
             )
         )
         previous = movement.username
-    return Page(lines, page, HISTORY_PER_PAGE)
+    return Page(lines, page, HISTORY_PER_PAGE), money[0].at if before and money else None
+
+
+@dataclass(frozen=True)
+class EditLine:
+    """A creator's edit of a task's texts, as a line of its History: `changes` as stored
+    (field code: [old, new], or True for a description)."""
+
+    at: datetime
+    popug: str
+    changes: dict
+    what: str = "edited"
+
+
+EDITS_PER_PAGE = 100  # a page of History shows at most this many edits
+
+
+def history_with_edits(task_id: int, page: int) -> Page:
+    """history_of's page of money lines with the task's edits made in its span merged in,
+    by time: the edits after the line before the page (the first page: any) up to its
+    last line (the last page: any later), so each edit is on one page. At most
+    EDITS_PER_PAGE of them, the oldest (three queries whatever the history)."""
+    money, after = _money_history(task_id, page)
+    until = money.items[-1].at if money.has_next and money.items else None
+    query = (
+        select(TaskEdit.at, auth.username_of(TaskEdit.editor_id), TaskEdit.changes)
+        .where(TaskEdit.task_id == task_id)
+        .order_by(TaskEdit.at, TaskEdit.id)
+        .limit(EDITS_PER_PAGE)
+    )
+    if after is not None:
+        query = query.where(TaskEdit.at > after)
+    if until is not None:
+        query = query.where(TaskEdit.at <= until)
+    edits = [EditLine(at, name or "?", changes) for at, name, changes in db.session.execute(query)]
+    if edits:
+        # Stable: at the same instant, the money line first.
+        money.items = sorted([*money.items, *edits], key=lambda line: line.at)
+    return money
 
 
 def shuffle_public_ids(shuffle_ids) -> dict[int, str]:
@@ -285,6 +475,30 @@ def shuffle_public_ids(shuffle_ids) -> dict[int, str]:
     return dict(
         db.session.execute(select(Shuffle.id, Shuffle.public_id).where(Shuffle.id.in_(ids))).all()
     )
+
+
+SHUFFLES_PER_PAGE = 50
+
+
+def shuffles(page: int, per_page: int = SHUFFLES_PER_PAGE) -> Page:
+    """A page of every shuffle pressed, newest first: its public id, who pressed it and
+    when, its state, and how many tasks it moved among how many popugs (read backwards
+    along the primary key, no count)."""
+    statement = (
+        select(
+            Shuffle.public_id,
+            Shuffle.status,
+            Shuffle.requested_at,
+            Shuffle.finished_at,
+            Shuffle.tasks_count,
+            Shuffle.popugs_count,
+            Shuffle.error,
+            Shuffle.attempts,
+            auth.username_of(Shuffle.actor_id).label("actor_name"),
+        )
+        .order_by(Shuffle.id.desc())
+    )
+    return peek_page(db.session, paged(statement), page, per_page)
 
 
 def waiting_shuffle():

@@ -15,7 +15,7 @@ from app.paging import page_number
 from app.transaction import finish_writes
 
 from . import bp, queries, service, shuffles, versions
-from .forms import CompleteForm, ShuffleForm, TaskForm
+from .forms import CompleteForm, ShuffleForm, TaskEditForm, TaskForm
 from .models import ShuffleStatus
 
 NO_TASK = N_("No such task.")
@@ -27,12 +27,15 @@ def _board_context(args) -> dict:
         filter_ = "all"
     page = page_number(args)
     search = queries.parse_search(args.get("q"))
+    order = queries.parse_order(args.get("sort"))
     per_page = current_app.config["TASKS_PER_PAGE"]
-    tasks = queries.board(filter_, current_user, page, per_page, search)
+    tasks = queries.board(filter_, current_user, page, per_page, search, order)
     return {
         "tasks": tasks,
         "filter_": filter_,
         "filters": queries.FILTERS,
+        "order": order,
+        "sorts": queries.SORTS,
         "search": search,
         "search_max": queries.SEARCH_MAX,
         "takes_tasks": current_user.role in ASSIGNABLE_ROLES,
@@ -229,9 +232,50 @@ def show_task(public_id: str):
         "tasks/task.html",
         task=task,
         live_version=live_version,
-        history=queries.history_of(task.id, page_number(request.args)),
+        history=queries.history_with_edits(task.id, page_number(request.args)),
         complete_form=CompleteForm(),
     )
+
+
+@bp.get("/tasks/<public_id>/edit")
+@role_required(*ACCESS["tasks"])
+def edit_task(public_id: str):
+    """The form to edit a task's title, Jira ID and description (its creator only)."""
+    task = service.task_to_edit(public_id, actor=current_user)
+    form = TaskEditForm(
+        formdata=None, title=task.title, jira_id=task.jira_id, description=task.description
+    )
+    return render_template("tasks/edit.html", task=task, form=form)
+
+
+@bp.post("/tasks/<public_id>/edit")
+@role_required(*ACCESS["tasks"])
+def update_task(public_id: str):
+    form = TaskEditForm()
+    if not form.validate_on_submit():
+        task = service.task_to_edit(public_id, actor=current_user)
+        form.form_errors.append(gettext(FORM_EXPIRED))
+        return render_template("tasks/edit.html", task=task, form=form), 400
+    try:
+        edited = service.edit_task(
+            public_id,
+            title=form.title.data,
+            jira_id=form.jira_id.data,
+            description=form.description.data,
+            actor=current_user,
+        )
+    except (NotAllowed, NotFound):
+        raise
+    except ServiceError as error:
+        error.show_on(form)
+        finish_writes()
+        task = service.task_to_edit(public_id, actor=current_user)
+        return render_template("tasks/edit.html", task=task, form=form), 422
+    if edited.fields:
+        flash(gettext("Task saved; its History shows what changed."), "success")
+    else:
+        flash(gettext("Nothing changed."), "info")
+    return redirect_after_post(url_for("tasks.show_task", public_id=public_id))
 
 
 @bp.get("/tasks/shuffle")
@@ -270,6 +314,18 @@ def shuffle():
                 gettext("A shuffle was already waiting to start; your press joined it."), "info"
             )
     return redirect_after_post(url_for("tasks.show_shuffle", public_id=shuffle.public_id))
+
+
+@bp.get("/shuffles")
+@role_required(*ACCESS["shuffle"])
+def list_shuffles():
+    """Every shuffle pressed, newest first, each linking to its page."""
+    shuffles = queries.shuffles(page_number(request.args))
+    return render_template(
+        "tasks/shuffles.html",
+        shuffles=shuffles,
+        failures={row.public_id: _failure(row) for row in shuffles.items},
+    )
 
 
 @bp.get("/shuffles/<public_id>")

@@ -110,3 +110,42 @@ def newest_first(plan: str | None, rows, jira_id: bool = False):
             .order_by(_WORDS_INDEX.c.rowid.desc())
         )
     return newest_first
+
+
+def hit_ids(jira_id: bool, postgres: bool):
+    """SELECT of the ids of the tasks a search matches: by the words' index, and the Jira
+    ID's if the search has one."""
+    if postgres:
+        ids = select(TASK_TEXTS.c.task_id).where(PG_TITLE_HAS_WORDS)
+    else:
+        ids = select(_WORDS_INDEX.c.rowid).where(_MATCHES)
+    if jira_id:
+        ids = ids.union_all(
+            select(TASK_TEXTS.c.task_id).where(TASK_TEXTS.c.jira_id == bindparam("jira_id"))
+        )
+    return ids
+
+
+def sorted_search(rows, order_by, jira_id: bool, postgres: bool, few: bool):
+    """A search in an order, `order_by(key_expression=…)` its ORDER BY (see queries'
+    SORTED_SEARCH_HITS): `few` matches sorted (a MATERIALIZED
+    CTE on PostgreSQL, ordered by expressions so that the planner sorts them rather than
+    walk an index probing each); else the order's index walked with the words as a filter."""
+    if few:
+        hits = hit_ids(jira_id, postgres).cte("hits")
+        hits = hits.prefix_with("MATERIALIZED", dialect="postgresql")
+        return (
+            rows()
+            .where(Task.id.in_(select(hits.c[0])))
+            .order_by(*order_by(key_expression=True))
+        )
+    if postgres:
+        matches = PG_TITLE_HAS_WORDS
+        if jira_id:
+            matches = or_(matches, TASK_TEXTS.c.jira_id == bindparam("jira_id"))
+    else:
+        probe = select(literal_column("1")).where(_MATCHES, _WORDS_INDEX.c.rowid == TASKS.c.id)
+        matches = exists(probe.select_from(_WORDS_INDEX))
+        if jira_id:
+            matches = or_(matches, TASK_TEXTS.c.jira_id == bindparam("jira_id"))
+    return rows().where(matches).order_by(*order_by())

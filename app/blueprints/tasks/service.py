@@ -18,6 +18,7 @@ from app.errors import NotAllowed, ServiceError, found
 from app.extensions import db
 from app.i18n import N_, Nn_
 
+from .editing import NOT_THE_CREATOR, TaskEdited, edit_task, task_to_edit  # noqa: F401
 from .models import DONE, JIRA_RE, OPEN, TASK_TEXTS, TASKS, Task, check_form_token
 from .shuffles import NOBODY_ELIGIBLE, TASKS_LOCK
 

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from aiosmtpd.controller import Controller
 
-from app.blueprints.accounting import mail, service
+from app.blueprints.accounting import closing, mail
 from app.extensions import db
 from tests.accounting.helpers import complete, free_port, freeze, make_task_for, outbox, row_with
 from tests.factories import make_popug
@@ -54,7 +54,7 @@ def paid_day(app):
     complete(make_task_for(kesha, fee=1500, reward=3000), kesha)
     complete(make_task_for(gosha, fee=1500, reward=2000), gosha)
     freeze("2026-03-02 23:00")
-    service.close_day(D1)
+    closing.close_day(D1)
     db.session.commit()
     return kesha, gosha
 

@@ -12,16 +12,21 @@ every other language formats with Babel's data for it (CLDR).
 
 import os
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 
 from babel.dates import format_date, format_datetime, format_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
-from flask import has_request_context, request
+from babel.support import Translations
+from flask import current_app, has_request_context, request
 from flask.globals import _cv_app
 from flask_babel import Babel, get_locale, get_translations
+from flask_babel.speaklater import LazyString
 from flask_login import current_user
+from wtforms.i18n import messages_path
+from wtforms.meta import DefaultMeta
 
 from app import clock
 
@@ -93,6 +98,43 @@ def speech() -> Speech:
         if babel_context is not None:
             setattr(babel_context, _SPEECH, spoken)
     return spoken
+
+
+def _translated(message: str, **variables) -> str:
+    text = speech().translations.ugettext(message)
+    return text % variables if variables else text
+
+
+def lazy_gettext(message: str, **variables) -> LazyString:
+    """Flask-Babel's `lazy_gettext` (form labels: `_l`), translated through `speech()`."""
+    return LazyString(_translated, message, **variables)
+
+
+@lru_cache(maxsize=8)
+def _form_catalogue(code: str) -> Translations:
+    return Translations.load(messages_path(), [code], domain="wtforms")
+
+
+class _FormMessages:
+    """WTForms' own messages ("Not a valid date value.") in the request's language, each
+    language's catalogue read once per process: Flask-WTF reads it from disk again in
+    every request that builds a form (0.3–0.5 ms)."""
+
+    def gettext(self, string: str) -> str:
+        return _form_catalogue(speech().code).ugettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return _form_catalogue(speech().code).ungettext(singular, plural, n)
+
+
+FORM_MESSAGES = _FormMessages()
+
+
+def _form_translations(meta, form):
+    """FlaskForm.Meta.get_translations, with the catalogues kept (see _FormMessages)."""
+    if not current_app.config.get("WTF_I18N_ENABLED", True):
+        return DefaultMeta.get_translations(meta, form)
+    return FORM_MESSAGES
 
 
 def label(code: str, kind: str) -> str:
@@ -206,6 +248,9 @@ def init_i18n(app) -> None:
     except OSError:  # a read-only install must ship its .mo files
         app.logger.exception("The translation catalogues could not be compiled")
     babel.init_app(app, locale_selector=request_locale)
+    from flask_wtf import FlaskForm
+
+    FlaskForm.Meta.get_translations = _form_translations
     # The templates' `_`, `ngettext`, `pgettext`: Flask-Babel's catalogue, looked up once
     # per request (speech()) instead of once per message.
     app.jinja_env.install_gettext_callables(

@@ -1,10 +1,10 @@
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from app.i18n import LOCALE_NAMES, LOCALES
+from app.i18n import lazy_gettext as _l
 
 from .models import ROLES
 

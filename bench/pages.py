@@ -602,13 +602,14 @@ def twin_create_task(form):
     )
     db.session.add(task)
     db.session.flush()
+    day = accounting_service.open_business_day()  # today, or the next day once it is closed
     db.session.execute(
         LedgerEntry.__table__.insert().values(
             account_id=account_id,
             kind="assign_fee",
             amount=-fee,
             task_id=task.id,
-            business_day=clock.business_day(),
+            business_day=day,
             created_at=clock.now(),
         )
     )
@@ -624,6 +625,7 @@ def twin_create_task(form):
             task_id=task.id,
             actor_id=current_user.id,
             amount=-fee,
+            day=day,
             created_at=clock.now(),
         )
     )

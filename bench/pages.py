@@ -808,13 +808,17 @@ def bench_creations(app, twin, people, batches: int, batch: int) -> dict:
     with app.app_context():
         with db.engine.connect() as conn:
             assert_ledger_consistent(conn)
-            unpaired = conn.exec_driver_sql(
-                "SELECT count(*) FROM tasks t JOIN task_texts x ON x.task_id = t.id WHERE "
-                "x.title LIKE 'Created by bench/pages.py %' AND (SELECT count(*) FROM "
-                "ledger_entries l WHERE l.task_id = t.id AND l.kind = 'assign_fee') <> 1"
+            pattern = {"pattern": "Created by bench/pages.py %"}  # a parameter: psycopg and %
+            unpaired = conn.execute(
+                text(
+                    "SELECT count(*) FROM tasks t JOIN task_texts x ON x.task_id = t.id WHERE "
+                    "x.title LIKE :pattern AND (SELECT count(*) FROM ledger_entries l "
+                    "WHERE l.task_id = t.id AND l.kind = 'assign_fee') <> 1"
+                ),
+                pattern,
             ).scalar()
-            created = conn.exec_driver_sql(
-                "SELECT count(*) FROM task_texts WHERE title LIKE 'Created by bench/pages.py %'"
+            created = conn.execute(
+                text("SELECT count(*) FROM task_texts WHERE title LIKE :pattern"), pattern
             ).scalar()
         db.session.remove()
     if unpaired or created != 2 * count:

@@ -5,11 +5,11 @@ dashboard share them)."""
 from datetime import date, datetime, timedelta
 
 from flask_babel import gettext
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, ValidationError
 
 from app.i18n import format_day
+from app.i18n import lazy_gettext as _l
 
 # Far enough either way for a task tracker, and clear of date arithmetic overflow.
 FIRST_DAY = date(2000, 1, 1)

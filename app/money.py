@@ -1,6 +1,7 @@
 """Money is integer cents everywhere; this is the one place that formats it."""
 
 from decimal import Decimal
+from functools import lru_cache
 
 from babel.numbers import format_currency, get_plus_sign_symbol
 
@@ -32,14 +33,21 @@ def format_money(cents: int, signed: bool = False, *, whole: bool = False) -> st
     """Cents as the request's language writes dollars: English as `format_cents` (and
     `whole` drops ".00" of whole dollars: "$28"); other languages by Babel's data
     ("1 234,56 $", "-12,00 $", "+28,00 $", "28 $")."""
-    from flask_babel import get_locale
+    from app.i18n import speech
 
     if not isinstance(cents, int):
         raise TypeError("money is integer cents")
-    locale = get_locale()
-    if locale is None or locale.language == "en":
+    spoken = speech()
+    if spoken.locale is None or spoken.english:
         text = format_cents(cents, signed=signed)
         return text.removesuffix(".00") if whole else text
+    return _babel_money(spoken.locale, cents, signed, whole)
+
+
+@lru_cache(maxsize=8192)
+def _babel_money(locale, cents: int, signed: bool, whole: bool) -> str:
+    """Babel's formatting of an amount, remembered: a page shows the same fees and rewards
+    again and again, and Babel takes about 0.1 ms for each."""
     if whole and cents % 100 == 0:
         pattern = locale.currency_formats["standard"].pattern.replace(".00", "")
         text = format_currency(cents // 100, CURRENCY, pattern, locale, currency_digits=False)

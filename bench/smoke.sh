@@ -14,7 +14,7 @@ url=${1:-}
 logs=$(mktemp -d -t ates-bench-smoke-XXXXXX)
 trap 'rm -rf "$logs"' EXIT
 began=$SECONDS
-for script in tasks shuffle notifications live accounting analytics load deploy_shuffle deploy_search bounds popugs_search; do
+for script in tasks pages shuffle notifications live accounting analytics load deploy_shuffle deploy_search bounds popugs_search; do
   args=(--quick)
   if [ -n "$url" ]; then
     case $script in

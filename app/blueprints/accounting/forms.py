@@ -1,8 +1,8 @@
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SubmitField
 
 from app.days import DayField, DayRangeForm, QueryForm
+from app.i18n import lazy_gettext as _l
 
 
 class DayForm(QueryForm):

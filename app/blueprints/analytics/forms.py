@@ -1,8 +1,7 @@
 """The dashboard's date range: `from` and `to` in the URL, the last 30 days by default."""
 
-from flask_babel import lazy_gettext as _l
-
 from app.days import DayField, DayRangeForm
+from app.i18n import lazy_gettext as _l
 
 
 class RangeForm(DayRangeForm):

@@ -1,4 +1,3 @@
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
@@ -6,6 +5,7 @@ from wtforms.validators import DataRequired, Length
 
 from app.access import ROLES
 from app.i18n import LOCALE_NAMES, LOCALES, lazy_label
+from app.i18n import lazy_gettext as _l
 
 ROLE_CHOICES = [SelectChoice(role, lazy_label(role, "role_choice")) for role in ROLES]
 

@@ -1,8 +1,9 @@
 import secrets
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, SubmitField, TextAreaField
+
+from app.i18n import lazy_gettext as _l
 
 
 def new_form_token() -> str:

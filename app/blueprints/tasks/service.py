@@ -212,14 +212,12 @@ def create_task(
     """Create a task with fixed prices, assign it to a random eligible popug and charge
     that popug the assign fee, all in the caller's transaction.
 
-    A repeated `form_token` raises AlreadySubmitted instead of creating a second task.
+    A repeated `form_token` raises AlreadySubmitted instead of creating a second task: the
+    task's unique form token refuses it (no query looks for it first: a resubmitted form is
+    rare, a new task is not).
     """
     data = validate_task_input(title, jira_id, description)
     check_form_token(form_token)
-    if form_token:
-        existing = _task_of_form(form_token)
-        if existing:
-            raise AlreadySubmitted(existing)
     assignee_id = random_assignee()
     if assignee_id is None:
         raise ServiceError(NOBODY_ELIGIBLE)
@@ -239,7 +237,7 @@ def create_task(
     try:
         with db.session.begin_nested():
             db.session.add(task)
-    except IntegrityError:  # the same form, submitted concurrently, won the race
+    except IntegrityError:  # the same form, submitted before (or concurrently: it won)
         existing = _task_of_form(form_token)
         if existing is None:
             raise

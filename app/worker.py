@@ -156,8 +156,9 @@ FORGET_EVERY_SECONDS = 3600  # notifications have no index by age: a scan, once 
 
 class Chores:
     """What the worker does between shuffles: send the e-mail outbox (payouts) at most every
-    `every` seconds, and remove notifications older than NOTIFICATIONS_KEEP_DAYS at most
-    every FORGET_EVERY_SECONDS."""
+    `every` seconds, and remove notifications older than NOTIFICATIONS_KEEP_DAYS and forget
+    one-time form tokens (Idempotency-Keys) past their 24 hours at most every
+    FORGET_EVERY_SECONDS."""
 
     def __init__(self, every: float):
         self.every, self.sent_at, self.forgot_at = every, None, None
@@ -169,6 +170,7 @@ class Chores:
     def run_when_due(self) -> None:
         from app.blueprints.accounting.mail import send_pending
         from app.blueprints.notifications.service import forget_older_than
+        from app.blueprints.tasks.service import FORGET_BATCH, forget_form_tokens
 
         now = time.monotonic()
         if self._due(self.sent_at, self.every, now):
@@ -184,6 +186,14 @@ class Chores:
                 db.session.commit()
             if forgotten:
                 log.info("removed %s old notifications", forgotten)
+            tokens, batch = 0, FORGET_BATCH
+            while batch == FORGET_BATCH:  # in batches: the first run may find years of them
+                with write_intent():
+                    batch = forget_form_tokens()
+                    db.session.commit()
+                tokens += batch
+            if tokens:
+                log.info("forgot %s expired form tokens", tokens)
 
 
 @jobs_cli.command("work")

@@ -18,7 +18,17 @@ from app.errors import NotAllowed, ServiceError, found
 from app.extensions import db
 from app.i18n import N_, Nn_
 
-from .models import DONE, JIRA_RE, OPEN, TASK_TEXTS, TASKS, Task, check_form_token
+from .models import (
+    DONE,
+    FORM_TOKEN_HOLDS,
+    JIRA_RE,
+    OPEN,
+    TASK_TEXTS,
+    TASKS,
+    Shuffle,
+    Task,
+    check_form_token,
+)
 from .shuffles import (  # noqa: F401
     FAILURE_REASONS,
     NO_OPEN_TASKS,
@@ -235,9 +245,19 @@ def create_task(
     data = validate_task_input(title, jira_id, description)
     check_form_token(form_token)
     if form_token:
-        existing = _task_of_form(form_token)
-        if existing:
-            raise AlreadySubmitted(existing)
+        made = db.session.execute(
+            select(TASK_TEXTS.c.task_id, TASK_TEXTS.c.created_at).where(
+                TASK_TEXTS.c.form_token == form_token
+            )
+        ).first()
+        if made and made.created_at >= clock.now() - FORM_TOKEN_HOLDS:
+            raise AlreadySubmitted(made.task_id)
+        if made:  # expired, not yet forgotten by the job worker: free for this task
+            db.session.execute(
+                update(TASK_TEXTS)
+                .where(TASK_TEXTS.c.task_id == made.task_id)
+                .values(form_token=None)
+            )
     assignee_id = random_assignee()
     if assignee_id is None:
         raise ServiceError(NOBODY_ELIGIBLE)
@@ -274,9 +294,40 @@ def create_task(
 
 
 def _task_of_form(form_token: str):
+    """The task a form token made within FORM_TOKEN_HOLDS, or None."""
     return db.session.scalar(
-        select(TASK_TEXTS.c.task_id).where(TASK_TEXTS.c.form_token == form_token)
+        select(TASK_TEXTS.c.task_id).where(
+            TASK_TEXTS.c.form_token == form_token,
+            TASK_TEXTS.c.created_at >= clock.now() - FORM_TOKEN_HOLDS,
+        )
     )
+
+
+FORGET_BATCH = 10_000
+
+
+def forget_form_tokens() -> int:
+    """Forget up to FORGET_BATCH form tokens past FORM_TOKEN_HOLDS, of tasks and of shuffles
+    (so the kept tokens stay a day's worth, whatever the age of the data); how many. The
+    job worker calls it until it returns less than FORGET_BATCH, committing in between."""
+    cutoff = clock.now() - FORM_TOKEN_HOLDS
+    forgotten = 0
+    for table, key, made_at in (
+        (TASK_TEXTS, TASK_TEXTS.c.task_id, TASK_TEXTS.c.created_at),
+        (Shuffle.__table__, Shuffle.id, Shuffle.requested_at),
+    ):
+        old = (
+            select(key)
+            .where(table.c.form_token.is_not(None), made_at < cutoff)
+            .limit(FORGET_BATCH - forgotten)
+            .scalar_subquery()
+        )
+        forgotten += db.session.execute(
+            update(table).where(key.in_(old)).values(form_token=None)
+        ).rowcount
+        if forgotten >= FORGET_BATCH:
+            break
+    return forgotten
 
 
 def get_task(public_id: str) -> Task:

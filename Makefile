@@ -85,7 +85,8 @@ test: $(VENV)/.dev catalogues node_modules/.installed
 test-fast: $(VENV)/.dev catalogues
 	$(BIN)/ruff check .
 	$(BIN)/pytest -m "not e2e" --ignore=tests/e2e --ignore=tests/reliability \
-		--ignore=tests/test_procfile.py
+		--ignore=tests/test_procfile.py --ignore=tests/api/test_live_fuzz.py \
+		--ignore=tests/api/test_readme_script.py
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

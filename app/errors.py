@@ -64,6 +64,8 @@ def _render(code: int, message: str, sign_in: bool = False):
     try:
         db.session.rollback()
         finish_writes(succeeded=False)
+        if request.path.startswith(API_PATH):  # the JSON API answers problems, never pages
+            return problem(code, gettext(message) if message else message)
         context = {
             "code": code,
             "title": gettext(TITLES.get(code, OTHER_ERROR)),
@@ -133,6 +135,8 @@ def handle_csrf_error(error: CSRFError):
     )
 
 
+UNREACHABLE = N_("The database is not reachable right now. Please try again in a moment.")
+TOO_SLOW_API = N_("This request took too long to answer. Narrow it, or try again in a moment.")
 TOO_SLOW = N_(
     "This page took too long to prepare. Narrow the search or the dates, or try again in "
     "a moment."
@@ -152,12 +156,12 @@ def handle_database_unavailable(error: OperationalError):
         pass  # the connection is gone; the pool replaces it on the next checkout
     # Render without the database: no signed-in popug is loaded for this page.
     g._login_user = login_manager.anonymous_user()
+    if request.path.startswith(API_PATH):
+        detail = gettext(TOO_SLOW_API) if too_slow else gettext(UNREACHABLE)
+        return problem(503, detail, headers={"Retry-After": "1"})
     context = {
-        "code": 503,
         "title": gettext(TITLES[503]),
-        "message": gettext(TOO_SLOW)
-        if too_slow
-        else gettext("The database is not reachable right now. Please try again in a moment."),
+        "message": gettext(TOO_SLOW) if too_slow else gettext(UNREACHABLE),
     }
     if wants_fragment():
         headers = {"HX-Retarget": "#flashes", "HX-Reswap": "beforeend"}

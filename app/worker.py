@@ -158,7 +158,8 @@ class Chores:
     """What the worker does between shuffles: queue the daily digest of notifications once
     its day is over (once per day and process; the digests' unique records make a restarted
     or second worker queue none again), send the e-mail outbox at most every `every`
-    seconds, and remove notifications older than NOTIFICATIONS_KEEP_DAYS at most every
+    seconds, and remove notifications older than NOTIFICATIONS_KEEP_DAYS and forget
+    one-time form tokens (Idempotency-Keys) past their 24 hours at most every
     FORGET_EVERY_SECONDS."""
 
     def __init__(self, every: float):
@@ -172,6 +173,7 @@ class Chores:
     def run_when_due(self) -> None:
         from app.blueprints.accounting.mail import send_pending
         from app.blueprints.notifications.service import forget_older_than
+        from app.blueprints.tasks.service import FORGET_BATCH, forget_form_tokens
 
         self._digest_when_due()
         now = time.monotonic()
@@ -188,6 +190,14 @@ class Chores:
                 db.session.commit()
             if forgotten:
                 log.info("removed %s old notifications", forgotten)
+            tokens, batch = 0, FORGET_BATCH
+            while batch == FORGET_BATCH:  # in batches: the first run may find years of them
+                with write_intent():
+                    batch = forget_form_tokens()
+                    db.session.commit()
+                tokens += batch
+            if tokens:
+                log.info("forgot %s expired form tokens", tokens)
 
 
     def _digest_when_due(self) -> None:

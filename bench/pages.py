@@ -58,8 +58,8 @@ from jinja2 import DictLoader  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 
 from app import clock  # noqa: E402
+from app.blueprints.accounting import posting
 from app.blueprints.accounting import queries as accounting_queries  # noqa: E402
-from app.blueprints.accounting import service as accounting_service  # noqa: E402
 from app.blueprints.accounting.models import Account, LedgerEntry  # noqa: E402
 from app.blueprints.analytics import queries as analytics_queries  # noqa: E402
 from app.blueprints.auth import sessions  # noqa: E402
@@ -470,7 +470,7 @@ def twin_app(config) -> Flask:
     @twin.get("/account")
     @login_required
     def my_account():
-        today = accounting_service.open_business_day()
+        today = posting.open_business_day()
         try:
             day_ = datetime.strptime(request.args["day"], "%Y-%m-%d").date()
         except (KeyError, ValueError):
@@ -498,7 +498,7 @@ def twin_app(config) -> Flask:
         today = clock.business_day()
         start, end = today - timedelta(days=6), today
         days = accounting_queries.daily_totals(start, end)
-        open_day = accounting_service.open_business_day()
+        open_day = posting.open_business_day()
         totals = next((d for d in days if d.day == open_day), None)
         return render_template(
             "overview.html",
@@ -602,7 +602,7 @@ def twin_create_task(form):
     )
     db.session.add(task)
     db.session.flush()
-    day = accounting_service.open_business_day()  # today, or the next day once it is closed
+    day = posting.open_business_day()  # today, or the next day once it is closed
     db.session.execute(
         LedgerEntry.__table__.insert().values(
             account_id=account_id,

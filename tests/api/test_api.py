@@ -349,3 +349,20 @@ def test_notifications_of_an_admins_change_of_credentials(app, client, admin, wo
     ]
     declared = document()["components"]["schemas"]["Notification"]["properties"]["kind"]["enum"]
     assert {"email_changed", "beak_changed"} <= set(declared)
+
+
+# --- errors the app answers outside the API's own handlers ------------------------------
+
+
+def test_a_database_out_of_reach_is_a_503_problem(app, client, worker_token, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from app.blueprints.api import accounts
+
+    def unreachable(popug_id):
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(accounts.accounting, "balance_of", unreachable)
+    body = _is_problem(client.get("/api/v1/me", headers=worker_token), 503)
+    assert "not reachable" in body["detail"]
+    assert "503" in document()["paths"]["/me"]["get"]["responses"]

@@ -103,6 +103,14 @@ def get_my_ledger(actor, query):
     roles=ACCESS["accounting"],
     query={"cursor": s.CURSOR},
     responses={200: s.BalancePage},
+    links={
+        200: {
+            "FirstLedger": (
+                "get_account_ledger",
+                {"username": "$response.body#/items/0/username"},
+            )
+        }
+    },
 )
 def list_accounts(actor, query):
     page = decode_cursor(query.get("cursor"))
@@ -148,6 +156,7 @@ def _billing_day(row) -> dict:
     roles=ACCESS["accounting"],
     query={"cursor": s.CURSOR},
     responses={200: s.BillingDayPage},
+    links={200: {"CloseAgain": ("close_billing_day", {"day": "$response.body#/items/0/day"})}},
 )
 def list_billing_days(actor, query):
     page = decode_cursor(query.get("cursor"))

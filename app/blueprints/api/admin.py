@@ -52,6 +52,12 @@ def list_popugs(actor, query):
     roles=ACCESS["popugs"],
     body=s.NewPopug,
     responses={201: s.Popug},
+    links={
+        201: {
+            "ChangePopug": ("change_popug", {"username": "$response.body#/username"}),
+            "PopugLedger": ("get_account_ledger", {"username": "$response.body#/username"}),
+        }
+    },
 )
 def create_popug(actor, body):
     popug = auth.create_popug(actor=actor, **body)
@@ -66,6 +72,9 @@ def create_popug(actor, body):
     roles=ACCESS["popugs"],
     body=s.PopugChange,
     responses={200: s.ChangedPopug},
+    links={
+        200: {"PopugLedger": ("get_account_ledger", {"username": "$response.body#/popug/username"})}
+    },
 )
 def change_popug(actor, username, body):
     """`role` first, then `active`; either hands open tasks over as on the Popugs page."""

@@ -180,6 +180,7 @@ class Operation:
     query: dict[str, dict] = field(default_factory=dict)
     body: dict | None = None
     headers: dict[str, dict] = field(default_factory=dict)
+    links: dict[int, dict[str, tuple[str, dict[str, str]]]] = field(default_factory=dict)
     description: str = ""
 
 
@@ -197,10 +198,16 @@ def operation(
     query: dict[str, dict] | None = None,
     body: dict | None = None,
     headers: dict[str, dict] | None = None,
+    links: dict[int, dict[str, tuple[str, dict[str, str]]]] | None = None,
 ):
     """Declare an API operation. The view is called as view(actor, **path values, query=…
     (the checked query string), body=… (the checked JSON body)) and returns its result: a
-    body, or (body, status, headers). Roles outside `roles` get 403 before anything runs."""
+    body, or (body, status, headers). Roles outside `roles` get 403 before anything runs.
+
+    `links` are the OpenAPI links of a response: {status: {name: (the view name of the
+    operation it leads to, {its parameter: a runtime expression such as
+    "$response.body#/public_id"})}}; a client (and schemathesis's stateful tests) follows
+    them from one answer to the next request."""
 
     def decorator(view):
         op = Operation(
@@ -214,6 +221,7 @@ def operation(
             query=query or {},
             body=body,
             headers=headers or {},
+            links=links or {},
             description=(view.__doc__ or "").strip(),
         )
         OPERATIONS.append(op)

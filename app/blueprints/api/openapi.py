@@ -20,6 +20,7 @@ COMMON_ERRORS = {
     403: "The token owner's role may not use this, or the object is not theirs.",
     422: "The request does not match its schema, or a rule refused it (see `detail`).",
     429: "Too many requests for this token; wait for Retry-After seconds.",
+    503: "The database is out of reach, or a read ran past ATES_READ_TIMEOUT_SECONDS; retry.",
 }
 STATUS_TEXT = {
     200: "OK",
@@ -63,6 +64,11 @@ def _responses(op: Operation) -> dict:
             answer["content"] = {"application/json": {"schema": schema}}
         if status in (201, 202):
             answer["headers"] = {"Location": {"schema": {"type": "string"}}}
+        if status in op.links:
+            answer["links"] = {
+                name: {"operationId": target, "parameters": parameters}
+                for name, (target, parameters) in op.links[status].items()
+            }
         responses[str(status)] = answer
     errors = dict(COMMON_ERRORS)
     if "<" in op.rule:

@@ -50,6 +50,7 @@ def _task_location(public_id: str) -> dict:
     roles=ACCESS["tasks"],
     query={"filter": s.FILTER, "q": s.SEARCH, "cursor": s.CURSOR},
     responses={200: s.TaskPage},
+    links={200: {"FirstTask": ("get_task", {"public_id": "$response.body#/items/0/public_id"})}},
 )
 def list_tasks(actor, query):
     """The board's filters (`all`, `open`, `done`, `mine`) and search, paged by cursor."""
@@ -98,6 +99,12 @@ def get_task(actor, public_id):
     body=s.NewTask,
     headers={"Idempotency-Key": IDEMPOTENCY_KEY},
     responses={201: s.Task},
+    links={
+        201: {
+            "GetTask": ("get_task", {"public_id": "$response.body#/public_id"}),
+            "CompleteTask": ("complete_task", {"public_id": "$response.body#/public_id"}),
+        }
+    },
 )
 def create_task(actor, body):
     """Assigned at random to an active worker or accountant, who is charged its fee. With an
@@ -134,6 +141,7 @@ def create_task(actor, body):
     tag="tasks",
     roles=ACCESS["my_tasks"],
     responses={200: s.Task},
+    links={200: {"GetTask": ("get_task", {"public_id": "$response.body#/public_id"})}},
 )
 def complete_task(actor, public_id):
     """Pays its reward to you, once; refused (403) for a task that is not yours."""
@@ -168,6 +176,7 @@ def _shuffle(shuffle, joined: bool | None = None) -> dict:
     roles=ACCESS["shuffle"],
     headers={"Idempotency-Key": IDEMPOTENCY_KEY},
     responses={202: s.Shuffle},
+    links={202: {"GetShuffle": ("get_shuffle", {"public_id": "$response.body#/public_id"})}},
 )
 def create_shuffle(actor):
     """Answers at once with the queued shuffle; a press while one waits joins it."""

@@ -4,6 +4,7 @@ bodies and query strings, check responses (when API_CHECK_RESPONSES is on: in te
 are the components of /api/v1/openapi.json, so the description cannot drift from the code.
 """
 
+import re
 from datetime import date, datetime
 
 from app.i18n import N_
@@ -36,11 +37,14 @@ def string(
     min_length: int | None = None,
     enum=None,
     format: str | None = None,
+    pattern: str | None = None,
     nullable: bool = False,
     description: str | None = None,
     example: str | None = None,
 ) -> dict:
     schema: dict = {"type": "string"}
+    if pattern is not None:
+        schema["pattern"] = pattern
     if min_length is not None:
         schema["minLength"] = min_length
     if max_length is not None:
@@ -126,7 +130,7 @@ def _is(value, type_name: str) -> bool:
 
 
 def _format_ok(value: str, format: str) -> bool:
-    try:
+    try:  # other formats ("email") describe; the service checks them
         if format == "date":
             date.fromisoformat(value)
         elif format == "date-time":
@@ -161,6 +165,9 @@ def errors_of(schema: dict, value, path: str = "") -> list[tuple[str, str, dict]
             return [(path, N_("Send at least %(min)s characters."), {"min": schema["minLength"]})]
         if "format" in schema and not _format_ok(value, schema["format"]):
             return [(path, N_("Send a %(format)s as ISO 8601."), {"format": schema["format"]})]
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            pattern = schema["pattern"]
+            return [(path, N_("Send a value matching %(pattern)s."), {"pattern": pattern})]
     if isinstance(value, int) and not isinstance(value, bool):
         if value < schema.get("minimum", value) or value > schema.get("maximum", value):
             return [(path, N_("Send a number within the allowed range."), {})]

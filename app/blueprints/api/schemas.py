@@ -1,12 +1,15 @@
 """The API's request and response shapes (the OpenAPI document's components)."""
 
 from app.access import ROLES
+from app.blueprints.auth.service import BEAK_MAX, BEAK_MIN, USERNAME_RE
 from app.blueprints.tasks import queries as task_queries
 from app.blueprints.tasks import service as tasks
 
 from .schema import array, boolean, define, integer, nullable_ref, obj, string
 
 PER_PAGE_MAX = 100
+# The service's rule (USERNAME_RE), upper-case letters allowed: it lower-cases them.
+USERNAME_PATTERN = USERNAME_RE.pattern.replace("a-z", "A-Za-z")
 
 Money = define(
     "Money",
@@ -197,10 +200,15 @@ NewPopug = define(
     "NewPopug",
     obj(
         {
-            "username": string(32),
-            "email": string(254),
+            "username": string(32, pattern=USERNAME_PATTERN, example="kesha"),
+            "email": string(254, format="email", example="kesha@uberpopug.inc"),
             "role": string(enum=ROLES),
-            "beak_shape": string(200, description="Hashed at once; never shown again."),
+            "beak_shape": string(
+                BEAK_MAX,
+                min_length=BEAK_MIN,
+                description="Hashed at once; never shown again.",
+                example="hooked and golden",
+            ),
         }
     ),
 )

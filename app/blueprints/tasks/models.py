@@ -1,5 +1,5 @@
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import uuid4
 
@@ -36,6 +36,10 @@ OPEN, DONE = TaskStatus.OPEN, TaskStatus.DONE
 # A Jira ID as tasks are given one (stored upper-case): "UBERPOP-42".
 JIRA_RE = re.compile(r"^[A-Z][A-Z0-9]*-[0-9]+$")
 FORM_TOKEN_MAX = 64  # the form_token columns' length; the tokens aTES issues are 32 long
+# A one-time form token (a page's, or the API's Idempotency-Key) holds this long: sent again
+# within it, it finds what it made; after it, it is free to make something new, and the job
+# worker forgets it (service.forget_form_tokens).
+FORM_TOKEN_HOLDS = timedelta(hours=24)
 
 
 def check_form_token(form_token: str | None) -> None:

@@ -19,7 +19,17 @@ from app.extensions import db
 from app.i18n import N_, Nn_
 
 from .editing import NOT_THE_CREATOR, TaskEdited, edit_task, task_to_edit  # noqa: F401
-from .models import DONE, JIRA_RE, OPEN, TASK_TEXTS, TASKS, Task, check_form_token
+from .models import (
+    DONE,
+    FORM_TOKEN_HOLDS,
+    JIRA_RE,
+    OPEN,
+    TASK_TEXTS,
+    TASKS,
+    Shuffle,
+    Task,
+    check_form_token,
+)
 from .shuffles import NOBODY_ELIGIBLE, TASKS_LOCK
 
 TITLE_MAX = 200
@@ -222,7 +232,7 @@ def create_task(
     if assignee_id is None:
         raise ServiceError(NOBODY_ELIGIBLE)
     fee, reward = draw_prices()
-    task = Task(
+    values = dict(
         title=data.title,
         jira_id=data.jira_id,
         description=data.description,
@@ -235,13 +245,18 @@ def create_task(
         created_at=clock.now(),
     )
     try:
-        with db.session.begin_nested():
-            db.session.add(task)
+        task = _insert_task(values)
     except IntegrityError:  # the same form, submitted before (or concurrently: it won)
-        existing = _task_of_form(form_token)
-        if existing is None:
+        made = _task_of_form(form_token)
+        if made is None:
             raise
-        raise AlreadySubmitted(existing) from None
+        if made.created_at >= clock.now() - FORM_TOKEN_HOLDS:
+            raise AlreadySubmitted(made.task_id) from None
+        # Its day is over and the job worker has not forgotten it yet: free for this task.
+        db.session.execute(
+            update(TASK_TEXTS).where(TASK_TEXTS.c.task_id == made.task_id).values(form_token=None)
+        )
+        task = _insert_task(values)
     posting.charge_assign_fee(assignee_id, fee, task_id=task.id)
     signals.tell(
         signals.task_created,
@@ -253,10 +268,50 @@ def create_task(
     return task
 
 
+def _insert_task(values: dict) -> Task:
+    """A new task, inserted in a savepoint (a form token already taken rolls back only it)."""
+    task = Task(**values)
+    with db.session.begin_nested():
+        db.session.add(task)
+    return task
+
+
 def _task_of_form(form_token: str):
-    return db.session.scalar(
-        select(TASK_TEXTS.c.task_id).where(TASK_TEXTS.c.form_token == form_token)
-    )
+    """(task_id, created_at) of the task a form token made, or None."""
+    return db.session.execute(
+        select(TASK_TEXTS.c.task_id, TASK_TEXTS.c.created_at).where(
+            TASK_TEXTS.c.form_token == form_token
+        )
+    ).first()
+
+
+FORGET_BATCH = 10_000
+
+
+def forget_form_tokens() -> int:
+    """Forget up to FORGET_BATCH form tokens past FORM_TOKEN_HOLDS, of tasks and of shuffles
+    (so the kept tokens stay a day's worth, whatever the age of the data); how many. The
+    job worker calls it until it returns less than FORGET_BATCH, committing in between."""
+    cutoff = clock.now() - FORM_TOKEN_HOLDS
+    forgotten = 0
+    for table, key, made_at in (
+        (TASK_TEXTS, TASK_TEXTS.c.task_id, TASK_TEXTS.c.created_at),
+        (Shuffle.__table__, Shuffle.id, Shuffle.requested_at),
+    ):
+        # `> ''` is IS NOT NULL (tokens are never empty) in a form SQLite reads from the
+        # form_token index, so only the kept day's worth of tokens is looked at.
+        old = (
+            select(key)
+            .where(table.c.form_token > "", made_at < cutoff)
+            .limit(FORGET_BATCH - forgotten)
+            .scalar_subquery()
+        )
+        forgotten += db.session.execute(
+            update(table).where(key.in_(old)).values(form_token=None)
+        ).rowcount
+        if forgotten >= FORGET_BATCH:
+            break
+    return forgotten
 
 
 def get_task(public_id: str) -> Task:

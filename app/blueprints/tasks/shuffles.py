@@ -21,6 +21,7 @@ from app.extensions import db
 from app.i18n import N_, Nn_
 
 from .models import (
+    FORM_TOKEN_HOLDS,
     OPEN,
     TASKS,
     Shuffle,
@@ -136,8 +137,11 @@ def request_shuffle(*, actor, form_token: str | None = None) -> ShufflePress:
     advisory_lock(SHUFFLE_QUEUE_LOCK)  # presses one after the other
     if form_token:
         first = db.session.scalar(select(Shuffle).where(Shuffle.form_token == form_token))
-        if first is not None:
+        if first is not None and first.requested_at >= clock.now() - FORM_TOKEN_HOLDS:
             raise AlreadyShuffled(first)
+        if first is not None:  # expired, not yet forgotten: free for this press
+            first.form_token = None
+            db.session.flush()
     _check_something_to_shuffle()
     waiting = db.session.scalar(
         select(Shuffle).where(Shuffle.status == ShuffleStatus.QUEUED).order_by(Shuffle.id).limit(1)

@@ -1,10 +1,10 @@
 from flask_babel import LazyString
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SubmitField
 from wtforms.fields.choices import SelectChoice
 
 from app.i18n import label
+from app.i18n import lazy_gettext as _l
 
 from .models import EMAIL_CHOICES
 

@@ -362,7 +362,7 @@ def test_a_database_out_of_reach_is_a_503_problem(app, client, worker_token, mon
     def unreachable(popug_id):
         raise OperationalError("SELECT 1", {}, Exception("connection refused"))
 
-    monkeypatch.setattr(accounts.accounting, "balance_of", unreachable)
+    monkeypatch.setattr(accounts.posting, "balance_of", unreachable)
     body = _is_problem(client.get("/api/v1/me", headers=worker_token), 503)
     assert "not reachable" in body["detail"]
     assert "503" in document()["paths"]["/me"]["get"]["responses"]

@@ -5,7 +5,6 @@ version of what it shows, and its check answers a bodiless 304 while that versio
 import re
 
 import pytest
-from sqlalchemy import event
 
 from app import clock
 from app.blueprints.accounting import closing
@@ -14,7 +13,7 @@ from app.blueprints.tasks import service as tasks
 from app.blueprints.tasks import shuffles, versions
 from app.extensions import db
 from tests.factories import make_popug, make_task, shuffle_now
-from tests.helpers import signed_in_client, statements
+from tests.helpers import explained, signed_in_client, statements
 
 BACKGROUND = {"X-Background": "1"}
 LIVE = re.compile(r'<div id="live-notice"[^>]*>', re.S)
@@ -273,24 +272,6 @@ def test_a_check_is_two_statements_whatever_the_number_of_tasks(app, popugs):
         assert len(after) <= 3, after  # the session's popug, the version (and at most one more)
 
 
-def _plans(call) -> list[str]:
-    """PostgreSQL's EXPLAIN of every statement `call()` runs, with the same parameters."""
-    captured = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany):
-        captured.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", capture)
-    try:
-        call()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", capture)
-    connection = db.session.connection()
-    return [
-        "\n".join(connection.exec_driver_sql(f"EXPLAIN {sql}", params).scalars())
-        for sql, params in captured
-    ]
-
 
 @pytest.mark.postgres
 def test_versions_read_a_few_keys_through_indexes(app, popugs):
@@ -305,8 +286,8 @@ def test_versions_read_a_few_keys_through_indexes(app, popugs):
         f"SELECT 1000 + g, 'open', {kesha_id}, 100, 200 FROM generate_series(1, 20000) g"
     )
     connection.exec_driver_sql(
-        "INSERT INTO task_texts (task_id, public_id, title, description, creator_id, created_at) "
-        f"SELECT 1000 + g, 'bulk-' || g, 'Bulk', '', {boss.id}, now() "
+        "INSERT INTO task_texts (task_id, public_id, title, description, creator_id, created_at, "
+        f"fee, reward) SELECT 1000 + g, 'bulk-' || g, 'Bulk', '', {boss.id}, now(), 100, 200 "
         "FROM generate_series(1, 20000) g"
     )
     connection.exec_driver_sql(
@@ -318,11 +299,11 @@ def test_versions_read_a_few_keys_through_indexes(app, popugs):
         connection.exec_driver_sql(f"ANALYZE {table}")
     db.session.commit()
 
-    plans = _plans(versions.board)
-    plans += _plans(lambda: versions.my_tasks(kesha_id))
-    plans += _plans(lambda: versions.task(public_id))
-    plans += _plans(lambda: accounting_queries.account_version(kesha_id))
-    plans += _plans(accounting_queries.overview_version)
+    plans = explained(versions.board)
+    plans += explained(lambda: versions.my_tasks(kesha_id))
+    plans += explained(lambda: versions.task(public_id))
+    plans += explained(lambda: accounting_queries.account_version(kesha_id))
+    plans += explained(accounting_queries.overview_version)
     assert len(plans) == 5, "\n\n".join(plans)
     for plan in plans:
         for table in ("ledger_entries", "tasks", "task_texts"):

@@ -5,33 +5,15 @@ autovacuum next analyzes the ledger)."""
 from datetime import date
 
 import pytest
-from sqlalchemy import event
 
 from app.blueprints.accounting import queries
 from app.extensions import db
 from tests.factories import make_popug
+from tests.helpers import explained
 
 pytestmark = pytest.mark.postgres
 NEW_DAY = date(2026, 3, 2)
 
-
-def _plans(call) -> list[str]:
-    """EXPLAIN of every statement that `call()` runs, with the same parameters."""
-    statements = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany):
-        statements.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", capture)
-    try:
-        call()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", capture)
-    connection = db.session.connection()
-    return [
-        "\n".join(connection.exec_driver_sql(f"EXPLAIN {sql}", params).scalars())
-        for sql, params in statements
-    ]
 
 
 def test_my_account_uses_the_account_index_on_a_day_the_statistics_do_not_know(app):
@@ -50,8 +32,8 @@ def test_my_account_uses_the_account_index_on_a_day_the_statistics_do_not_know(a
     db.session.commit()
 
     account = queries.account_of(popugs[0].id)
-    plans = _plans(lambda: queries.account_summary(popugs[0].id, NEW_DAY, date(2026, 1, 5)))
-    plans += _plans(lambda: queries.audit_log(account.id, NEW_DAY, 2, 50))
+    plans = explained(lambda: queries.account_summary(popugs[0].id, NEW_DAY, date(2026, 1, 5)))
+    plans += explained(lambda: queries.audit_log(account.id, NEW_DAY, 2, 50))
     assert len(plans) == 3  # summary, the log's count and page
     for plan in plans:
         assert "ix_ledger_entries_account_day" in plan, plan

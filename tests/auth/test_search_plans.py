@@ -2,32 +2,14 @@
 reading every popug (there may be 10,000), whatever the database's collation."""
 
 import pytest
-from sqlalchemy import event
 
 from app.blueprints.auth import service
 from app.extensions import db
+from tests.helpers import explained
 
 pytestmark = pytest.mark.postgres
 POPUGS = 10_000
 
-
-def _plans(call) -> list[str]:
-    """EXPLAIN of every statement that `call()` runs, with the same parameters."""
-    statements = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany):
-        statements.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", capture)
-    try:
-        call()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", capture)
-    connection = db.session.connection()
-    return [
-        "\n".join(connection.exec_driver_sql(f"EXPLAIN {sql}", params).scalars())
-        for sql, params in statements
-    ]
 
 
 def test_the_search_reads_popugs_through_indexes(app):
@@ -47,8 +29,8 @@ def test_the_search_reads_popugs_through_indexes(app):
         assert found.items and all(
             p.username.startswith(search) or p.email.startswith(search) for p in found.items
         )
-    plans = _plans(lambda: service.list_popugs(1, 50, search="popug-12"))
-    plans += _plans(lambda: service.list_popugs(1, 50, search="mail-12"))
+    plans = explained(lambda: service.list_popugs(1, 50, search="popug-12"))
+    plans += explained(lambda: service.list_popugs(1, 50, search="mail-12"))
     assert len(plans) == 4  # the count and the page, for each search
     for plan in plans:
         assert "Seq Scan on popugs" not in plan, plan

@@ -2,61 +2,8 @@
 (sent, logged and not sent, waiting, failed), and "Send again" re-queues a failed one
 through the outbox, which still sends it once."""
 
-from datetime import date
-
-import pytest
-from aiosmtpd.controller import Controller
-
-from app.blueprints.accounting import closing, mail
-from app.extensions import db
-from tests.accounting.helpers import complete, free_port, freeze, make_task_for, outbox, row_with
-from tests.factories import make_popug
-
-D1 = date(2026, 3, 2)
-
-
-class Inbox:
-    def __init__(self):
-        self.recipients = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.recipients.extend(envelope.rcpt_tos)
-        return "250 Message accepted for delivery"
-
-
-@pytest.fixture
-def smtp_down(app, monkeypatch):
-    """A mail server setting that refuses connections until `start()` brings one up."""
-    port = free_port()
-    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
-    monkeypatch.setitem(app.config, "MAIL_PORT", port)
-    monkeypatch.setitem(app.config, "MAIL_TIMEOUT", 5)
-
-    class Server:
-        inbox = Inbox()
-        controller = None
-
-        def start(self):
-            self.controller = Controller(self.inbox, hostname="127.0.0.1", port=port)
-            self.controller.start()
-
-    server = Server()
-    yield server
-    if server.controller is not None:
-        server.controller.stop()
-
-
-@pytest.fixture
-def paid_day(app):
-    kesha = make_popug("worker", username="kesha")
-    gosha = make_popug("worker", username="gosha")
-    freeze("2026-03-02 09:00")
-    complete(make_task_for(kesha, fee=1500, reward=3000), kesha)
-    complete(make_task_for(gosha, fee=1500, reward=2000), gosha)
-    freeze("2026-03-02 23:00")
-    closing.close_day(D1)
-    db.session.commit()
-    return kesha, gosha
+from app.blueprints.accounting import mail
+from tests.accounting.helpers import freeze, outbox, row_with
 
 
 def _send_again_buttons(html: str) -> int:
@@ -77,7 +24,7 @@ def test_waiting_then_logged_and_the_history_links_the_day(paid_day, accountant_
 
 
 def test_send_again_requeues_a_failed_email_and_it_is_sent_once(
-    paid_day, accountant_client, smtp_down
+    paid_day, accountant_client, smtp
 ):
     report = mail.send_pending()
     assert report.failed == 2
@@ -85,13 +32,13 @@ def test_send_again_requeues_a_failed_email_and_it_is_sent_once(
     assert "failed" in row_with(page, "kesha") and _send_again_buttons(page) == 2
     assert "2 failed" in accountant_client.get("/accounting/payouts").get_data(as_text=True)
 
-    smtp_down.start()
+    smtp.start()
     kesha_mail = next(m for m in outbox() if m.recipient.startswith("kesha"))
     response = accountant_client.post(f"/accounting/outbox/{kesha_mail.id}/send-again")
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/accounting/payouts/2026-03-02")
     # Sent at once, with whatever else is due; gosha's is still in its backoff.
-    assert smtp_down.inbox.recipients == ["kesha@uberpopug.inc"]
+    assert smtp.inbox.recipients() == ["kesha@uberpopug.inc"]
     states = {m.recipient: (m.status, m.attempts) for m in outbox()}
     assert states["kesha@uberpopug.inc"] == ("sent", 2)
     assert states["gosha@uberpopug.inc"] == ("pending", 1)
@@ -104,10 +51,10 @@ def test_send_again_requeues_a_failed_email_and_it_is_sent_once(
     )
     assert "is not failed" in again.get_data(as_text=True)
     mail.send_pending()
-    assert smtp_down.inbox.recipients == ["kesha@uberpopug.inc"]
+    assert smtp.inbox.recipients() == ["kesha@uberpopug.inc"]
 
 
-def test_send_again_leaves_a_message_a_sender_holds(paid_day, smtp_down):
+def test_send_again_leaves_a_message_a_sender_holds(paid_day, smtp):
     mail.send_pending()
     freeze("2026-03-02 23:05")  # both failed and due again
     claim = mail._claim(1)  # a sender holds the first (its claim cleared the error)

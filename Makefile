@@ -79,17 +79,20 @@ node_modules: node_modules/.installed
 
 test: $(VENV)/.dev catalogues node_modules/.installed
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
 # The inner loop while working: everything but the browser, reliability and deployment tests.
 test-fast: $(VENV)/.dev catalogues
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest -m "not e2e" --ignore=tests/e2e --ignore=tests/reliability \
 		--ignore=tests/test_procfile.py --ignore=tests/api/test_live_fuzz.py \
 		--ignore=tests/api/test_readme_script.py
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # Every bench/ script with --quick (a smoke run; .ci/run does it on both databases). On
 # PostgreSQL: make bench-quick BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/NAME

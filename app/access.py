@@ -57,8 +57,7 @@ PURPOSES = {
         "admins may use it."
     ),
     "analytics": N_(
-        "Analytics shows the company's earnings and most expensive tasks. Only admins may "
-        "use it."
+        "Analytics shows the company's earnings and most expensive tasks. Only admins may use it."
     ),
     "popugs": N_(
         "The popugs pages create popugs, change their roles and show the audit trail. Only "

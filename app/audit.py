@@ -136,10 +136,13 @@ def _ngettext():
         from flask_babel import ngettext
 
         return ngettext
-    return lambda singular, plural, num, **params: (singular if num == 1 else plural) % {
-        "num": num,
-        **params,
-    }
+    return lambda singular, plural, num, **params: (
+        (singular if num == 1 else plural)
+        % {
+            "num": num,
+            **params,
+        }
+    )
 
 
 def _shown(params: dict) -> dict:

@@ -138,8 +138,7 @@ def handle_csrf_error(error: CSRFError):
 UNREACHABLE = N_("The database is not reachable right now. Please try again in a moment.")
 TOO_SLOW_API = N_("This request took too long to answer. Narrow it, or try again in a moment.")
 TOO_SLOW = N_(
-    "This page took too long to prepare. Narrow the search or the dates, or try again in "
-    "a moment."
+    "This page took too long to prepare. Narrow the search or the dates, or try again in a moment."
 )
 
 

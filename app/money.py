@@ -59,4 +59,3 @@ def _babel_money(locale, cents: int, signed: bool, whole: bool) -> str:
 def money_class(cents: int) -> str:
     """CSS class for an amount: negative amounts are muted red, positive ones green."""
     return "money-neg" if cents < 0 else ("money-pos" if cents > 0 else "money-zero")
-

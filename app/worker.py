@@ -199,7 +199,6 @@ class Chores:
             if tokens:
                 log.info("forgot %s expired form tokens", tokens)
 
-
     def _digest_when_due(self) -> None:
         from app.blueprints.notifications.service import digest_day_due, queue_digests
 

@@ -567,7 +567,6 @@ class Gunicorn(_Logged):
         raise RuntimeError(f"gunicorn did not start:\n{self.output()[-5000:]}")
 
 
-
 class JobWorker(_Logged):
     """`flask --app wsgi jobs work` (the Procfile's worker) beside gunicorn, in the same
     environment and directory; stopped with SIGTERM, which lets a running shuffle end."""
@@ -593,6 +592,7 @@ class JobWorker(_Logged):
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"the job worker did not start:\n{self.final_log[-5000:]}")
+
 
 BARE_APP = '''
 from flask import Flask, render_template_string

@@ -261,10 +261,7 @@ def bench_pages(
         pages = {name: pages[name] for name in ("bare Flask+Jinja, 50 rows", "Tasks board (all)")}
     prefix = str(total_tasks)[:4]
     pages.update(
-        {
-            label: (client, path.format(prefix=prefix), 1)
-            for label, path in order_paths().items()
-        }
+        {label: (client, path.format(prefix=prefix), 1) for label, path in order_paths().items()}
     )
     with app.app_context():
         engine = db.engine
@@ -360,8 +357,16 @@ def main() -> None:
         board_ms = pages["Tasks board (all)"]["median_ms"]
         print(
             markdown_table(
-                ["page", "rows", "median ms", "p95 ms", "× bare", "× board", "SQL queries",
-                 "SQL ms"],
+                [
+                    "page",
+                    "rows",
+                    "median ms",
+                    "p95 ms",
+                    "× bare",
+                    "× board",
+                    "SQL queries",
+                    "SQL ms",
+                ],
                 [
                     [
                         name,

@@ -1,6 +1,5 @@
 """Fixtures: one app per test session, a clean database per test, clients per role."""
 
-
 import pytest
 from flask import g, has_app_context
 from flask.testing import FlaskClient

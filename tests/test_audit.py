@@ -70,8 +70,12 @@ def test_failed_actions_are_not_recorded(admin_client, admin):
     admin_client.post(f"/popugs/{admin.public_id}/deactivate")  # the last admin: refused
     admin_client.post(
         "/popugs",
-        data={"username": "root-admin", "email": "x@uberpopug.inc", "role": "worker",
-              "beak_shape": "long and thin"},
+        data={
+            "username": "root-admin",
+            "email": "x@uberpopug.inc",
+            "role": "worker",
+            "beak_shape": "long and thin",
+        },
     )  # the username is taken: refused
     assert events(after=before) == []
 

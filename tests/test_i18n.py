@@ -131,8 +131,11 @@ def test_extraction_finds_the_code_the_templates_and_the_marked_service_messages
         "Shuffle: %(num)s task",
         "Shuffle: %(num)s tasks",
     )
-    assert (None, "Nobody else can take this popug's %(num)s open tasks: there is no other "
-            "active worker or accountant. Add or activate one first.") in messages  # Nn_
+    assert (
+        None,
+        "Nobody else can take this popug's %(num)s open tasks: there is no other "
+        "active worker or accountant. Add or activate one first.",
+    ) in messages  # Nn_
     assert ("task table column", "Completed") in messages  # pgettext
     assert len(messages) > 300
 

@@ -272,7 +272,6 @@ def test_a_check_is_two_statements_whatever_the_number_of_tasks(app, popugs):
         assert len(after) <= 3, after  # the session's popug, the version (and at most one more)
 
 
-
 @pytest.mark.postgres
 def test_versions_read_a_few_keys_through_indexes(app, popugs):
     """With 20,000 tasks and 40,000 entries, analyzed: no scan of the ledger or the tasks,

@@ -231,10 +231,7 @@ def test_the_migrations_move_the_data_of_the_previous_schema(tmp_path, keep_logg
                 )
             ).all()
             shuffle = conn.execute(
-                text(
-                    "SELECT status, requested_at, started_at, finished_at, attempts "
-                    "FROM shuffles"
-                )
+                text("SELECT status, requested_at, started_at, finished_at, attempts FROM shuffles")
             ).one()
         assert [tuple(row)[:8] for row in texts] == [
             (1, "t-1", "Feed the parrot", "UBERPOP-1", "Seeds\nand water", "tok-1", "open", 1),
@@ -356,14 +353,11 @@ def test_audit_events_are_given_codes_and_parameters(tmp_path, keep_logging):
 
         flask_migrate.downgrade(directory=str(MIGRATIONS), revision=BEFORE_AUDIT_CODES)
         with db.engine.connect() as conn:
-            back = conn.execute(
-                text("SELECT details, address FROM audit_events ORDER BY id")
-            ).all()
+            back = conn.execute(text("SELECT details, address FROM audit_events ORDER BY id")).all()
         assert [tuple(row) for row in back] == [
             ("kesha as worker", "command line"),
             (
-                "kesha: worker → manager; 2 open tasks handed over to others, each charged "
-                "its fee",
+                "kesha: worker → manager; 2 open tasks handed over to others, each charged its fee",
                 "10.0.0.1",
             ),
             ("1 open tasks among 1 popugs", "job worker"),

@@ -23,9 +23,7 @@ def test_waiting_then_logged_and_the_history_links_the_day(paid_day, accountant_
     assert "logged, not sent" in accountant_client.get("/accounting/payouts").get_data(True)
 
 
-def test_send_again_requeues_a_failed_email_and_it_is_sent_once(
-    paid_day, accountant_client, smtp
-):
+def test_send_again_requeues_a_failed_email_and_it_is_sent_once(paid_day, accountant_client, smtp):
     report = mail.send_pending()
     assert report.failed == 2
     page = accountant_client.get("/accounting/payouts/2026-03-02").get_data(as_text=True)

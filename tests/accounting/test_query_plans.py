@@ -15,7 +15,6 @@ pytestmark = pytest.mark.postgres
 NEW_DAY = date(2026, 3, 2)
 
 
-
 def test_my_account_uses_the_account_index_on_a_day_the_statistics_do_not_know(app):
     popugs = [make_popug("worker") for _ in range(40)]
     db.session.commit()

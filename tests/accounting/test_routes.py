@@ -208,9 +208,7 @@ def test_an_unknown_popugs_account_is_404(accountant_client, day):
     assert accountant_client.get("/accounting/popugs/no-such-popug").status_code == 404
 
 
-def test_all_balances_and_the_payouts_of_a_day_link_to_each_account(
-    accountant_client, worker, day
-):
+def test_all_balances_and_the_payouts_of_a_day_link_to_each_account(accountant_client, worker, day):
     link = f'<a href="/accounting/popugs/{worker.public_id}">worker-one</a>'
     assert link in accountant_client.get("/accounting").text
     freeze("2026-03-02 18:00")

@@ -206,9 +206,7 @@ def test_open_tasks_on_a_popug_who_cannot_take_them(books, runner):
 
 def test_a_manager_holding_open_tasks_is_found_too(books, runner):
     kesha = books["kesha"]
-    corrupt(
-        "UPDATE tasks SET assignee_id = :k WHERE id = :t", k=kesha.id, t=books["plain"]
-    )
+    corrupt("UPDATE tasks SET assignee_id = :k WHERE id = :t", k=kesha.id, t=books["plain"])
     corrupt(
         "INSERT INTO ledger_entries (account_id, kind, amount, task_id, handed_over_from, "
         "business_day, created_at) SELECT (SELECT id FROM accounts WHERE popug_id = :k), "

@@ -250,9 +250,7 @@ def test_the_openapi_document_describes_every_operation(app, client):
     assert response.status_code == 200
     doc = response.get_json()
     assert doc["openapi"] == "3.1.0"
-    operations = {
-        (method.upper(), path) for path, item in doc["paths"].items() for method in item
-    }
+    operations = {(method.upper(), path) for path, item in doc["paths"].items() for method in item}
     rules = {
         (method, re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1")))
         for rule in app.url_map.iter_rules()

@@ -85,9 +85,7 @@ def test_change_email_refuses_what_creating_a_popug_refuses(db, admin, kesha, em
 
 
 @pytest.mark.parametrize("taken", ["worker-one@uberpopug.inc", "WORKER-ONE@uberpopug.INC"])
-def test_change_email_refuses_another_popugs_address_ignoring_case(
-    db, admin, kesha, worker, taken
-):
+def test_change_email_refuses_another_popugs_address_ignoring_case(db, admin, kesha, worker, taken):
     with told() as heard, pytest.raises(ServiceError) as refused:
         service.change_email(kesha.public_id, taken, actor=admin)
     assert refused.value.message == "A popug with this e-mail already exists."

@@ -162,9 +162,12 @@ def test_set_beak_shape_shows_it_once_and_ends_the_popugs_sessions(app, admin_cl
     new = app.test_client().post("/sign-in", data={"username": "kesha", "beak_shape": NEW_BEAK})
     assert new.status_code == 302
     # Their API tokens stay.
-    assert app.test_client().get(
-        "/api/v1/me", headers={"Authorization": f"Bearer {secret}"}
-    ).status_code == 200
+    assert (
+        app.test_client()
+        .get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
+        .status_code
+        == 200
+    )
 
 
 @pytest.mark.parametrize(
@@ -295,9 +298,7 @@ def test_search_keeps_its_query_in_the_pages_and_after_a_row_action(app, admin_c
     assert listed(second) == [f"kesha-{n:03d}" for n in range(50, 60)]
     target = db.session.scalar(select(Popug.public_id).where(Popug.username == "kesha-055"))
     assert f"/popugs/{target}/role?page=2&amp;q=kesha" in second
-    done = admin_client.post(
-        f"/popugs/{target}/role?page=2&q=kesha", data={"role": "accountant"}
-    )
+    done = admin_client.post(f"/popugs/{target}/role?page=2&q=kesha", data={"role": "accountant"})
     assert done.status_code in (302, 303)
     assert parse_qs(urlsplit(done.headers["Location"]).query) == {"page": ["2"], "q": ["kesha"]}
 

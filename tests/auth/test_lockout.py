@@ -71,9 +71,7 @@ def test_a_known_browser_signs_in_beside_the_guesser(app, keshas_browser):
     assert keshas_browser.get("/").status_code == 200
 
 
-def test_guesses_from_many_addresses_stop_at_the_total_but_not_a_known_browser(
-    app, keshas_browser
-):
+def test_guesses_from_many_addresses_stop_at_the_total_but_not_a_known_browser(app, keshas_browser):
     for n in range(TOTAL // LIMIT):
         guesser = app.test_client()
         for _ in range(LIMIT):

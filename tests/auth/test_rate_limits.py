@@ -155,9 +155,7 @@ def test_concurrent_wrong_guesses_against_gunicorn_each_count(tmp_path: Path, st
     target = "popug-5"
     if storage_name == "redis":
         _empty_redis()
-    processes, port = start_deployment(
-        url, tmp_path, RATELIMIT_STORAGE_URI=STORAGES[storage_name]
-    )
+    processes, port = start_deployment(url, tmp_path, RATELIMIT_STORAGE_URI=STORAGES[storage_name])
     try:
         lock = threading.Lock()
         clients = [Client(port, [], lock) for _ in range(GUESSES)]

@@ -596,9 +596,7 @@ def test_deactivate_and_reactivate_via_row_forms(admin_client, worker, headers):
         assert "worker-one is active." in admin_client.get("/popugs").get_data(as_text=True)
 
 
-def test_deactivate_asks_first_with_the_tasks_and_fees_it_hands_over(
-    admin_client, admin, worker
-):
+def test_deactivate_asks_first_with_the_tasks_and_fees_it_hands_over(admin_client, admin, worker):
     from tests.factories import make_task
 
     make_popug(role="worker", username="taker")
@@ -677,8 +675,10 @@ def test_a_popugs_page_shows_role_tasks_balance_and_the_audit_trail_about_them(a
         db.session.scalar(select(Popug.id).where(Popug.username == "kiwi"))
     )
     manager = make_popug(role="manager")
-    tasks = [tasks_service.create_task(title=f"T{n}", jira_id=None, description="", actor=manager)
-             for n in range(3)]
+    tasks = [
+        tasks_service.create_task(title=f"T{n}", jira_id=None, description="", actor=manager)
+        for n in range(3)
+    ]
     tasks_service.complete_task(tasks[0].public_id, actor=kiwi)
     make_popug(role="worker", username="gosha")  # someone else, whose events do not show
     db.session.commit()

@@ -11,7 +11,6 @@ pytestmark = pytest.mark.postgres
 POPUGS = 10_000
 
 
-
 def test_the_search_reads_popugs_through_indexes(app):
     connection = db.session.connection()
     connection.exec_driver_sql(

@@ -94,9 +94,7 @@ def test_confirmations_pass_axe(visit):
 
 @pytest.mark.parametrize("role", ROLES)
 def test_every_page_passes_axe_in_russian(visit, demo_roles, shuffle_record_path, role):
-    visitor = visit(
-        js=True, bypass_csp=True, locale="ru-RU", as_popug=demo_user(demo_roles, role)
-    )
+    visitor = visit(js=True, bypass_csp=True, locale="ru-RU", as_popug=demo_user(demo_roles, role))
     found = []
     for where in tour(visitor, role, shuffle_record_path):
         expect(visitor.page.locator("html")).to_have_attribute("lang", "ru")

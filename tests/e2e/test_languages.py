@@ -51,8 +51,9 @@ def test_a_worker_with_a_russian_browser_works_in_russian(visit, logins, js):
     assignee = cells.nth(3).inner_text().split()[0]
     expect(creator.flash()).to_contain_text(f"Задача создана и назначена попугу {assignee}.")
     expect(cells.nth(4)).to_have_text("открыта")
-    fee, reward = parse_russian_money(cells.nth(5).inner_text()), parse_russian_money(
-        cells.nth(6).inner_text()
+    fee, reward = (
+        parse_russian_money(cells.nth(5).inner_text()),
+        parse_russian_money(cells.nth(6).inner_text()),
     )
     assert 10_00 <= fee <= 20_00 and 20_00 <= reward <= 40_00
     expect(cells.nth(7)).to_have_text(re.compile(r"^\d\d\.\d\d\.\d{4}, \d\d:\d\d$"))
@@ -77,9 +78,7 @@ def test_a_worker_with_a_russian_browser_works_in_russian(visit, logins, js):
     main = page.locator("main")
     expect(main.get_by_role("heading", level=2)).to_contain_text("Выписка за")
     entries = page.locator("#audit-entries tbody tr", has_text=title)
-    expect(entries.filter(has_text="Плата за назначение")).to_contain_text(
-        rubles_format(-fee)
-    )
+    expect(entries.filter(has_text="Плата за назначение")).to_contain_text(rubles_format(-fee))
     expect(entries.filter(has_text="Награда")).to_contain_text("+" + rubles_format(reward))
     expect(page.get_by_label("День", exact=True)).to_have_value(re.compile(r"^\d{4}-\d\d-\d\d$"))
 
@@ -88,8 +87,16 @@ def test_a_worker_with_a_russian_browser_works_in_russian(visit, logins, js):
 def test_the_top_bar_switches_the_language_and_keeps_the_choice(visit, server, logins, js):
     username = unique("polyglot").lower()
     server.flask(
-        "popugs", "create", "--username", username, "--email", f"{username}@uberpopug.inc",
-        "--role", "worker", "--beak-shape", E2E_BEAK,
+        "popugs",
+        "create",
+        "--username",
+        username,
+        "--email",
+        f"{username}@uberpopug.inc",
+        "--role",
+        "worker",
+        "--beak-shape",
+        E2E_BEAK,
     )
     logins[username] = E2E_BEAK
     visitor = visit(js=js)  # an English browser

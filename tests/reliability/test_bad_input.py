@@ -599,9 +599,7 @@ def test_every_post_endpoint_refuses_a_body_over_the_limit(csrf_world):
     for path, role, client in _every_post_as_every_role(csrf_world):
         for kind, (data, content_type) in bodies.items():
             for headers in ({}, {"HX-Request": "true"}):
-                response = client.post(
-                    path, data=data, content_type=content_type, headers=headers
-                )
+                response = client.post(path, data=data, content_type=content_type, headers=headers)
                 where = f"{role} POST {path} ({kind}, {headers})"
                 assert response.status_code == 413, f"{where}: {response.status_code}"
                 assert "Request too large" in response.get_data(as_text=True), where

@@ -433,17 +433,17 @@ def test_a_popug_deactivated_as_a_shuffle_starts(app, admin, manager):
 
     def deactivate():
         with app.app_context():
-            change = auth.set_active(
-                victim_public_id, False, actor=auth.get_popug(admin_public_id)
-            )
+            change = auth.set_active(victim_public_id, False, actor=auth.get_popug(admin_public_id))
             handed_over.append(change.tasks_handed_over)
             db.session.commit()
 
     admin_request = threading.Thread(target=_in_app, args=(app, deactivate))
 
     def deactivate_during_the_update(conn, cursor, statement, parameters, context, many):
-        if admin_request.is_alive() or handed_over or "UPDATE TASKS SET" not in " ".join(
-            statement.upper().split()
+        if (
+            admin_request.is_alive()
+            or handed_over
+            or "UPDATE TASKS SET" not in " ".join(statement.upper().split())
         ):
             return
         admin_request.start()

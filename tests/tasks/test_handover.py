@@ -36,9 +36,7 @@ def team(db):
 
 def open_tasks_of(popug_id: int) -> list[int]:
     return list(
-        db.session.scalars(
-            select(Task.id).where(Task.assignee_id == popug_id, Task.status == OPEN)
-        )
+        db.session.scalars(select(Task.id).where(Task.assignee_id == popug_id, Task.status == OPEN))
     )
 
 
@@ -173,8 +171,7 @@ def test_stuck_tasks_are_reported_then_handed_over_each_charged_its_fee(app, tea
     assert [len(tasks) for tasks in stuck.values()] == [4, 1]
     names = {kesha.id: "kesha", former.id: former.username}
     assert verify.verify() == [
-        f"Task #{task}: open on {names[popug]} (#{popug}), who cannot take tasks "
-        f"{HAND_OVER_STUCK}."
+        f"Task #{task}: open on {names[popug]} (#{popug}), who cannot take tasks {HAND_OVER_STUCK}."
         for popug, tasks in stuck.items()
         for task in sorted(tasks)
     ]

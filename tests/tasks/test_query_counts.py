@@ -1,6 +1,5 @@
 """Each tasks page runs the same number of SQL statements for 5 rows as for 50 (no N+1)."""
 
-
 import pytest
 from sqlalchemy import update
 

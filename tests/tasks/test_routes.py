@@ -378,14 +378,14 @@ def test_mark_done_with_htmx_updates_row_and_balance(worker_client, worker, mana
 def test_mark_done_on_my_tasks_moves_the_task_as_a_reload_would(worker_client, worker, manager):
     done, other = make_task(manager, title="Feed"), make_task(manager, title="Water")
     before = text(worker_client.get("/my-tasks"))
-    assert "Open <span class=\"muted\">(2)</span>" in before
+    assert 'Open <span class="muted">(2)</span>' in before
     response = worker_client.post(
         f"/tasks/{done.public_id}/done",
         headers=HTMX | {"HX-Current-URL": "http://localhost/my-tasks"},
     )
     assert response.headers["HX-Retarget"] == "#my-tasks"
     body = text(response)
-    assert "Open <span class=\"muted\">(1)</span>" in body
+    assert 'Open <span class="muted">(1)</span>' in body
     assert "You have not finished a task yet" not in body
     open_section, done_section = body.split('id="done-title"')
     assert f'id="task-{other.public_id}"' in open_section
@@ -394,9 +394,7 @@ def test_mark_done_on_my_tasks_moves_the_task_as_a_reload_would(worker_client, w
     assert f'id="task-{other.public_id}"' not in done_section
 
 
-def test_mark_done_on_the_open_filter_takes_the_task_off_the_board(
-    worker_client, worker, manager
-):
+def test_mark_done_on_the_open_filter_takes_the_task_off_the_board(worker_client, worker, manager):
     done, other = make_task(manager, title="Feed"), make_task(manager, title="Water")
     response = worker_client.post(
         f"/tasks/{done.public_id}/done?from=board",

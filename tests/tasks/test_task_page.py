@@ -27,8 +27,12 @@ def story(db):
     gosha, then completed by whoever had it."""
     manager = make_popug(role="manager", username="boss")
     kesha = make_popug(role="worker", username="kesha")
-    task = make_task(manager, title="Feed the parrot", jira_id="UBERPOP-42",
-                     description="Seeds first,\nthen <water>.")
+    task = make_task(
+        manager,
+        title="Feed the parrot",
+        jira_id="UBERPOP-42",
+        description="Seeds first,\nthen <water>.",
+    )
     make_popug(role="worker", username="gosha")
     db.session.commit()
     shuffles = [shuffle_now(actor=manager), shuffle_now(actor=manager)]
@@ -37,8 +41,13 @@ def story(db):
     owner = auth.get_popug_by_id(task.assignee_id)
     service.complete_task(task.public_id, actor=owner)
     db.session.commit()
-    return {"task": db.session.get(Task, task.id), "manager": manager, "kesha": kesha,
-            "shuffles": shuffles, "owner": owner}
+    return {
+        "task": db.session.get(Task, task.id),
+        "manager": manager,
+        "kesha": kesha,
+        "shuffles": shuffles,
+        "owner": owner,
+    }
 
 
 def test_the_history_has_a_line_per_money_movement_equal_to_the_ledger(story):
@@ -53,7 +62,9 @@ def test_the_history_has_a_line_per_money_movement_equal_to_the_ledger(story):
     assert lines[1].previous == "kesha" and lines[2].previous == lines[1].popug
     assert lines[3].popug == story["owner"].username == lines[2].popug
     assert [line.shuffle_public_id for line in lines] == [
-        None, *(s.public_id for s in story["shuffles"]), None
+        None,
+        *(s.public_id for s in story["shuffles"]),
+        None,
     ]
 
 
@@ -64,9 +75,7 @@ def test_the_task_page_shows_the_task_and_its_history(app, story):
     html = page.text
     assert '<h1 class="task-title">Feed the parrot</h1>' in html
     facts = " ".join(re.sub(r"<[^>]+>", " ", html[html.index('id="task-facts">') + 16 :]).split())
-    assert facts.startswith(
-        f"Jira ID UBERPOP-42 Status done Assignee {story['owner'].username}"
-    )
+    assert facts.startswith(f"Jira ID UBERPOP-42 Status done Assignee {story['owner'].username}")
     assert f"Creator boss Fee {format_cents(task.fee)} Reward {format_cents(task.reward)}" in facts
     # escaped, line breaks kept (pre-wrap)
     description = '<div class="task-description" id="task-description">'

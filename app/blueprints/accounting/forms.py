@@ -30,4 +30,4 @@ class SendMailForm(FlaskForm):
 
 
 class SendAgainForm(FlaskForm):
-    """"Send again" for one failed payout e-mail: only the CSRF token."""
+    """ "Send again" for one failed payout e-mail: only the CSRF token."""

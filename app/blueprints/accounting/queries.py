@@ -343,9 +343,7 @@ def task_money(task_id: int, shuffle_ids, offset: int, limit: int) -> list[TaskM
         .join(Account, Account.id == LedgerEntry.account_id)
     )
     both = union_all(own, lines).subquery("money")
-    rows = db.session.execute(
-        select(both).order_by(both.c.id).offset(offset).limit(limit)
-    ).all()
+    rows = db.session.execute(select(both).order_by(both.c.id).offset(offset).limit(limit)).all()
     return [TaskMoney(*row) for row in rows]
 
 

@@ -365,15 +365,13 @@ def close_day():
     if result.closed_now:
         flash(_closed_message(result), "success")
     else:
-        flash(
-            gettext("%(day)s was already closed; nothing changed.", day=format_day(day)), "info"
-        )
+        flash(gettext("%(day)s was already closed; nothing changed.", day=format_day(day)), "info")
     _send_mail_after_close()
     return redirect_after_post(url_for("accounting.show_payouts", day=day.isoformat()))
 
 
 def _closed_message(result) -> str:
-    """"Closed 2026-03-03: paid $3.00 to 1 popug, 2 left in the red." (the English of
+    """ "Closed 2026-03-03: paid $3.00 to 1 popug, 2 left in the red." (the English of
     CloseResult.summary, which the command line and the audit trail keep)."""
     return ngettext(
         "Closed %(day)s: paid %(paid)s to %(num)s popug, %(in_red)s left in the red.",
@@ -386,7 +384,7 @@ def _closed_message(result) -> str:
 
 
 def _mail_message(report) -> str:
-    """"Payout e-mails: Sent 1, logged 0, failed 0; 0 still pending." (SendReport.summary)."""
+    """ "Payout e-mails: Sent 1, logged 0, failed 0; 0 still pending." (SendReport.summary)."""
     return gettext(
         "Payout e-mails: Sent %(sent)s, logged %(logged)s, failed %(failed)s; "
         "%(pending)s still pending.",
@@ -445,7 +443,7 @@ def show_payouts(day: str):
 @bp.post("/accounting/outbox/<int:message_id>/send-again")
 @role_required(*ACCESS["accounting"])
 def resend_mail(message_id: int):
-    """"Send again" for a payout e-mail whose last attempt failed: it is made due now in
+    """ "Send again" for a payout e-mail whose last attempt failed: it is made due now in
     the outbox (committed first) and the outbox is sent, as after a close."""
     day = found(mail.payout_day_of(message_id), N_("No such payout e-mail."))
     back = url_for("accounting.show_payouts", day=day.isoformat())

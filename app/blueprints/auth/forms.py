@@ -41,9 +41,7 @@ class PopugForm(FlaskForm):
 class EmailForm(FlaskForm):
     """A popug's new e-mail (rules in auth.service, as for a new popug)."""
 
-    email = StringField(
-        _l("New e-mail"), validators=[DataRequired()], render_kw={"type": "email"}
-    )
+    email = StringField(_l("New e-mail"), validators=[DataRequired()], render_kw={"type": "email"})
     submit = SubmitField(_l("Change e-mail"))
 
 

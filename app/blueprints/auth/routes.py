@@ -178,7 +178,7 @@ def create_popug():
 
 
 def _role_changed(change) -> str:
-    """"kesha is now manager." and how many open tasks went to others."""
+    """ "kesha is now manager." and how many open tasks went to others."""
     popug, count = change.popug, change.tasks_handed_over
     role = label(popug.role, "role")
     if not count:
@@ -195,7 +195,7 @@ def _role_changed(change) -> str:
 
 
 def _activity_changed(change) -> str:
-    """"kesha is deactivated." and how many open tasks went to others."""
+    """ "kesha is deactivated." and how many open tasks went to others."""
     popug, count = change.popug, change.tasks_handed_over
     name = popug.username
     if popug.active:

@@ -173,9 +173,7 @@ def on_credentials_changed(
         if field == "email" and previous_email:
             to.append(literal(previous_email))
         for address in to:
-            mail.queue_mail_from(
-                select(address, literal(TOPIC_NOTIFICATION), literal(written))
-            )
+            mail.queue_mail_from(select(address, literal(TOPIC_NOTIFICATION), literal(written)))
 
 
 def _select(*columns):

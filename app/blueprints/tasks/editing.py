@@ -71,9 +71,7 @@ def edit_task(public_id: str, *, title, jira_id, description, actor) -> TaskEdit
         name: True if name == "description" else [getattr(current, name), value]
         for name, value in changed.items()
     }
-    db.session.add(
-        TaskEdit(task_id=task_id, editor_id=actor.id, at=clock.now(), changes=changes)
-    )
+    db.session.add(TaskEdit(task_id=task_id, editor_id=actor.id, at=clock.now(), changes=changes))
     db.session.flush()
     db.session.expire(task)  # its texts were changed by a statement
     return TaskEdited(public_id, tuple(name for name in EDITABLE if name in changed))

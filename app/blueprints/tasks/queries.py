@@ -256,8 +256,6 @@ def _few_hits(search: Search, postgres: bool, params: dict) -> bool:
     return seen * max(newest, SORTED_SEARCH_SAMPLE) / SORTED_SEARCH_SAMPLE <= SORTED_SEARCH_HITS
 
 
-
-
 # The board pages through the newest BOARD_PAGES pages of a filter (SEARCH_PAGES of a
 # search), no deeper:
 # a page further back costs a walk over every task before it. Older tasks are found by a
@@ -484,20 +482,17 @@ def shuffles(page: int, per_page: int = SHUFFLES_PER_PAGE) -> Page:
     """A page of every shuffle pressed, newest first: its public id, who pressed it and
     when, its state, and how many tasks it moved among how many popugs (read backwards
     along the primary key, no count)."""
-    statement = (
-        select(
-            Shuffle.public_id,
-            Shuffle.status,
-            Shuffle.requested_at,
-            Shuffle.finished_at,
-            Shuffle.tasks_count,
-            Shuffle.popugs_count,
-            Shuffle.error,
-            Shuffle.attempts,
-            auth.username_of(Shuffle.actor_id).label("actor_name"),
-        )
-        .order_by(Shuffle.id.desc())
-    )
+    statement = select(
+        Shuffle.public_id,
+        Shuffle.status,
+        Shuffle.requested_at,
+        Shuffle.finished_at,
+        Shuffle.tasks_count,
+        Shuffle.popugs_count,
+        Shuffle.error,
+        Shuffle.attempts,
+        auth.username_of(Shuffle.actor_id).label("actor_name"),
+    ).order_by(Shuffle.id.desc())
     return peek_page(db.session, paged(statement), page, per_page)
 
 

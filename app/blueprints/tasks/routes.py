@@ -310,9 +310,7 @@ def shuffle():
     else:
         shuffle = press.shuffle
         if press.joined:
-            flash(
-                gettext("A shuffle was already waiting to start; your press joined it."), "info"
-            )
+            flash(gettext("A shuffle was already waiting to start; your press joined it."), "info")
     return redirect_after_post(url_for("tasks.show_shuffle", public_id=shuffle.public_id))
 
 

@@ -134,11 +134,7 @@ def sorted_search(rows, order_by, jira_id: bool, postgres: bool, few: bool):
     if few:
         hits = hit_ids(jira_id, postgres).cte("hits")
         hits = hits.prefix_with("MATERIALIZED", dialect="postgresql")
-        return (
-            rows()
-            .where(Task.id.in_(select(hits.c[0])))
-            .order_by(*order_by(key_expression=True))
-        )
+        return rows().where(Task.id.in_(select(hits.c[0]))).order_by(*order_by(key_expression=True))
     if postgres:
         matches = PG_TITLE_HAS_WORDS
         if jira_id:

@@ -37,11 +37,9 @@ JIRA_MAX = 32
 DESCRIPTION_MAX = 5000
 FEE_DOLLARS = (10, 20)
 REWARD_DOLLARS = (20, 40)
-SHUFFLE_RUNNING = (
-    N_(
-        "Open tasks are being shuffled right now, so this task is probably no longer yours. "
-        "No reward was paid; look at your tasks again in a moment."
-    )
+SHUFFLE_RUNNING = N_(
+    "Open tasks are being shuffled right now, so this task is probably no longer yours. "
+    "No reward was paid; look at your tasks again in a moment."
 )
 
 

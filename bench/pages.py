@@ -61,7 +61,7 @@ from app import clock  # noqa: E402
 from app.blueprints.accounting import posting
 from app.blueprints.accounting import queries as accounting_queries  # noqa: E402
 from app.blueprints.accounting.models import Account, LedgerEntry  # noqa: E402
-from app.blueprints.analytics import queries as analytics_queries  # noqa: E402
+from app.blueprints.analytics import report as analytics_report  # noqa: E402
 from app.blueprints.auth import sessions  # noqa: E402
 from app.blueprints.auth.models import Popug  # noqa: E402
 from app.blueprints.notifications import queries as notification_queries  # noqa: E402
@@ -69,7 +69,7 @@ from app.blueprints.notifications.models import Notification  # noqa: E402
 from app.blueprints.tasks import queries as task_queries  # noqa: E402
 from app.blueprints.tasks.models import OPEN, Task  # noqa: E402
 from app.extensions import db  # noqa: E402
-from app.i18n import TRANSLATIONS  # noqa: E402
+from app.i18n import LABELS, TRANSLATIONS  # noqa: E402
 from app.money import format_cents  # noqa: E402
 from bench.common import (  # noqa: E402
     SEED_END,
@@ -488,7 +488,7 @@ def twin_app(config) -> Flask:
             entries=entries,
             lines=lines,
             labels=task_queries.labels(ids) if ids else {},
-            kinds=accounting_queries.KIND_LABELS,
+            kinds=LABELS["entry"],
         )
 
     @twin.get("/accounting")
@@ -523,11 +523,11 @@ def twin_app(config) -> Flask:
     def analytics():
         roles("admin")
         today = clock.business_day()
-        report = analytics_queries.range_report(today - timedelta(days=29), today)
+        report = analytics_report.range_report(today - timedelta(days=29), today)
         return render_template(
             "analytics.html",
             r=report,
-            now=analytics_queries.today_cards(report),
+            now=analytics_report.today_cards(report),
             today=today,
             timezone=twin.config["ATES_TIMEZONE"],
         )

@@ -1,6 +1,7 @@
 """Shared helpers for the benchmark scripts in bench/.
 
-- `bench_app(url)`: the real aTES app on a given database, with cheap password hashing.
+- `bench_app(url)`: the real aTES app on a given database, with cheap password hashing
+  (it lives in tests/support/apps.py, imported here).
 - `fresh_database(url, name)`: a new SQLite file in a temporary directory, or a new
   PostgreSQL database (created, then dropped afterwards); `copy_database` clones one.
 - `seed(engine, population)`: the one bulk seeder of the benchmarks and the tests, which
@@ -8,7 +9,8 @@
   of a script with several.
 - `StatementLog`: per-statement timings from SQLAlchemy's cursor events.
 - `check_ledger`: the money invariants a benchmark re-checks after writing (seeding.py).
-- `quantile`, `peak_rss_mb`, `markdown_table`: figures for the report.
+- `quantile`, `peak_rss_mb`, `markdown_table`, `machine`: figures for the report
+  (`markdown_table` and `machine` live in tests/support/report.py).
 
 A script imports this as `bench.common` after putting the repository root on sys.path.
 """
@@ -34,8 +36,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from app import create_app  # noqa: E402
-from app.config import Config, database_url  # noqa: E402
+from app.config import database_url  # noqa: E402
+from tests.support.apps import bench_app, bench_config  # noqa: E402, F401
+from tests.support.report import machine, markdown_table  # noqa: E402, F401
 from tests.support.seeding import (  # noqa: E402, F401 - the benchmarks' names for them
     BENCH_BEAK,
     ELIGIBLE_ROLES,
@@ -54,25 +57,6 @@ from tests.support.seeding import (  # noqa: E402, F401 - the benchmarks' names 
 # --- the app ---------------------------------------------------------------------------
 
 
-def bench_config(url: str) -> type[Config]:
-    """A Config subclass for benchmarks: the given database, cheap argon2, no CSRF."""
-
-    class BenchConfig(Config):
-        SQLALCHEMY_DATABASE_URI = database_url(url, url)
-        TESTING = True
-        SECRET_KEY = "bench-secret-key-not-for-production"
-        WTF_CSRF_ENABLED = False
-        ARGON2_TIME_COST = 1
-        ARGON2_MEMORY_COST = 8
-        ARGON2_PARALLELISM = 1
-        MAIL_SERVER = ""
-        # In-process work (seeding, timing services) signs nobody in; and Flask-Limiter
-        # keeps one storage per process, so this app must not swap the tests' one.
-        RATELIMIT_STORAGE_URI = "memory://"
-
-    return BenchConfig
-
-
 def search_paths(tasks: int) -> dict[str, str]:
     """The board searches the benchmarks time, for data seeded by `seed` with `tasks` tasks
     (every title "Seeded task <i>", every third task the Jira ID UBERPOP-<i>): {label: path}."""
@@ -84,10 +68,6 @@ def search_paths(tasks: int) -> dict[str, str]:
         "Search a prefix (?q=<4 digits>)": f"/?q={str(tasks)[:4]}",
         "Search a Jira ID (?q=uberpop-<id>)": f"/?q=uberpop-{tasks // 3 * 3}",
     }
-
-
-def bench_app(url: str):
-    return create_app(bench_config(url))
 
 
 # --- databases -------------------------------------------------------------------------
@@ -303,19 +283,6 @@ def current_rss_mb() -> float:
         return int(fields[1]) * resource.getpagesize() / 1024 / 1024
     except OSError:
         return float("nan")
-
-
-def markdown_table(header: list[str], rows: list[list]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def machine() -> str:
-    import os
-    import platform
-
-    return f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}"
 
 
 def raise_priority(engine: Engine | None, niceness: int) -> None:

@@ -49,8 +49,9 @@ from bench.common import (  # noqa: E402
     search_paths,
     seed,
 )
-from bench.deploy_shuffle import HOST_PORT, procfile, start_deployment, stop  # noqa: E402
-from bench.load import Client, flask  # noqa: E402
+from bench.load import flask  # noqa: E402
+from tests.support.deployment import HOST_PORT, procfile, start_deployment, stop  # noqa: E402
+from tests.support.http import Client  # noqa: E402
 
 POPUGS = 10_000
 WARMUP = 5

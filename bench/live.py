@@ -66,8 +66,9 @@ from bench.common import (  # noqa: E402
     settle,
 )
 from bench.deploy_search import prepare  # noqa: E402
-from bench.deploy_shuffle import HOST_PORT, procfile, start_deployment, stop  # noqa: E402
-from bench.load import Client, CpuMeter, Renicer, children_of  # noqa: E402
+from bench.load import CpuMeter, Renicer, children_of  # noqa: E402
+from tests.support.deployment import HOST_PORT, procfile, start_deployment, stop  # noqa: E402
+from tests.support.http import Client  # noqa: E402
 
 BACKGROUND = {"X-Background": "1"}
 COUNT_HEADERS = {"HX-Request": "true", "X-Background": "1"}  # as the top bar's htmx poll

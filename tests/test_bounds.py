@@ -3,8 +3,8 @@ URL map, as anonymous and as each role, with `q`, `page`, `filter`, the date par
 the others pages read in hostile combinations (and now and then as an htmx fragment),
 answers with a status it means — never a 500.
 
-The values and the known-worst query strings are bench/bounds.py's, which times the same
-requests at 1,000,000 tasks; here nothing is timed.
+The values and the known-worst query strings are tests/support/hostile.py's; bench/bounds.py
+times the same requests at 1,000,000 tasks; here nothing is timed.
 """
 
 from __future__ import annotations
@@ -20,7 +20,15 @@ from app import clock, create_app
 from app.blueprints.auth.models import Popug
 from app.config import TestConfig
 from app.extensions import db
-from bench.bounds import (
+from tests.factories import shuffle_now
+from tests.reliability.helpers import (
+    ON_POSTGRES,
+    app_on,
+    config_for,
+    create_schema,
+    scratch_database,
+)
+from tests.support.hostile import (
     DIR_VALUES,
     FILTER_VALUES,
     HX_TARGETS,
@@ -41,14 +49,6 @@ from bench.bounds import (
     known_worst,
     range_values,
     send,
-)
-from tests.factories import shuffle_now
-from tests.reliability.helpers import (
-    ON_POSTGRES,
-    app_on,
-    config_for,
-    create_schema,
-    scratch_database,
 )
 from tests.support.seeding import Population, seed
 

@@ -1,7 +1,8 @@
 """docs/architecture.md's blueprint table, checked: which modules of other blueprints each
 blueprint may import. Dependencies point one way (analytics → tasks → auth → accounting, and
 tasks → accounting); the table may not have a cycle, and any import of another blueprint's
-module that it does not list fails here, with the importing file and the line."""
+module that it does not list fails here, with the importing file and the line. And tests
+never import bench/ (the benchmarks import what they share with tests from tests/support)."""
 
 import ast
 import re
@@ -9,6 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).absolute().parents[1]
 APP = ROOT / "app"
+TESTS = ROOT / "tests"
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
 TABLE_HEADER = "| blueprint | owns | may import |"
 
@@ -61,6 +63,21 @@ def imported_modules(path: Path, app: Path = APP) -> list[tuple[str, int]]:
             if parts[:2] == ["app", "blueprints"] and len(parts) > 2:
                 found.append((".".join(parts[2:4]), node.lineno))
     return found
+
+
+def bench_imports(path: Path) -> list[int]:
+    """The lines of the file that import the `bench` package or one of its modules."""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            modules = [node.module or ""]
+        else:
+            continue
+        if any(module.split(".")[0] == "bench" for module in modules):
+            lines.append(node.lineno)
+    return lines
 
 
 def cycle(table: dict[str, set[str]]) -> list[str]:
@@ -119,6 +136,28 @@ def test_access_rules_belong_to_no_blueprint():
     """app/access.py (who may do what) is imported by every blueprint's routes, so it imports
     none of them."""
     assert imported_modules(APP / "access.py") == []
+
+
+def test_tests_never_import_bench():
+    """What tests share with the benchmarks lives in tests/support, which bench/ imports;
+    a test importing bench/ would tie the suite to the scripts."""
+    found = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in sorted(TESTS.rglob("*.py"))
+        for line in bench_imports(path)
+    ]
+    assert found == []
+
+
+def test_the_check_sees_bench_imports(tmp_path):
+    """The checker itself: every way of importing bench, and names that only look like it."""
+    probe = tmp_path / "test_probe.py"
+    probe.write_text(
+        "import bench\nfrom bench.load import Client\nimport bench.common as common\n"
+        "from bench import bounds\nfrom tests.support.apps import bench_app\n"
+        "import benchmark\nfrom .bench import x\n"
+    )
+    assert bench_imports(probe) == [1, 2, 3, 4]
 
 
 def test_the_check_sees_forbidden_imports(tmp_path):

@@ -8,9 +8,9 @@ import sys
 import threading
 from pathlib import Path
 
-from bench.common import bench_app
-from bench.deploy_shuffle import ROOT, press_and_follow, procfile, start_deployment, stop
-from bench.load import Client
+from tests.support.apps import bench_app
+from tests.support.deployment import ROOT, press_and_follow, procfile, start_deployment, stop
+from tests.support.http import Client
 from tests.support.seeding import Population, seed
 
 README = (ROOT / "README.md").read_text()

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from app.extensions import db
-from bench.deploy_shuffle import start_deployment, stop
 from tests.reliability.helpers import (
     ON_POSTGRES,
     app_on,
@@ -18,6 +17,7 @@ from tests.reliability.helpers import (
     scratch_database,
     wait_for_drops,
 )
+from tests.support.deployment import start_deployment, stop
 
 
 @dataclass

@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from app.blueprints.tasks.models import TASK_TEXTS, TASKS
 from app.extensions import db
-from bench.deploy_shuffle import ROOT
 from tests.api.live import live_app
 from tests.factories import make_popug, make_token
 from tests.reliability.helpers import app_on
+from tests.support.deployment import ROOT
 
 SCRIPT = re.compile(r"<!-- api-script -->\n```bash\n(.*?)```\n<!-- /api-script -->", re.S)
 

@@ -17,11 +17,11 @@ from limits.strategies import FixedWindowRateLimiter
 from app import rate_limits
 from app.extensions import db, limiter
 from app.rate_limits import DatabaseStorage
-from bench.common import bench_app
-from bench.deploy_shuffle import start_deployment, stop
-from bench.load import Client
 from tests.factories import make_popug
 from tests.reliability.helpers import app_on
+from tests.support.apps import bench_app
+from tests.support.deployment import start_deployment, stop
+from tests.support.http import Client
 from tests.support.seeding import Population, seed
 
 from .test_routes import sign_in

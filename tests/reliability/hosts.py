@@ -21,8 +21,8 @@ import sys
 import time
 from pathlib import Path
 
-from bench.deploy_shuffle import HOST_PORT, procfile
 from tests.reliability.helpers import ROOT, free_port, poll
+from tests.support.deployment import HOST_PORT, procfile
 
 HAPROXY_CFG = ROOT / "docs" / "haproxy.cfg"
 WEB_PORT = 8000  # the Procfile's port; each host has an address of its own

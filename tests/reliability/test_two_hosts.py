@@ -44,10 +44,10 @@ from app.config import database_url
 from app.db import lock_key
 from app.demo import DEMO_POPUGS
 from app.worker import RUNNER_LOCK
-from bench.common import machine, markdown_table
 from tests.reliability import hosts
 from tests.reliability.browsers import Browser, Record, popug_load
 from tests.reliability.helpers import ROOT, flask_cli, poll, private_postgres
+from tests.support.report import machine, markdown_table
 
 pytestmark = pytest.mark.postgres
 

@@ -54,7 +54,7 @@ def test_my_account_shows_balance_earnings_and_the_audit_log(worker_client, day)
     assert text_by_id(html, "account-balance") == "$3.00"
     assert "Earnings today (2026-03-02)" in html
     assert text_by_id(html, "earnings-today") == "+$3.00"
-    rows = re.findall(r"<tr>\s*<td class=\"nowrap\">.*?</tr>", html, re.S)
+    rows = re.findall(r"<tr>\s*<td class=\"nowrap\"[^>]*>.*?</tr>", html, re.S)
     assert [text_of(row) for row in rows] == [
         "2026-03-02 12:00 Reward UBERPOP-7 Feed the parrot +$30.00",
         "2026-03-02 10:00 Assign fee — Polish the beak \u2212$12.00",
@@ -172,7 +172,8 @@ def test_every_role_has_its_own_account_page(app, admin_client, manager_client, 
 
 
 def _audit_rows(html: str) -> list[str]:
-    return [text_of(row) for row in re.findall(r"<tr>\s*<td class=\"nowrap\">.*?</tr>", html, re.S)]
+    rows = re.findall(r"<tr>\s*<td class=\"nowrap\"[^>]*>.*?</tr>", html, re.S)
+    return [text_of(row) for row in rows]
 
 
 @pytest.mark.parametrize("role", ["accountant", "admin"])
@@ -288,7 +289,7 @@ def test_overview_range_fragment_for_htmx(accountant_client, day):
 
 def _balance_rows(html: str) -> list[str]:
     table = re.search(r'id="balances-table".*?</table>', html, re.S).group(0)
-    return [text_of(row) for row in re.findall(r"<tr><td>.*?</tr>", table, re.S)]
+    return [text_of(row) for row in re.findall(r"<tr><td[^>]*>.*?</tr>", table, re.S)]
 
 
 def test_balances_sort_and_paginate(app, accountant_client, day):

@@ -693,7 +693,7 @@ def test_a_popugs_page_shows_role_tasks_balance_and_the_audit_trail_about_them(a
     balance = -sum(t.fee for t in tasks) + tasks[0].reward
     assert f'href="/accounting/popugs/{kiwi.public_id}"' in html
     assert format_cents(balance) in cards
-    events = re.findall(r"<tr><td class=\"nowrap\">.*?</tr>", html)
+    events = re.findall(r"<tr><td class=\"nowrap\"[^>]*>.*?</tr>", html)
     assert [re.findall(r"<td[^>]*>([^<]*)</td>", e)[2:4] for e in events] == [
         ["Changed role", "kiwi: worker → accountant"],
         ["Created popug", "kiwi as worker"],

@@ -1,4 +1,5 @@
-"""At 360 px wide no page scrolls sideways as a whole; wide tables scroll inside .table-wrap."""
+"""At 360 px wide nothing scrolls sideways: not the page as a whole, and not a table inside its
+.table-wrap either (tables become stacked cards there; only a chart may scroll in its box)."""
 
 import time
 
@@ -21,7 +22,9 @@ def test_no_page_scrolls_sideways_on_a_phone(visit, demo_roles, shuffle_record_p
         width = settled_width(visitor.page)
         if width > WIDTH:
             too_wide[where] = (width, widest_elements(visitor.page))
-    assert not too_wide, f"pages wider than {WIDTH}px: {too_wide}"
+        elif scrolling := scrolling_tables(visitor.page):
+            too_wide[where] = (width, scrolling)
+    assert not too_wide, f"pages or tables wider than {WIDTH}px: {too_wide}"
 
 
 def settled_width(page) -> int:
@@ -55,6 +58,25 @@ def widest_elements(page) -> list[str]:
     )
 
 
+def scrolling_tables(page) -> list[str]:
+    """The table wrappers in main that scroll sideways (wider inside than their box), with the
+    closed <details> opened first so the tables folded in them are measured too. A wrapper
+    holding a chart is left out: a chart keeps a readable width and scrolls on purpose."""
+    return page.evaluate(
+        """() => {
+            document.querySelectorAll('main details:not([open])')
+                .forEach(d => { d.open = true; });
+            return [...document.querySelectorAll('main .table-wrap')]
+                .filter(w => w.querySelector('table')
+                             && w.scrollWidth > w.clientWidth + 1)
+                .slice(0, 8)
+                .map(w => { const t = w.querySelector('table');
+                            return `table#${t.id}.${[...t.classList].join('.')}`
+                                   + ` scroll=${w.scrollWidth}/${w.clientWidth}`; });
+        }"""
+    )
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_no_page_scrolls_sideways_on_a_phone_in_russian(
     visit, demo_roles, shuffle_record_path, role
@@ -67,7 +89,9 @@ def test_no_page_scrolls_sideways_on_a_phone_in_russian(
         width = settled_width(visitor.page)
         if width > WIDTH:
             too_wide[where] = (width, widest_elements(visitor.page))
-    assert not too_wide, f"pages wider than {WIDTH}px in Russian: {too_wide}"
+        elif scrolling := scrolling_tables(visitor.page):
+            too_wide[where] = (width, scrolling)
+    assert not too_wide, f"pages or tables wider than {WIDTH}px in Russian: {too_wide}"
 
 
 ACTIONS = "button, a.btn, input[type=submit]"

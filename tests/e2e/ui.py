@@ -217,10 +217,17 @@ SHUFFLERS = {"manager", "admin"}
 # a path).
 FOLLOWED = {
     "Tasks": [("task page", ".title-cell a"), ("search without a match", "/?q=no+such+words")],
-    "Accounting": [("popug's account", "#balances-table a")],
+    "My account": [("API tokens", "/account/tokens")],
+    "Accounting": [
+        ("popug's account", "#balances-table tbody a"),
+        ("closed days", "/accounting/payouts"),
+        ("a day's payouts", "#daily-stats-table a[href^='/accounting/payouts/']"),
+        ("outbox", "/accounting/outbox"),
+    ],
     "Popugs": [
         ("popug page", "td a[href^='/popugs/']"),
         ("popug search without a match", "/popugs?q=no-such-popug"),
+        ("audit trail", "/audit"),
     ],
 }
 
@@ -258,3 +265,5 @@ def tour(visitor: Visitor, role: str, shuffle_record_path: str):
             visitor.words("Shuffle")
         )
         yield "shuffle record"
+        visitor.goto("/shuffles")
+        yield "past shuffles"

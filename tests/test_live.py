@@ -272,6 +272,28 @@ def test_a_check_is_two_statements_whatever_the_number_of_tasks(app, popugs):
         assert len(after) <= 3, after  # the session's popug, the version (and at most one more)
 
 
+def test_a_check_reads_the_popug_alone_and_the_count_reads_it_with_its_extras(app, popugs):
+    """A background check renders no top bar: its popug is read without the balance and the
+    notifications. The count answers from those extras, read with the popug: one statement.
+    A page (not background) still reads the popug with them."""
+    kesha = popugs["kesha"]
+    client = signed_in_client(app, kesha)
+    make_task(popugs["boss"], "One", assignee=kesha)
+    for check in CHECKS:
+        popug_statement = _statements_of_a_check(client, check)[0]
+        assert "FROM popugs" in popug_statement, popug_statement
+        assert "notifications" not in popug_statement and "accounts" not in popug_statement
+    with statements() as run:
+        etag = client.get("/notifications/count", headers=BACKGROUND).headers["ETag"]
+    assert len(run) == 1 and "notifications" in run[0] and "accounts" in run[0], run
+    with statements() as run:
+        answered = client.get("/notifications/count", headers={**BACKGROUND, "If-None-Match": etag})
+    assert answered.status_code == 304 and len(run) == 1, run
+    with statements() as run:
+        assert client.get("/my-tasks").status_code == 200
+    assert "notifications" in run[0] and "accounts" in run[0], run[0]
+
+
 @pytest.mark.postgres
 def test_versions_read_a_few_keys_through_indexes(app, popugs):
     """With 20,000 tasks and 40,000 entries, analyzed: no scan of the ledger or the tasks,

@@ -29,3 +29,13 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 # Sign-in counts its guesses itself (auth.routes), through the limiter's storage.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+@limiter.request_filter
+def _background_request() -> bool:
+    """A background request (a live check, the top bar's count: app/htmx.py) skips the
+    limiter's per-request look-up of the limits that apply, none of which applies to it
+    (no route declares a limit; sign-in and the API count through the storage themselves)."""
+    from app.htmx import is_background  # app.htmx imports this module
+
+    return is_background()

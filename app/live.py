@@ -13,12 +13,26 @@ tables. App-level, like htmx.py: it imports no blueprint.
 
 from hashlib import blake2b
 
-from flask import make_response, request
+from flask import current_app, make_response, request
 
 
 def version_of(parts) -> str:
     """A short opaque version of the values a page depends on (equal values, equal version)."""
     return blake2b(repr(tuple(parts)).encode(), digest_size=8).hexdigest()
+
+
+def reads_top_bar(view):
+    """Marks a background view that answers from the top bar's extras (the unread count):
+    its signed-in popug is read with them, in one statement. Other background requests
+    read the popug alone (auth's user loader), which a 304 check needs and no more."""
+    view.reads_top_bar = True
+    return view
+
+
+def top_bar_wanted() -> bool:
+    """Whether this request's view was marked with `reads_top_bar`."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, "reads_top_bar", False)
 
 
 def answer_check(version: str):

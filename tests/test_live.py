@@ -272,6 +272,35 @@ def test_a_check_is_two_statements_whatever_the_number_of_tasks(app, popugs):
         assert len(after) <= 3, after  # the session's popug, the version (and at most one more)
 
 
+def _reads(run: list[str]) -> list[str]:
+    """The statements that read something (not PostgreSQL's statement timeout)."""
+    return [s for s in run if "set_config" not in s]
+
+
+def test_a_check_reads_the_popug_alone_and_the_count_reads_it_with_its_extras(app, popugs):
+    """A background check renders no top bar: its popug is read without the balance and the
+    notifications. The count answers from those extras, read with the popug: one statement.
+    A page (not background) still reads the popug with them."""
+    kesha = popugs["kesha"]
+    client = signed_in_client(app, kesha)
+    make_task(popugs["boss"], "One", assignee=kesha)
+    for check in CHECKS:
+        run = _statements_of_a_check(client, check)
+        popug_statement = next(s for s in run if "FROM popugs" in s)
+        assert "notifications" not in popug_statement and "accounts" not in popug_statement
+    with statements() as run:
+        etag = client.get("/notifications/count", headers=BACKGROUND).headers["ETag"]
+    read = _reads(run)
+    assert len(read) == 1 and "notifications" in read[0] and "accounts" in read[0], run
+    with statements() as run:
+        answered = client.get("/notifications/count", headers={**BACKGROUND, "If-None-Match": etag})
+    assert answered.status_code == 304 and len(_reads(run)) == 1, run
+    with statements() as run:
+        assert client.get("/my-tasks").status_code == 200
+    popug_statement = next(s for s in run if "FROM popugs" in s)
+    assert "notifications" in popug_statement and "accounts" in popug_statement
+
+
 @pytest.mark.postgres
 def test_versions_read_a_few_keys_through_indexes(app, popugs):
     """With 20,000 tasks and 40,000 entries, analyzed: no scan of the ledger or the tasks,

@@ -152,6 +152,31 @@ def test_a_plain_htmx_request_is_activity(kesha_client):
     assert kesha_client.get("/").status_code == 200
 
 
+def _session_cookies(response) -> list[str]:
+    return [c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")]
+
+
+def test_a_poll_that_changes_nothing_sends_no_cookie(kesha_client):
+    """A 304 check and the count answer without a new cookie (nothing in the session
+    changed: re-signing it is wasted work); a request of the popug's still renews it."""
+    version = _version(kesha_client)
+    at(5)
+    answered = check(kesha_client, version)
+    assert answered.status_code == 304 and not _session_cookies(answered)
+    assert not _session_cookies(poll(kesha_client))
+    assert _session_cookies(kesha_client.get("/my-tasks"))
+
+
+def test_a_poll_that_ends_the_session_clears_the_cookie(kesha_client):
+    """The session ended: the poll's answer empties the cookie (the session changed)."""
+    version = _version(kesha_client)
+    at(61)
+    ended = check(kesha_client, version)
+    assert is_sign_in_redirect(ended)
+    assert _session_cookies(ended)  # emptied (or carrying only the flashed message)
+    assert is_sign_in_redirect(kesha_client.get("/my-tasks"))
+
+
 POLLING_TAG = re.compile(r"<[^>]*hx-trigger=\"every [^>]*>", re.S)
 
 

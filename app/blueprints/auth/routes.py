@@ -27,6 +27,7 @@ from app.htmx import (
     wants_fragment,
 )
 from app.i18n import CHOSEN_LOCALE, LOCALES, N_, browser_locale, label
+from app.live import top_bar_wanted
 from app.paging import page_number
 from app.transaction import finish_writes
 
@@ -50,11 +51,14 @@ SESSION_ENDED = N_("Your session has ended. Sign in again to continue.")
 
 @login_manager.user_loader
 def load_user(session_id: str):
-    if not sessions.still_valid(session, activity=not is_background()):
+    background = is_background()
+    if not sessions.still_valid(session, activity=not background):
         session.clear()
         g.session_ended = True
         return None
-    return service.load_signed_in(session_id)
+    # A background request (a live check) shows no top bar: the popug alone, unless its
+    # view answers from the top bar's extras (the count: app/live.py).
+    return service.load_signed_in(session_id, extras=not background or top_bar_wanted())
 
 
 @login_manager.unauthorized_handler

@@ -197,22 +197,36 @@ def _signed_in_query():
     return statement, names
 
 
-def load_signed_in(session_id: str) -> Popug | None:
+@lru_cache(maxsize=1)
+def _signed_in_alone():
+    """The popug without the top bar's extras (built once, as above)."""
+    return select(Popug).where(Popug.public_id == bindparam("public_id"))
+
+
+def load_signed_in(session_id: str, extras: bool = True) -> Popug | None:
     """The popug behind a session id "<public id>.<epoch>", if still valid and active.
 
     Its balance comes in the same statement (every page shows it in the top bar) and is
     kept as `loaded_balance`: the balance as of the request's first read (None without an
-    account); so do other blueprints' extras, in `loaded_extras` ({name: value})."""
+    account); so do other blueprints' extras, in `loaded_extras` ({name: value}). Without
+    `extras` (a background request: a live check renders no top bar) the popug alone is
+    read, `loaded_balance` is None and `loaded_extras` empty: whoever needs them reads
+    them."""
     public_id, _, epoch = (session_id or "").partition(".")
-    statement, names = _signed_in_query()
-    row = db.session.execute(statement, {"public_id": public_id}).first()
+    if extras:
+        statement, names = _signed_in_query()
+        row = db.session.execute(statement, {"public_id": public_id}).first()
+    else:
+        names = ()
+        row = db.session.execute(_signed_in_alone(), {"public_id": public_id}).first()
+        row = row and (row[0], None)
     if row is None:
         return None
-    popug, balance, *extras = row
+    popug, balance, *values = row
     if not popug.active or str(popug.session_epoch) != epoch:
         return None
     popug.loaded_balance = balance
-    popug.loaded_extras = dict(zip(names, extras, strict=True))
+    popug.loaded_extras = dict(zip(names, values, strict=True))
     return popug
 
 

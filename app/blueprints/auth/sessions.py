@@ -4,8 +4,10 @@ expiry says (a copied cookie stops working too). The times are kept in the signe
 cookie, so ending a session needs no table and no write per request."""
 
 from flask import current_app
+from flask.sessions import SecureCookieSessionInterface
 
 from app import clock
+from app.htmx import is_background
 
 SIGNED_IN_AT = "signed_in_at"
 SEEN_AT = "seen_at"
@@ -42,3 +44,17 @@ def still_valid(session, activity: bool = True) -> bool:
     if activity and now - seen_at >= SEEN_EVERY_SECONDS:
         session[SEEN_AT] = now
     return True
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed session cookie, except that a background request (a live check, the
+    top bar's count) gets no new cookie unless it changed the session: by default Flask
+    signs and sends a permanent session's cookie again on every response, which was a
+    tenth of a 304 check's CPU and made a bodiless answer carry the cookie. A popug's own
+    requests still renew it (its Max-Age), as before; the session's end is kept by its
+    clocks above, whatever the cookie says."""
+
+    def should_set_cookie(self, app, session) -> bool:
+        if session.modified:
+            return True
+        return not is_background() and super().should_set_cookie(app, session)

@@ -7,6 +7,7 @@ from app.db import SAFE_METHODS
 from app.errors import ServiceError, found
 from app.htmx import redirect_after_post, render, wants_fragment
 from app.i18n import label, locale_code
+from app.live import reads_top_bar
 from app.paging import page_number
 
 from . import bp, queries, service
@@ -115,6 +116,7 @@ def mark_all_read():
 
 
 @bp.get("/notifications/count")
+@reads_top_bar
 @role_required(*ACCESS["notifications"])
 def count():
     """The top bar's count, polled by every page. Its ETag is the version of the count

@@ -25,6 +25,9 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # BIGINT keys on PostgreSQL; SQLite needs INTEGER for its rowid alias.
 BigId = BigInteger().with_variant(Integer, "sqlite")
+# The largest id either database holds (BIGINT; SQLite's INTEGER): a URL's id above it is
+# no row, refused by the route's converter before it reaches a query that cannot bind it.
+MAX_ID = 2**63 - 1
 
 
 def partial_index_where(condition: str) -> dict:

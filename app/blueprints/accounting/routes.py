@@ -10,6 +10,7 @@ from werkzeug.exceptions import BadRequest
 from app import clock
 from app.access import ACCESS, role_required
 from app.days import parse_day
+from app.db import MAX_ID
 from app.errors import FORM_EXPIRED, ServiceError, found
 from app.extensions import db
 from app.htmx import redirect_after_post, render, wants_fragment
@@ -440,7 +441,7 @@ def show_payouts(day: str):
     )
 
 
-@bp.post("/accounting/outbox/<int:message_id>/send-again")
+@bp.post(f"/accounting/outbox/<int(max={MAX_ID}):message_id>/send-again")
 @role_required(*ACCESS["accounting"])
 def resend_mail(message_id: int):
     """ "Send again" for a payout e-mail whose last attempt failed: it is made due now in

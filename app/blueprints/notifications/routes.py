@@ -3,7 +3,7 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from app.access import ACCESS, role_required
-from app.db import SAFE_METHODS
+from app.db import MAX_ID, SAFE_METHODS
 from app.errors import ServiceError, found
 from app.htmx import redirect_after_post, render, wants_fragment
 from app.i18n import label, locale_code
@@ -15,7 +15,6 @@ from .forms import EmailChoiceForm
 
 PER_PAGE = 30
 # The largest id a notification can have (BIGINT): a larger number in a URL or form names none.
-MAX_ID = 2**63 - 1
 
 
 @bp.app_context_processor

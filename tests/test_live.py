@@ -308,19 +308,20 @@ def test_versions_read_a_few_keys_through_indexes(app, popugs):
     kesha, boss = popugs["kesha"], popugs["boss"]
     task = make_task(boss, "One", assignee=kesha)
     kesha_id, public_id = kesha.id, task.public_id
+    first = task.id  # ids after it: earlier tests' tasks took lower ones of the sequence
     connection = db.session.connection()
     connection.exec_driver_sql(
         "INSERT INTO tasks (id, status, assignee_id, fee, reward) "
-        f"SELECT 1000 + g, 'open', {kesha_id}, 100, 200 FROM generate_series(1, 20000) g"
+        f"SELECT {first} + g, 'open', {kesha_id}, 100, 200 FROM generate_series(1, 20000) g"
     )
     connection.exec_driver_sql(
         "INSERT INTO task_texts (task_id, public_id, title, description, creator_id, created_at, "
-        f"fee, reward) SELECT 1000 + g, 'bulk-' || g, 'Bulk', '', {boss.id}, now(), 100, 200 "
+        f"fee, reward) SELECT {first} + g, 'bulk-' || g, 'Bulk', '', {boss.id}, now(), 100, 200 "
         "FROM generate_series(1, 20000) g"
     )
     connection.exec_driver_sql(
         "INSERT INTO ledger_entries (account_id, kind, amount, task_id, business_day, created_at) "
-        "SELECT a.id, 'assign_fee', -100, 1000 + g, DATE '2026-01-01' + mod(g, 30), now() "
+        f"SELECT a.id, 'assign_fee', -100, {first} + g, DATE '2026-01-01' + mod(g, 30), now() "
         "FROM accounts a, generate_series(1, 10000) g"
     )
     for table in ("tasks", "task_texts", "ledger_entries", "accounts"):

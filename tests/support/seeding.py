@@ -230,7 +230,7 @@ def seed(engine: Engine | str, population: Population) -> dict:
                 f"{sql.uuid('i', '10000000')}, 'Seeded task ' || {sql.text('i')}, "
                 f"CASE WHEN i % 3 = 0 THEN 'UBERPOP-' || {sql.text('i')} END, '', "
                 f"1 + i % {p.popugs}, {created}, NULL, fee, reward "
-                "FROM (SELECT id AS i, fee, reward FROM tasks) AS priced ORDER BY i"
+                "FROM (SELECT CAST(id AS BIGINT) AS i, fee, reward FROM tasks) AS priced ORDER BY i"
             )
         )
         if p.diligent_every:

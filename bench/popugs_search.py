@@ -17,8 +17,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import event  # noqa: E402
-
 from bench.common import (  # noqa: E402
     Population,
     bench_app,
@@ -28,6 +26,7 @@ from bench.common import (  # noqa: E402
     quantile,
     seed,
 )
+from tests.support.plans import captured  # noqa: E402
 
 
 def pages(popugs: int) -> dict[str, str]:
@@ -78,17 +77,7 @@ def measure(url: str, popugs: int, runs: int) -> tuple[list[list], str]:
 
 def _plan(db, call) -> str:
     """EXPLAIN of the page's statement (its LIMIT) among those `call()` runs."""
-    seen = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany):
-        seen.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", capture)
-    try:
-        call()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", capture)
-    statement, parameters = next((s, p) for s, p in seen if "LIMIT" in s.upper())
+    statement, parameters = next((s, p) for s, p in captured(call) if "LIMIT" in s.upper())
     prefix = "EXPLAIN" if db.engine.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN"
     result = db.session.connection().exec_driver_sql(f"{prefix} {statement}", parameters)
     return "\n".join(" ".join(str(v) for v in row) for row in result.all())

@@ -68,25 +68,6 @@ def statements():
         event.remove(db.engine, "before_cursor_execute", record)
 
 
-def explained(call) -> list[str]:
-    """PostgreSQL's EXPLAIN of every statement that `call()` runs, with the same parameters."""
-    captured = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany):
-        captured.append((statement, parameters))
-
-    event.listen(db.engine, "before_cursor_execute", capture)
-    try:
-        call()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", capture)
-    connection = db.session.connection()
-    return [
-        "\n".join(connection.exec_driver_sql(f"EXPLAIN {sql}", params).scalars())
-        for sql, params in captured
-    ]
-
-
 def empty_database() -> None:
     """Delete every row, children first (far cheaper than TRUNCATE on PostgreSQL for tiny
     tables), with a fresh session: before each test, and each example of a property."""

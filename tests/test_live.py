@@ -13,7 +13,8 @@ from app.blueprints.tasks import service as tasks
 from app.blueprints.tasks import shuffles, versions
 from app.extensions import db
 from tests.factories import make_popug, make_task, shuffle_now
-from tests.helpers import explained, signed_in_client, statements
+from tests.helpers import signed_in_client, statements
+from tests.support.plans import explained
 
 BACKGROUND = {"X-Background": "1"}
 LIVE = re.compile(r'<div id="live-notice"[^>]*>', re.S)

@@ -9,7 +9,7 @@ import pytest
 from app.blueprints.accounting import queries
 from app.extensions import db
 from tests.factories import make_popug
-from tests.helpers import explained
+from tests.support.plans import explained
 
 pytestmark = pytest.mark.postgres
 NEW_DAY = date(2026, 3, 2)

@@ -5,7 +5,7 @@ import pytest
 
 from app.blueprints.auth import service
 from app.extensions import db
-from tests.helpers import explained
+from tests.support.plans import explained
 
 pytestmark = pytest.mark.postgres
 POPUGS = 10_000

@@ -179,6 +179,22 @@ def test_a_tasks_page_changes_with_the_task(app, popugs):
     assert unchanged(client, check, version)
 
 
+def test_an_edit_of_a_task_changes_the_board_my_tasks_and_its_page(app, popugs):
+    from app.blueprints.tasks import editing
+
+    kesha, boss = popugs["kesha"], popugs["boss"]
+    task = make_task(boss, "Polish the beak", assignee=kesha)
+    client = signed_in_client(app, kesha)
+    pages = {path: loaded(client, path) for path in ("/", "/my-tasks", f"/tasks/{task.public_id}")}
+    editing.edit_task(
+        task.public_id, title="Polish the beak twice", jira_id=None, description="", actor=boss
+    )
+    db.session.commit()
+    for path, (check, version) in pages.items():
+        assert not unchanged(client, check, version), path
+        now_on_page(client, path, check, version)
+
+
 def tasks_of(popug, task) -> bool:
     from app.blueprints.tasks import queries
 

@@ -10,7 +10,7 @@ from app.blueprints.accounting import queries as accounting_queries
 from app.extensions import db
 from app.live import version_of
 
-from .models import OPEN, TASK_TEXTS, TASKS, Shuffle
+from .models import OPEN, TASK_TEXTS, TASKS, Shuffle, TaskEdit
 
 
 def _newest_shuffle():
@@ -22,15 +22,25 @@ def _newest_shuffle():
     )
 
 
+def _newest_edit(task_id=None):
+    """The newest edit of a task's texts (of any task without `task_id`): an edit writes no
+    ledger entry, but changes the title and Jira ID every list of tasks shows."""
+    newest = select(func.max(TaskEdit.id))
+    return (
+        newest if task_id is None else newest.where(TaskEdit.task_id == task_id)
+    ).scalar_subquery()
+
+
 @cache
 def _board():
-    return select(accounting_queries.entries_version(), *_newest_shuffle())
+    return select(accounting_queries.entries_version(), _newest_edit(), *_newest_shuffle())
 
 
 @cache
 def _my_tasks():
     popug = bindparam("popug_id")
-    return select(accounting_queries.entries_of_popug_version(popug), *_newest_shuffle())
+    entries = accounting_queries.entries_of_popug_version(popug)
+    return select(entries, _newest_edit(), *_newest_shuffle())
 
 
 @cache
@@ -40,13 +50,15 @@ def _task():
         TASKS.c.status,
         TASKS.c.assignee_id,
         accounting_queries.entries_of_task_version(task_id.scalar_subquery()),
+        _newest_edit(task_id.scalar_subquery()),
         *_newest_shuffle(),
     ).where(TASKS.c.id == task_id.scalar_subquery())
 
 
 def board() -> str:
     """The Tasks board shows every task: any task created, completed, shuffled or handed
-    over writes a ledger entry; and a shuffle under way is said above it."""
+    over writes a ledger entry, an edit a task_edits row; and a shuffle under way is said
+    above it."""
     return version_of(db.session.execute(_board()).one())
 
 
@@ -57,10 +69,10 @@ def my_tasks(popug_id: int) -> str:
 
 
 def task(public_id: str) -> str | None:
-    """A task's page: its status and assignee, the entries naming it, and while it is open
-    the shuffles (each done one moved it). None: no such task."""
+    """A task's page: its status and assignee, the entries naming it, its edits, and while
+    it is open the shuffles (each done one moved it). None: no such task."""
     row = db.session.execute(_task(), {"public_id": public_id}).first()
     if row is None:
         return None
     # A done task's page no longer changes with shuffles.
-    return version_of(row if row.status == OPEN else row[:3])
+    return version_of(row if row.status == OPEN else row[:4])
